@@ -1,0 +1,1 @@
+export { OpsbookClient, OpsbookApiError, type ApiMap, type ClientOptions, type FetchLike } from './client';
