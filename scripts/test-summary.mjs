@@ -1,0 +1,33 @@
+// Prints each runner's counts and one closing line over all of them, from the result files the
+// Makefile's test targets write (jest JSON, pytest JUnit XML, Playwright JSON).
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const dir = process.argv[2];
+const rows = [];
+
+const jestFile = join(dir, 'jest.json');
+if (existsSync(jestFile)) {
+  const r = JSON.parse(readFileSync(jestFile, 'utf8'));
+  rows.push(['jest', r.numPassedTests, r.numFailedTests + r.numRuntimeErrorTestSuites, r.numPendingTests]);
+}
+
+const pytestFile = join(dir, 'pytest.xml');
+if (existsSync(pytestFile)) {
+  const xml = readFileSync(pytestFile, 'utf8');
+  const suite = /<testsuite\b[^>]*>/.exec(xml)?.[0] ?? '';
+  const attr = (name) => Number(new RegExp(`\\b${name}="(\\d+)"`).exec(suite)?.[1] ?? 0);
+  const failed = attr('failures') + attr('errors');
+  rows.push(['pytest', attr('tests') - failed - attr('skipped'), failed, attr('skipped')]);
+}
+
+const uiFile = join(dir, 'galata.json');
+if (existsSync(uiFile)) {
+  const s = JSON.parse(readFileSync(uiFile, 'utf8')).stats ?? {};
+  rows.push(['galata', (s.expected ?? 0) + (s.flaky ?? 0), s.unexpected ?? 0, s.skipped ?? 0]);
+}
+
+const total = rows.reduce((t, [, p, f, s]) => [t[0] + p, t[1] + f, t[2] + s], [0, 0, 0]);
+console.log('\nTest summary');
+for (const [name, p, f, s] of rows) console.log(`  ${name.padEnd(7)} ${p} passed, ${f} failed, ${s} skipped`);
+console.log(`total: ${total[0]} passed, ${total[1]} failed, ${total[2]} skipped`);
