@@ -1,0 +1,49 @@
+import { BadInputError, ConflictError, NotFoundError } from '../store/errors';
+import { commandUsage, parseCommand, topUsage } from './args';
+import { daemonCommand } from './daemon-command';
+import { EnvironmentError, EXIT_USAGE, UsageError } from './errors';
+import { runsCommand, type CliOutput } from './runs-command';
+
+const processOutput: CliOutput = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+};
+
+/**
+ * Runs one `opsbook` command line and returns its exit code: 0 ok, 2 bad usage or unknown run,
+ * 3 an environment problem. Messages go to stderr as one line.
+ */
+export async function runCli(argv: readonly string[], out: CliOutput = processOutput): Promise<number> {
+  try {
+    const parsed = parseCommand(argv);
+    if (parsed === null) {
+      const wantsHelp = argv.includes('--help') || argv.includes('-h');
+      (wantsHelp ? out.stdout : out.stderr)(topUsage());
+      return wantsHelp ? 0 : EXIT_USAGE;
+    }
+    if (parsed.help) {
+      out.stdout(commandUsage(parsed.command, parsed.spec));
+      return 0;
+    }
+    switch (parsed.command) {
+      case 'daemon':
+        return await daemonCommand(parsed, out);
+      case 'runs list':
+      case 'runs show':
+        return await runsCommand(parsed, out);
+      default:
+        throw new UsageError(`"${parsed.command}" is not available from the command line yet`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof EnvironmentError) {
+      out.stderr(`opsbook: ${error.message}\n`);
+      return error.exitCode;
+    }
+    if (error instanceof NotFoundError || error instanceof BadInputError || error instanceof ConflictError) {
+      out.stderr(`opsbook: ${error.message}\n`);
+      return EXIT_USAGE;
+    }
+    out.stderr(`opsbook: unexpected failure: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}

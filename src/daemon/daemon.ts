@@ -1,0 +1,157 @@
+import { realpathSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { openapiDocument, type DaemonInfo, type DiscoveryFile } from '@opsbook/schema';
+import { Store } from '../store/store';
+import { RunStore } from '../tracking/run-store';
+import { createToken } from './auth';
+import { discoveryPath, readDiscovery, removeDiscovery, runtimeDir, writeDiscovery } from './discovery';
+import { apiHandlers } from './handlers';
+import { Router, type OpenApiDocument } from './router';
+import { createApiServer } from './server';
+import { CORE_VERSION } from './version';
+
+export interface DaemonOptions {
+  /** Workspace folder; its store is `<workspace>/.opsbook/opsbook.duckdb`. */
+  workspace: string;
+  /** Port on 127.0.0.1; 0 or absent picks a free one. */
+  port?: number;
+  /** Folder of the discovery file; defaults to the Jupyter runtime dir. */
+  runtimeDir?: string;
+  /** Check every success answer against its response schema (for tests). */
+  validateResponses?: boolean;
+  /** Where the daemon reports unexpected failures; defaults to stderr. */
+  log?: (line: string) => void;
+}
+
+/** A daemon running in this process. */
+export interface RunningDaemon {
+  info: DaemonInfo;
+  token: string;
+  /** Path of its discovery file. */
+  discoveryFile: string;
+  /** Stops accepting, finishes requests in flight, checkpoints, closes the store, removes the discovery file. */
+  close(): Promise<void>;
+}
+
+/** How long requests in flight may take to finish once the daemon is told to stop. */
+const CLOSE_GRACE_MS = 5000;
+
+/** The port asked for is in use by another process. */
+export class PortTakenError extends Error {
+  constructor(readonly port: number) {
+    super(`port ${port} on 127.0.0.1 is already in use`);
+    this.name = 'PortTakenError';
+  }
+}
+
+/**
+ * Starts the workspace's daemon inside this process (tests, VS Code's extension host): opens the
+ * store, listens on 127.0.0.1 and writes the discovery file.
+ * @throws StoreLockedError when another process holds the store.
+ * @throws PortTakenError when the port asked for is in use.
+ * @throws Error when the workspace folder does not exist.
+ */
+export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
+  const workspace = realpathSync(options.workspace);
+  const store = await Store.open(workspace);
+  const runs = new RunStore(store);
+  const token = createToken();
+  // Filled once the server listens; /health cannot be asked before that.
+  const listening: { info?: DaemonInfo } = {};
+  const server = createApiServer({
+    router: new Router(openapiDocument as unknown as OpenApiDocument),
+    handlers: apiHandlers(runs, () => {
+      if (!listening.info) throw new Error('the daemon is not listening yet');
+      return listening.info;
+    }),
+    token,
+    port: () => (server.address() as AddressInfo | null)?.port ?? -1,
+    validateResponses: options.validateResponses,
+    log: options.log,
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (error: NodeJS.ErrnoException) =>
+        reject(error.code === 'EADDRINUSE' ? new PortTakenError(options.port ?? 0) : error),
+      );
+      server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+    });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const port = (server.address() as AddressInfo).port;
+  const info: DaemonInfo = {
+    version: CORE_VERSION,
+    workspace,
+    pid: process.pid,
+    port,
+    url: `http://127.0.0.1:${port}/api/v1`,
+    started_at: new Date().toISOString(),
+    store: store.path,
+    schema_version: store.schemaVersion,
+  };
+  listening.info = info;
+  const discoveryFile = discoveryPath(workspace, options.runtimeDir ?? runtimeDir());
+  const discovery: DiscoveryFile = { ...info, token };
+  try {
+    writeDiscovery(discoveryFile, discovery);
+  } catch (error) {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await store.close();
+    throw error;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    info,
+    token,
+    discoveryFile,
+    close: () => {
+      closing ??= (async () => {
+        removeDiscovery(discoveryFile, process.pid, port);
+        await new Promise<void>((resolve) => {
+          // Requests in flight may finish; a client that never does must not keep the store open.
+          const deadline = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+          server.close(() => {
+            clearTimeout(deadline);
+            resolve();
+          });
+          server.closeIdleConnections();
+        });
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+/**
+ * Whether the discovery file names a daemon that answers `/health` for `workspace`.
+ */
+export async function answeringDaemon(discovery: DiscoveryFile, workspace: string): Promise<DaemonInfo | null> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${discovery.port}/api/v1/health`, {
+      headers: { Authorization: `Bearer ${discovery.token}` },
+      signal: AbortSignal.timeout(2000),
+    });
+    if (!response.ok) return null;
+    const info = (await response.json()) as DaemonInfo;
+    return info.workspace === realpathSync(workspace) ? info : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Finds the live daemon of a workspace through its discovery file.
+ * @returns its info and token, or `null` when none answers.
+ */
+export async function findDaemon(
+  workspace: string,
+  dir: string = runtimeDir(),
+): Promise<{ info: DaemonInfo; token: string } | null> {
+  const discovery = readDiscovery(discoveryPath(workspace, dir));
+  if (!discovery) return null;
+  const info = await answeringDaemon(discovery, workspace);
+  return info ? { info, token: discovery.token } : null;
+}

@@ -1,0 +1,56 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { SchemaError, SchemaValidator, type DiscoveryFile } from '@opsbook/schema';
+
+const validator = new SchemaValidator();
+
+/**
+ * The Jupyter runtime folder, found as `jupyter_core.paths.jupyter_runtime_dir()` finds it on Linux.
+ */
+export function runtimeDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.JUPYTER_RUNTIME_DIR) return env.JUPYTER_RUNTIME_DIR;
+  if (env.JUPYTER_DATA_DIR) return join(env.JUPYTER_DATA_DIR, 'runtime');
+  if (env.XDG_DATA_HOME) return join(env.XDG_DATA_HOME, 'jupyter', 'runtime');
+  return join(homedir(), '.local', 'share', 'jupyter', 'runtime');
+}
+
+/**
+ * `<runtime dir>/opsbook-<sha256(realpath(workspace)) first 16 hex>.json`.
+ * @throws Error when the workspace folder does not exist.
+ */
+export function discoveryPath(workspace: string, dir: string = runtimeDir()): string {
+  const digest = createHash('sha256').update(realpathSync(workspace)).digest('hex').slice(0, 16);
+  return join(dir, `opsbook-${digest}.json`);
+}
+
+/**
+ * Writes the discovery file readable by its owner only (mode 0600), atomically: readers see the old
+ * file or the whole new one, never half of it.
+ * @throws SchemaError when `content` does not match `discovery.schema.json`.
+ */
+export function writeDiscovery(path: string, content: DiscoveryFile): void {
+  const issue = validator.check('discovery.schema.json', content);
+  if (issue) throw new SchemaError('discovery.schema.json', issue);
+  mkdirSync(join(path, '..'), { recursive: true, mode: 0o700 });
+  const temp = `${path}.${process.pid}.tmp`;
+  writeFileSync(temp, `${JSON.stringify(content, null, 2)}\n`, { mode: 0o600 });
+  renameSync(temp, path);
+}
+
+/** The discovery file's content, or `null` when it is missing, unreadable or not a discovery file. */
+export function readDiscovery(path: string): DiscoveryFile | null {
+  try {
+    const content: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    return validator.check('discovery.schema.json', content) === null ? (content as DiscoveryFile) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Removes the discovery file when it still names the daemon `pid` on `port` (a successor may have replaced it). */
+export function removeDiscovery(path: string, pid: number, port: number): void {
+  const current = readDiscovery(path);
+  if (current === null || (current.pid === pid && current.port === port)) rmSync(path, { force: true });
+}

@@ -1,0 +1,1 @@
+export { RunStore, checkRunFilter, DEFAULT_EXPERIMENT, MAX_METRICS_PER_BATCH, MAX_LIST_LIMIT, type RunFilter, type RunStatus } from './run-store';
