@@ -1,0 +1,139 @@
+import { ILayoutRestorer, type JupyterFrontEnd, type JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ICommandPalette, WidgetTracker, type MainAreaWidget } from '@jupyterlab/apputils';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { SidePanel, ToolbarButton, refreshIcon } from '@jupyterlab/ui-components';
+import { createLabClient } from './client';
+import { ExperimentsPanel } from './ExperimentsPanel';
+import { opsbookIcon } from './icon';
+import { createRunWidget, runWidgetId, type RunPanel } from './RunPanel';
+import { DEFAULT_REFRESH_INTERVAL, RunsModel } from './runs';
+import { CommandIds, IOpsbookRuns, OPEN_RUN_EVENT, type OpenRunEventDetail } from './tokens';
+
+export { IOpsbookRuns, CommandIds, OPEN_RUN_EVENT, type OpenRunEventDetail, type RunsState } from './tokens';
+
+const SIDEBAR_ID = 'opsbook-sidebar';
+
+/** Provides {@link IOpsbookRuns}: the API client and the polled run list. */
+const runsPlugin: JupyterFrontEndPlugin<IOpsbookRuns> = {
+  id: '@opsbook/jupyterlab:runs',
+  description: 'The Opsbook API client and the runs of this workspace.',
+  autoStart: true,
+  provides: IOpsbookRuns,
+  activate: (): IOpsbookRuns => new RunsModel(createLabClient()),
+};
+
+/** The Opsbook sidebar tab, its Experiments panel, the run view and their commands. */
+const sidebarPlugin: JupyterFrontEndPlugin<void> = {
+  id: '@opsbook/jupyterlab:sidebar',
+  description: 'The Opsbook sidebar: experiments and runs, with a view per run.',
+  autoStart: true,
+  requires: [IOpsbookRuns],
+  optional: [ICommandPalette, ISettingRegistry, ILayoutRestorer],
+  activate: (
+    app: JupyterFrontEnd,
+    runs: IOpsbookRuns,
+    palette: ICommandPalette | null,
+    settingRegistry: ISettingRegistry | null,
+    restorer: ILayoutRestorer | null,
+  ): void => {
+    const { commands, shell } = app;
+    const tracker = new WidgetTracker<MainAreaWidget<RunPanel>>({ namespace: 'opsbook-run' });
+
+    const experiments = new ExperimentsPanel(runs, (runId) => void commands.execute(CommandIds.openRun, { runId }));
+    const sidebar = new SidePanel();
+    sidebar.id = SIDEBAR_ID;
+    sidebar.title.icon = opsbookIcon;
+    sidebar.title.caption = 'Opsbook: experiments and runs';
+    sidebar.addClass('opsbook-Sidebar');
+    const heading = document.createElement('h2');
+    heading.className = 'opsbook-Sidebar-heading';
+    heading.textContent = 'Opsbook';
+    sidebar.header.node.appendChild(heading);
+    sidebar.toolbar.addItem(
+      'refresh',
+      new ToolbarButton({ icon: refreshIcon, tooltip: 'Refresh runs', onClick: () => void commands.execute(CommandIds.refreshRuns) }),
+    );
+    sidebar.addWidget(experiments);
+    shell.add(sidebar, 'left', { rank: 850 });
+    restorer?.add(sidebar, SIDEBAR_ID);
+
+    commands.addCommand(CommandIds.openSidebar, {
+      label: 'Open the Opsbook Sidebar',
+      caption: 'Show the runs of this workspace',
+      icon: opsbookIcon,
+      execute: () => shell.activateById(SIDEBAR_ID),
+    });
+
+    commands.addCommand(CommandIds.refreshRuns, {
+      label: 'Refresh Opsbook Runs',
+      icon: refreshIcon,
+      execute: () => runs.refresh(),
+    });
+
+    commands.addCommand(CommandIds.openRun, {
+      label: (args) => (typeof args.runId === 'string' ? 'Open Opsbook Run' : 'Open Latest Opsbook Run'),
+      caption: 'Open a run (the newest one when no run id is given) in the main area',
+      icon: opsbookIcon,
+      execute: async (args) => {
+        let runId = typeof args.runId === 'string' ? args.runId : undefined;
+        if (!runId) {
+          const latest = await runs.client.listRuns({ limit: 1 });
+          runId = latest.runs[0]?.id;
+          if (!runId) return;
+        }
+        const existing = tracker.find((widget) => widget.id === runWidgetId(runId));
+        if (existing) {
+          void existing.content.load();
+          shell.activateById(existing.id);
+          return;
+        }
+        const widget = createRunWidget(runs.client, runId, runs.refreshInterval);
+        void tracker.add(widget);
+        shell.add(widget, 'main');
+        shell.activateById(widget.id);
+        experiments.currentRunId = runId;
+      },
+    });
+
+    restorer?.restore(tracker, {
+      command: CommandIds.openRun,
+      args: (widget) => ({ runId: widget.content.runId }),
+      name: (widget) => widget.content.runId,
+    });
+
+    if (palette) {
+      const category = 'Opsbook';
+      for (const command of [CommandIds.openSidebar, CommandIds.refreshRuns, CommandIds.openRun]) {
+        palette.addItem({ command, category });
+      }
+    }
+
+    // A `%%track` card (mime renderer) asks for its run this way; it cannot reach commands itself.
+    document.addEventListener(OPEN_RUN_EVENT, (event) => {
+      const detail = (event as CustomEvent<OpenRunEventDetail>).detail;
+      if (!detail || typeof detail.runId !== 'string') return;
+      event.preventDefault();
+      shell.activateById(SIDEBAR_ID);
+      void commands.execute(CommandIds.openRun, { runId: detail.runId });
+    });
+
+    const applySettings = (settings: ISettingRegistry.ISettings): void => {
+      const interval = settings.get('refreshInterval').composite;
+      runs.refreshInterval = typeof interval === 'number' ? interval : DEFAULT_REFRESH_INTERVAL;
+      tracker.forEach((widget) => {
+        widget.content.refreshInterval = runs.refreshInterval;
+      });
+    };
+    if (settingRegistry) {
+      settingRegistry
+        .load(sidebarPlugin.id)
+        .then((settings) => {
+          applySettings(settings);
+          settings.changed.connect(applySettings);
+        })
+        .catch((reason: unknown) => console.warn('Opsbook: settings could not be loaded; using defaults.', reason));
+    }
+  },
+};
+
+export default [runsPlugin, sidebarPlugin];

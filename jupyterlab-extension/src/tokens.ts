@@ -1,0 +1,58 @@
+import type { OpsbookClient } from '@opsbook/core/client';
+import type { Run } from '@opsbook/schema';
+import { Token } from '@lumino/coreutils';
+import type { ISignal } from '@lumino/signaling';
+
+/** Where the run list stands: loading before the first answer, then ready or error. */
+export type RunsState =
+  | { kind: 'loading' }
+  | { kind: 'ready'; runs: readonly Run[] }
+  | { kind: 'error'; message: string };
+
+/**
+ * The runs of this workspace as the Opsbook sidebar sees them, shared with other extensions.
+ * Provided by `@opsbook/jupyterlab:runs`.
+ */
+export interface IOpsbookRuns {
+  /** Typed client of the Opsbook API, routed through the Jupyter server (its auth and XSRF). */
+  readonly client: OpsbookClient;
+  /** The latest list (newest first) or why there is none. */
+  readonly state: RunsState;
+  /** Emitted after each refresh that changed the list (new run, status, metrics) or its state. */
+  readonly runsChanged: ISignal<IOpsbookRuns, RunsState>;
+  /** Milliseconds between refreshes while someone is watching. */
+  refreshInterval: number;
+  /**
+   * Fetches the list now. Never rejects: a failure becomes the `error` state.
+   */
+  refresh(): Promise<void>;
+  /**
+   * Declares interest in live updates; the list is polled while at least one watcher holds it.
+   * @returns a function that releases this watch
+   */
+  watch(): () => void;
+}
+
+/** The Lumino token for {@link IOpsbookRuns}. */
+export const IOpsbookRuns = new Token<IOpsbookRuns>(
+  '@opsbook/jupyterlab:IOpsbookRuns',
+  'The runs of the workspace, the Opsbook API client, and a signal when runs change.',
+);
+
+/** Commands this extension registers. */
+export const CommandIds = {
+  openSidebar: 'opsbook:open-sidebar',
+  refreshRuns: 'opsbook:refresh-runs',
+  openRun: 'opsbook:open-run',
+} as const;
+
+/**
+ * DOM event a rendered `%%track` card dispatches to ask for its run to be opened. Mime renderer
+ * extensions get no access to the app's commands, so the card bubbles this up to the sidebar plugin.
+ */
+export const OPEN_RUN_EVENT = 'opsbook-open-run';
+
+/** Detail of {@link OPEN_RUN_EVENT}. */
+export interface OpenRunEventDetail {
+  runId: string;
+}

@@ -1,0 +1,61 @@
+"""Opsbook in the kernel.
+
+``%load_ext opsbook`` gives ``%%track`` and ``%opsbook``; the functions below record runs in the
+workspace's core daemon without ever making the kernel wait for it::
+
+    with opsbook.run("baseline", "rf-100") as run:
+        opsbook.log_params(n_estimators=100)
+        opsbook.log_metrics({"accuracy": 0.93})
+
+Importing this package stays light: IPython, jupyter_server, pandas and friends are imported
+only by the modules that need them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from ._tracking import (
+    Run,
+    active_run,
+    end_run,
+    flush,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    run,
+    start_run,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Run",
+    "active_run",
+    "end_run",
+    "flush",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "run",
+    "start_run",
+    "load_ipython_extension",
+    "__version__",
+]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext opsbook``: register ``%%track`` and ``%opsbook``."""
+    from .magics import load_ipython_extension as load
+
+    load(ipython)
+
+
+def _jupyter_labextension_paths() -> List[Dict[str, str]]:
+    return [{"src": "labextension", "dest": "@opsbook/jupyterlab"}]
+
+
+def _jupyter_server_extension_points() -> List[Dict[str, str]]:
+    return [{"module": "opsbook.serverextension"}]
