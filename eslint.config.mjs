@@ -12,6 +12,23 @@ const EDITOR_APIS = [
   { group: ['vscode', '@jupyterlab/*', '@lumino/*'], message: 'src/ is the editor-free core: it defines host interfaces that each editor implements, and never imports an editor API.' },
 ];
 
+const CAPABILITIES = ['tracking', 'quality', 'explain', 'serving', 'deploy'];
+const capabilityRules = CAPABILITIES.map((name) => ({
+  files: [`src/${name}/**/*.ts`],
+  ignores: ['src/**/*.test.ts'],
+  rules: {
+    'no-restricted-imports': ['error', {
+      patterns: [
+        ...EDITOR_APIS,
+        {
+          group: CAPABILITIES.filter((other) => other !== name).flatMap((other) => [`../${other}/*`, `../../${other}/*`]),
+          message: `Capabilities do not import each other's internals: import another capability's index, or meet in src/daemon and through the tracking store.`,
+        },
+      ],
+    }],
+  },
+}));
+
 export default tseslint.config(
   {
     ignores: [
@@ -44,4 +61,5 @@ export default tseslint.config(
     ignores: ['src/**/*.test.ts', 'src/**/*.test.tsx'],
     rules: { 'no-restricted-imports': ['error', { patterns: [...EDITOR_APIS, ...NODE_ONLY] }] },
   },
+  ...capabilityRules,
 );
