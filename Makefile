@@ -30,9 +30,11 @@ $(STAMPS)/chromium: | $(STAMPS)
 	@touch $@
 
 # npm 11 runs no dependency install scripts unless allowed; onnxruntime-node and zeromq ship their
-# CPU binaries in the package, so none is needed.
+# CPU binaries in the package, so none is needed. `npm install` (which follows the lock) rather than
+# `npm ci`: the registry reachable here lacks some other platforms' optional binaries, which the lock
+# then omits, and `npm ci` refuses such a lock as out of sync.
 $(STAMPS)/npm: package.json package-lock.json */package.json | $(STAMPS)
-	npm ci --no-audit --no-fund
+	npm install --no-audit --no-fund
 	@touch $@
 
 $(STAMPS)/venv: | $(STAMPS)
