@@ -1,0 +1,13 @@
+export {
+  KernelBridge,
+  BRIDGE_MIMETYPE,
+  BRIDGE_PROTOCOL,
+  bridgeExpression,
+  type BridgeRequestMap,
+  type BridgeRequestType,
+  type KernelBridgeOptions,
+} from './bridge';
+export { KernelBridgeError, type KernelBridgeErrorCode } from './errors';
+export { OutputCollector } from './outputs';
+export { pythonStringLiteral } from './python';
+export type { CallOptions, ExecuteResult, KernelOutput, KernelTransport, MimeBundle, UserExpressionResult } from './transport';
