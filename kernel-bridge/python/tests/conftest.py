@@ -52,6 +52,17 @@ def schema_validator(name: str) -> Draft202012Validator:
     )
 
 
+@pytest.fixture()
+def shell() -> Iterator[Any]:
+    """IPython's InteractiveShell with a namespace emptied before and after the test."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    instance = InteractiveShell.instance()
+    instance.reset(new_session=False)
+    yield instance
+    instance.reset(new_session=False)
+
+
 def operation_of(method: str, path: str) -> Tuple[str, str]:
     """("POST", "/api/v1/runs/ID/metrics") → ("POST", "metrics")."""
     parts = path.split("?")[0].strip("/").split("/")

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Iterator
+from typing import Any, Dict
 
 import pytest
 from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
 
+from conftest import schema_validator
 from opsbook import bridge
 from opsbook._schema import schema_dir
-
-BRIDGE = "https://opsbook.dev/schema/bridge.schema.json"
-
 
 @pytest.fixture(scope="module")
 def bridge_document() -> Dict[str, Any]:
@@ -21,25 +18,13 @@ def bridge_document() -> Dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def reply_schema(bridge_document: Dict[str, Any]) -> Draft202012Validator:
-    registry = Registry().with_resource(BRIDGE, Resource.from_contents(bridge_document))
-    return Draft202012Validator({"$ref": f"{BRIDGE}#/$defs/BridgeReply"}, registry=registry)
+def reply_schema() -> Draft202012Validator:
+    return schema_validator("bridge.schema.json#/$defs/BridgeReply")
 
 
 @pytest.fixture(scope="module")
-def result_schema(bridge_document: Dict[str, Any]) -> Draft202012Validator:
-    registry = Registry().with_resource(BRIDGE, Resource.from_contents(bridge_document))
-    return Draft202012Validator({"$ref": f"{BRIDGE}#/$defs/InventoryResult"}, registry=registry)
-
-
-@pytest.fixture()
-def shell() -> Iterator[Any]:
-    from IPython.core.interactiveshell import InteractiveShell
-
-    shell = InteractiveShell.instance()
-    shell.reset(new_session=False)
-    yield shell
-    shell.reset(new_session=False)
+def result_schema() -> Draft202012Validator:
+    return schema_validator("bridge.schema.json#/$defs/InventoryResult")
 
 
 def request(type_: str = "inventory", args: Any = None, **extra: Any) -> str:

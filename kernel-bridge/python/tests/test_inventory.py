@@ -2,38 +2,24 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import tracemalloc
 from pathlib import Path
-from typing import Any, Dict, Iterator
+from typing import Any, Dict
 
 import pytest
 from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
 
+from conftest import schema_validator
 from opsbook._schema import schema_dir
 from opsbook.inventory import describe, inventory
 
-BRIDGE = "https://opsbook.dev/schema/bridge.schema.json"
 
 
 @pytest.fixture(scope="module")
 def variable_schema() -> Draft202012Validator:
-    document = json.loads((schema_dir() / "bridge.schema.json").read_text())
-    registry = Registry().with_resource(BRIDGE, Resource.from_contents(document))
-    return Draft202012Validator({"$ref": f"{BRIDGE}#/$defs/InventoryResult"}, registry=registry)
-
-
-@pytest.fixture()
-def shell() -> Iterator[Any]:
-    from IPython.core.interactiveshell import InteractiveShell
-
-    shell = InteractiveShell.instance()
-    shell.reset(new_session=False)
-    yield shell
-    shell.reset(new_session=False)
+    return schema_validator("bridge.schema.json#/$defs/InventoryResult")
 
 
 def run(shell: Any, code: str) -> None:
