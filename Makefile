@@ -46,7 +46,9 @@ $(STAMPS)/venv: | $(STAMPS)
 build: setup
 	npm run build -w schema
 	tsc -b
-	cd jupyterlab-extension && tsc -b && jupyter labextension build .
+	@# The extension's build script makes an empty node_modules/ there first: without one, the
+	@# JupyterLab builder runs jlpm install, which fails on other platforms' DuckDB binaries.
+	npm run build:prod -w jupyterlab-extension
 	@if [ ! -f $(STAMPS)/pip ] || [ kernel-bridge/python/pyproject.toml -nt $(STAMPS)/pip ]; then \
 	  $(VENV)/bin/pip install -q -e "kernel-bridge/python[test]" && touch $(STAMPS)/pip; \
 	fi
