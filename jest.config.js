@@ -4,7 +4,7 @@ const project = (name, roots, extra = {}) => ({
   roots,
   testMatch: ['**/*.test.ts', '**/*.test.tsx'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/', '/lib/'],
-  transform: { '^.+\\.tsx?$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json', isolatedModules: true }] },
+  transform: { '^.+\\.tsx?$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }] },
   moduleNameMapper: { '^@opsbook/schema$': '<rootDir>/schema/index.ts' },
   testEnvironment: 'node',
   ...extra,

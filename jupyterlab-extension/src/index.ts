@@ -95,7 +95,7 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
       },
     });
 
-    restorer?.restore(tracker, {
+    void restorer?.restore(tracker, {
       command: CommandIds.openRun,
       args: (widget) => ({ runId: widget.content.runId }),
       name: (widget) => widget.content.runId,

@@ -149,11 +149,8 @@ describe('RunStore', () => {
   it('appends 10,000 points in one batch through the appender', async () => {
     const run = await runs.createRun({});
     const points: MetricPoint[] = Array.from({ length: 10_000 }, (_, step) => ({ key: `m${step % 4}`, value: Math.sin(step), step, timestamp: Date.now() }));
-    const started = performance.now();
+    // How fast is bench/ingest.mjs's question; this test checks that every point lands.
     expect(await runs.logMetrics(run.id, points)).toBe(10_000);
-    const elapsed = performance.now() - started;
-    // Reported, not asserted: timings belong to benchmarks (see src/daemon/ingest.bench.ts).
-    process.stdout.write(`10,000 points appended in ${elapsed.toFixed(1)} ms\n`);
     const detail = await runs.getRun(run.id);
     expect(detail.metrics.reduce((sum, m) => sum + m.count, 0)).toBe(10_000);
   });
