@@ -14,6 +14,7 @@ JUPYTERLAB_VERSION := 4.5.11
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+LAB_AS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
 .PHONY: setup build lab test lint test-jest test-pytest test-ui bench clean
 
@@ -55,7 +56,7 @@ build: setup
 	jupyter labextension develop --overwrite kernel-bridge/python >/dev/null
 
 lab: build
-	jupyter lab --ServerApp.root_dir="$(CURDIR)" examples/quickstart.ipynb
+	jupyter lab $(LAB_AS_ROOT) --ServerApp.root_dir="$(CURDIR)" examples/quickstart.ipynb
 
 lint: setup
 	eslint --max-warnings 0 .
