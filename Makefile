@@ -56,7 +56,7 @@ build: setup
 	jupyter labextension develop --overwrite kernel-bridge/python >/dev/null
 
 lab: build
-	jupyter lab $(LAB_AS_ROOT) --ServerApp.root_dir="$(CURDIR)" examples/quickstart.ipynb
+	jupyter lab $(LAB_AS_ROOT) --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/examples/quickstart.ipynb
 
 lint: setup
 	eslint --max-warnings 0 .
