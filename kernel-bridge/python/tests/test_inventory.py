@@ -229,6 +229,37 @@ def test_xgboost_lightgbm_and_torch_are_recognised_by_module_name_without_import
         assert library not in sys.modules
 
 
+def test_real_lightgbm_models_are_reported(shell: Any, variable_schema: Draft202012Validator) -> None:
+    pytest.importorskip("lightgbm")
+    run(shell, """
+import numpy as np, lightgbm as lgb
+X = np.random.default_rng(0).normal(size=(200, 5)); y = (X[:, 0] > 0).astype(int)
+lgbm = lgb.LGBMClassifier(n_estimators=5, verbose=-1).fit(X, y)
+unfit = lgb.LGBMRegressor()
+booster = lgb.train({"objective": "binary", "verbose": -1}, lgb.Dataset(X, y), num_boost_round=3)
+""")
+    result = inventory({"kinds": ["model"]})
+    variable_schema.validate(result)
+    found = by_name(result)
+    assert found["lgbm"] == {"name": "lgbm", "kind": "model", "type": "lightgbm.sklearn.LGBMClassifier",
+                             "library": "lightgbm", "fitted": True, "n_features": 5}
+    assert found["unfit"] == {"name": "unfit", "kind": "model", "type": "lightgbm.sklearn.LGBMRegressor",
+                              "library": "lightgbm", "fitted": False}
+    assert found["booster"] == {"name": "booster", "kind": "model", "type": "lightgbm.basic.Booster",
+                                "library": "lightgbm", "fitted": True, "n_features": 5}
+
+
+def test_real_torch_modules_are_reported_when_torch_is_installed(
+    shell: Any, variable_schema: Draft202012Validator
+) -> None:
+    pytest.importorskip("torch", reason="torch is not a test dependency (a CPU build is installed with pip install torch==2.13.0)")
+    run(shell, "import torch\nnet = torch.nn.Sequential(torch.nn.Linear(4, 2), torch.nn.ReLU())\n")
+    result = inventory({"kinds": ["model"]})
+    variable_schema.validate(result)
+    assert by_name(result)["net"] == {"name": "net", "kind": "model", "type": "torch.nn.modules.container.Sequential",
+                                      "library": "torch"}
+
+
 def test_an_object_that_fails_to_describe_itself_is_left_out() -> None:
     import pandas as pd
 
