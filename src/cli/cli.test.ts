@@ -120,9 +120,26 @@ describe('opsbook CLI', () => {
         const result = await opsbook(['runs', 'list', '--workspace', workspace], env);
         expect(result.code).toBe(3);
         expect(result.stderr).toMatch(/locked/);
+        const json = await opsbook(['runs', 'list', '--json', '--workspace', workspace], env);
+        expect(json.code).toBe(3);
+        expect(validator.check('error.schema.json', JSON.parse(json.stdout))).toBeNull();
+        expect(JSON.parse(json.stdout).error.code).toBe('unavailable');
       } finally {
         await holder.close();
       }
+    });
+
+    it.each([
+      [['runs', 'show', 'ffff', '--json'], 'not_found', 'run_id'],
+      [['runs', 'list', '--status', 'done', '--json'], 'bad_request', undefined],
+    ])('with --json, %j prints one error.schema.json document (%s) as well as the stderr line', async (args, code, field) => {
+      const result = await opsbook([...args, '--workspace', workspace], env);
+      expect(result.code).toBe(2);
+      expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+      const body = JSON.parse(result.stdout) as { error: { code: string; field?: string } };
+      expect(validator.check('error.schema.json', body)).toBeNull();
+      expect(body.error.code).toBe(code);
+      expect(body.error.field).toBe(field);
     });
   });
 

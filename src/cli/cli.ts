@@ -1,3 +1,5 @@
+import type { ErrorBody } from '@opsbook/schema';
+import { toErrorAnswer } from '../daemon/errors';
 import { BadInputError, ConflictError, NotFoundError } from '../store/errors';
 import { commandUsage, parseCommand, topUsage } from './args';
 import { daemonCommand } from './daemon-command';
@@ -11,7 +13,8 @@ const processOutput: CliOutput = {
 
 /**
  * Runs one `opsbook` command line and returns its exit code: 0 ok, 2 bad usage or unknown run,
- * 3 an environment problem. Messages go to stderr as one line.
+ * 3 an environment problem. Messages go to stderr as one line; with `--json`, stdout also gets the
+ * error as one `error.schema.json` document.
  */
 export async function runCli(argv: readonly string[], out: CliOutput = processOutput): Promise<number> {
   try {
@@ -35,15 +38,22 @@ export async function runCli(argv: readonly string[], out: CliOutput = processOu
         throw new UsageError(`"${parsed.command}" is not available from the command line yet`);
     }
   } catch (error) {
-    if (error instanceof UsageError || error instanceof EnvironmentError) {
-      out.stderr(`opsbook: ${error.message}\n`);
-      return error.exitCode;
-    }
-    if (error instanceof NotFoundError || error instanceof BadInputError || error instanceof ConflictError) {
-      out.stderr(`opsbook: ${error.message}\n`);
-      return EXIT_USAGE;
-    }
-    out.stderr(`opsbook: unexpected failure: ${error instanceof Error ? error.message : String(error)}\n`);
-    return 1;
+    const failure = describeFailure(error);
+    out.stderr(`opsbook: ${failure.body.error.message}\n`);
+    if (argv.includes('--json')) out.stdout(`${JSON.stringify(failure.body)}\n`);
+    return failure.exitCode;
   }
+}
+
+/** The exit code and the `error.schema.json` body of a failed command. */
+function describeFailure(error: unknown): { exitCode: number; body: ErrorBody } {
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof UsageError) return { exitCode: error.exitCode, body: { error: { code: 'bad_request', message } } };
+  if (error instanceof EnvironmentError) {
+    return { exitCode: error.exitCode, body: { error: { code: 'unavailable', message } } };
+  }
+  if (error instanceof NotFoundError || error instanceof BadInputError || error instanceof ConflictError) {
+    return { exitCode: EXIT_USAGE, body: toErrorAnswer(error).body };
+  }
+  return { exitCode: 1, body: { error: { code: 'internal', message: `unexpected failure: ${message}` } } };
 }

@@ -76,7 +76,7 @@ class DaemonLink:
 
 
 def _error_body(message: str) -> str:
-    return json.dumps({"error": {"code": "internal", "message": message}})
+    return json.dumps({"error": {"code": "unavailable", "message": message}})
 
 
 class DaemonProxyHandler(APIHandler):

@@ -150,7 +150,7 @@ def test_proxy_answers_503_when_no_daemon_can_start(daemon_env: Any, tmp_path: P
         status, body = running.request("GET", "/opsbook/api/v1/runs")
         assert status == 503
         schema_validator("error.schema.json").validate(body)
-        assert body["error"]["code"] == "internal"
+        assert body["error"]["code"] == "unavailable"
         assert "node not found" in body["error"]["message"]
         assert daemon.discovery() is None
     finally:
