@@ -181,6 +181,21 @@ describe('daemon HTTP API', () => {
     expect((await client.getRun(run.id)).metrics.reduce((s, m) => s + m.count, 0)).toBe(10_005);
   });
 
+  it('stores a batch resent with the same batch_id once, and refuses a batch_id that is not a UUID', async () => {
+    const run = await client.createRun({});
+    const points: MetricPoint[] = [0, 1, 2].map((step) => ({ key: 'loss', value: step, step, timestamp: 1_700_000_000_000 + step }));
+    const batchId = randomUUID();
+    const post = () => send(daemon, 'POST', `/runs/${run.id}/metrics`, { body: JSON.stringify({ batch_id: batchId, metrics: points }) });
+    expect((await post()).status).toBe(200);
+    const again = await post();
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual({ accepted: 3 });
+    expect(await client.logMetrics(run.id, points)).toEqual({ accepted: 3 });
+    expect((await client.getRun(run.id)).metrics[0].count).toBe(6);
+    const bad = await send(daemon, 'POST', `/runs/${run.id}/metrics`, { body: JSON.stringify({ batch_id: 'b-1', metrics: points }) });
+    expect(expectError(bad, 400, 'bad_request').field).toBe('/batch_id');
+  });
+
   it('never answers 5xx to junk bodies (property-based)', async () => {
     const run = await client.createRun({});
     const junkValue = fc.oneof(

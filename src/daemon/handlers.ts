@@ -28,7 +28,7 @@ export function apiHandlers(runs: RunStore, info: () => DaemonInfo): Record<stri
     updateRun: ({ params, body }) => runs.updateRun(params.run_id as string, body as RunUpdate),
     logParams: ({ params, body }) => runs.logParams(params.run_id as string, (body as ParamsBatch).params),
     logMetrics: async ({ params, body }) => ({
-      accepted: await runs.logMetrics(params.run_id as string, (body as MetricsBatch).metrics),
+      accepted: await runs.logMetrics(params.run_id as string, (body as MetricsBatch).metrics, (body as MetricsBatch).batch_id),
     }),
     getMetricHistory: ({ params }) =>
       runs.metricHistory(params.run_id as string, {

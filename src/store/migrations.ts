@@ -55,4 +55,16 @@ export const migrations: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    name: 'tracking: metric batch ids, so a resent batch is stored once',
+    statements: [
+      `CREATE TABLE metric_batches (
+        run_id VARCHAR NOT NULL,
+        batch_id VARCHAR NOT NULL,
+        points BIGINT NOT NULL,
+        PRIMARY KEY (run_id, batch_id)
+      )`,
+    ],
+  },
 ];

@@ -135,12 +135,13 @@ export class RunStore {
   }
 
   /**
-   * Appends metric points (non-finite values are stored as null) through an appender.
-   * @returns the number of points stored.
+   * Appends metric points (non-finite values are stored as null) through an appender. A batch with a
+   * `batchId` the run has already stored is not stored again (a sender's retry after a lost answer).
+   * @returns the number of points the batch holds in the store.
    * @throws NotFoundError when the run does not exist.
    * @throws BadInputError when the batch is larger than {@link MAX_METRICS_PER_BATCH}.
    */
-  logMetrics(runId: string, points: readonly MetricPoint[]): Promise<number> {
+  logMetrics(runId: string, points: readonly MetricPoint[], batchId?: string): Promise<number> {
     if (points.length > MAX_METRICS_PER_BATCH) {
       return Promise.reject(
         new BadInputError('/metrics', points.length, `/metrics holds ${points.length} points; at most ${MAX_METRICS_PER_BATCH} per batch`),
@@ -148,6 +149,11 @@ export class RunStore {
     }
     return this.store.transaction(async (db) => {
       await readRun(db, runId);
+      if (batchId !== undefined) {
+        const [seen] = await db.all('SELECT points FROM metric_batches WHERE run_id = $1 AND batch_id = $2', [runId, batchId]);
+        if (seen) return Number(seen.points);
+        await db.run('INSERT INTO metric_batches VALUES ($1, $2, $3)', [runId, batchId, points.length]);
+      }
       const appender = await db.connection.createAppender('metrics');
       try {
         for (let offset = 0; offset < points.length; offset += CHUNK_ROWS) {

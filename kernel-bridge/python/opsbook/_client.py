@@ -19,6 +19,7 @@ import math
 import sys
 import threading
 import time
+import uuid
 from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Deque, Dict, List, Optional, TextIO, Tuple
@@ -41,9 +42,14 @@ MetricTuple = Tuple[str, float, int, float]
 
 
 class _Op:
-    """One queued request. Metric ops hold points; the others hold a finished JSON body."""
+    """One queued request. Metric ops hold points; the others hold a finished JSON body.
 
-    __slots__ = ("kind", "run_id", "body", "points", "server_errors")
+    A metrics op sends its points from the front, one batch at a time. The batch in flight keeps its
+    size and id until the daemon answers, so a retry resends exactly the same points under the same
+    ``batch_id`` (points logged meanwhile wait behind it), and the daemon stores it once.
+    """
+
+    __slots__ = ("kind", "run_id", "body", "points", "server_errors", "batch_id", "batch_size")
 
     def __init__(self, kind: str, run_id: str, body: Optional[Dict[str, Any]] = None) -> None:
         self.kind = kind
@@ -51,6 +57,22 @@ class _Op:
         self.body = body
         self.points: List[MetricTuple] = []
         self.server_errors = 0
+        self.batch_id: Optional[str] = None
+        self.batch_size = 0
+
+    def next_batch(self) -> List[MetricTuple]:
+        """The batch to send now: the one in flight, or a new one from the front."""
+        if self.batch_id is None:
+            self.batch_id = str(uuid.uuid4())
+            self.batch_size = min(len(self.points), BATCH_MAX_POINTS)
+        return self.points[: self.batch_size]
+
+    def batch_sent(self) -> int:
+        """Forgets the batch in flight (stored, or dropped for good); returns how many points it held."""
+        sent = self.batch_size
+        del self.points[:sent]
+        self.batch_id, self.batch_size = None, 0
+        return sent
 
 
 class _Outcome:
@@ -236,7 +258,7 @@ class TrackingClient:
                     self._cond.wait(wait)
                     self._sender_idle = False
                 op = self._ops[0]
-                batch = op.points[:BATCH_MAX_POINTS] if op.kind is METRICS else None
+                batch = op.next_batch() if op.kind is METRICS else None
             started = time.monotonic()
             outcome = self._deliver(op, batch)
             with self._cond:
@@ -246,8 +268,7 @@ class TrackingClient:
                     continue
                 backoff = 0.0
                 if batch is not None:
-                    del op.points[: len(batch)]
-                    self._pending_points -= len(batch)
+                    self._pending_points -= op.batch_sent()
                     if not op.points:
                         self._ops.popleft()
                 else:
@@ -294,7 +315,7 @@ class TrackingClient:
         if op.kind is PARAMS:
             return "POST", f"/runs/{op.run_id}/params", op.body  # type: ignore[return-value]
         if op.kind is METRICS:
-            return "POST", f"/runs/{op.run_id}/metrics", {"metrics": metric_points_json(batch or [])}
+            return "POST", f"/runs/{op.run_id}/metrics", {"batch_id": op.batch_id, "metrics": metric_points_json(batch or [])}
         return "PATCH", f"/runs/{op.run_id}", op.body  # type: ignore[return-value]
 
     def _reject(self, op: _Op, status: int, data: bytes) -> None:

@@ -4,9 +4,10 @@ and every request body validated against schema/*.schema.json."""
 from __future__ import annotations
 
 import math
+import threading
 import time
 from pathlib import Path
-from typing import Iterator, List
+from typing import Any, Iterator, List
 
 import pytest
 
@@ -93,6 +94,37 @@ def test_points_coalesce_into_batches_of_at_most_10000(
     assert [p["value"] for p in batches[2]["metrics"]][-1] == 24_999.0
     assert recording_endpoint.requests[-1].operation == ("PATCH", "run")
     assert run.status == "finished"
+    assert_bodies_valid(recording_endpoint)
+
+
+def test_a_batch_whose_answer_is_lost_is_resent_unchanged_under_the_same_batch_id(
+    client: TrackingClient, recording_endpoint: RecordingEndpoint
+) -> None:
+    first_answer_lost = threading.Event()
+    more_logged = threading.Event()
+
+    def lose_the_first_metrics_answer(record: Any) -> Any:
+        if record.operation == ("POST", "metrics") and not first_answer_lost.is_set():
+            first_answer_lost.set()
+            more_logged.wait(10)  # points logged now must not join the batch already sent
+            raise ConnectionAbortedError("the daemon went away after storing the batch")
+        return None
+
+    recording_endpoint.answer = lose_the_first_metrics_answer
+    with opsbook.run("exp", "lost-answer"):
+        for i in range(3):
+            opsbook.log_metric("m", float(i))
+        assert first_answer_lost.wait(10)
+        for i in range(3, 5):
+            opsbook.log_metric("m", float(i))
+        more_logged.set()
+    assert opsbook.flush(20)
+
+    batches = recording_endpoint.bodies(("POST", "metrics"))
+    assert [len(b["metrics"]) for b in batches] == [3, 3, 2]
+    assert batches[0] == batches[1]  # the retry: same batch_id, same points
+    assert batches[2]["batch_id"] != batches[0]["batch_id"]
+    assert [p["step"] for p in batches[2]["metrics"]] == [3, 4]
     assert_bodies_valid(recording_endpoint)
 
 
