@@ -47,6 +47,9 @@ $(STAMPS)/venv: | $(STAMPS)
 build: setup
 	npm run build -w schema
 	tsc -b
+	@# npm links a workspace's bin only when its target exists; on a fresh clone dist/ comes after
+	@# npm install, so link `npx opsbook` now.
+	@[ -e node_modules/.bin/opsbook ] || npm rebuild @opsbook/core --ignore-scripts >/dev/null
 	@# The extension's build script makes an empty node_modules/ there first: without one, the
 	@# JupyterLab builder runs jlpm install, which fails on other platforms' DuckDB binaries.
 	npm run build:prod -w jupyterlab-extension
