@@ -174,6 +174,13 @@ describe('opsbook CLI', () => {
   });
 
   describe('usage', () => {
+    it('is on the PATH of npm scripts as `opsbook` (what `npx opsbook` runs)', () => {
+      const bin = join(__dirname, '..', '..', 'node_modules', '.bin', 'opsbook');
+      const result = spawnSync(bin, ['--help'], { encoding: 'utf8' });
+      expect(result.status).toBe(0);
+      expect(result.stdout).toContain('Usage: opsbook <command> [options]');
+    });
+
     it('prints usage from the command table', async () => {
       const top = await opsbook(['--help'], env);
       expect(top.code).toBe(0);
