@@ -232,3 +232,68 @@ describe('daemon HTTP API', () => {
     await expect(client.getRun(randomUUID())).rejects.toBeInstanceOf(OpsbookApiError);
   });
 });
+
+describe('daemon HTTP API: run state machine and heartbeats', () => {
+  const TIMEOUT_MS = 400;
+  let workspace: string;
+  let runtime: string;
+  let daemon: RunningDaemon;
+
+  beforeAll(async () => {
+    workspace = mkdtempSync(join(tmpdir(), 'opsbook-beat-'));
+    runtime = mkdtempSync(join(tmpdir(), 'opsbook-runtime-'));
+    daemon = await startDaemon({ workspace, runtimeDir: runtime, heartbeatTimeoutMs: TIMEOUT_MS, validateResponses: true, log: () => undefined });
+  });
+  afterAll(async () => {
+    await daemon?.close();
+    rmSync(workspace, { recursive: true, force: true });
+    rmSync(runtime, { recursive: true, force: true });
+  });
+
+  const json = (value: unknown): { body: string } => ({ body: JSON.stringify(value) });
+  const statusOf = async (id: string): Promise<string> => ((await send(daemon, 'GET', `/runs/${id}`)).body as { run: { status: string } }).run.status;
+
+  it('answers 409 with the status when an ended run is ended again or sent params or metrics', async () => {
+    const id = randomUUID();
+    expect((await send(daemon, 'POST', '/runs', json({ id }))).status).toBe(201);
+    expect((await send(daemon, 'PATCH', `/runs/${id}`, json({ status: 'failed', error: 'boom' }))).status).toBe(200);
+    for (const [method, path, body] of [
+      ['PATCH', `/runs/${id}`, { status: 'finished' }],
+      ['POST', `/runs/${id}/params`, { params: { lr: '0.1' } }],
+      ['POST', `/runs/${id}/metrics`, { metrics: [{ key: 'm', value: 1, step: 0, timestamp: 1 }] }],
+    ] as const) {
+      const error = expectError(await send(daemon, method, path, json(body)), 409, 'conflict');
+      expect(error).toMatchObject({ field: 'status', value: 'failed' });
+      expect(error.message).toContain('failed');
+    }
+    expect((await send(daemon, 'PATCH', `/runs/${id}`, json({ name: 'renamed after the end' }))).status).toBe(200);
+    expect(await statusOf(id)).toBe('failed');
+  });
+
+  it('tells its heartbeat timeout in /health and each beat, and kills a supervised run whose beats stop', async () => {
+    const health = (await send(daemon, 'GET', '/health')).body as { heartbeat_timeout_ms: number };
+    expect(health.heartbeat_timeout_ms).toBe(TIMEOUT_MS);
+    const [beating, silent, plain] = [randomUUID(), randomUUID(), randomUUID()];
+    for (const id of [beating, silent]) expect((await send(daemon, 'POST', '/runs', json({ id, heartbeat: true }))).status).toBe(201);
+    expect((await send(daemon, 'POST', '/runs', json({ id: plain }))).status).toBe(201);
+    const unknown = randomUUID();
+    let reply = (await send(daemon, 'POST', '/heartbeat', json({ runs: [beating, unknown] }))).body as {
+      timeout_ms: number;
+      interval_ms: number;
+      runs: { id: string; status: string }[];
+    };
+    expect(reply).toEqual({ timeout_ms: TIMEOUT_MS, interval_ms: TIMEOUT_MS / 4, runs: [{ id: beating, status: 'running' }] });
+    // Beat at the interval the daemon asked for until the silent run has been killed.
+    while ((await statusOf(silent)) === 'running') {
+      await new Promise((resolve) => setTimeout(resolve, reply.interval_ms));
+      reply = (await send(daemon, 'POST', '/heartbeat', json({ runs: [beating] }))).body as typeof reply;
+      expect(reply.runs).toEqual([{ id: beating, status: 'running' }]);
+    }
+    const killed = (await send(daemon, 'GET', `/runs/${silent}`)).body as { run: { status: string }; source: { error?: string } };
+    expect(killed.run.status).toBe('killed');
+    expect(killed.source.error).toMatch(/no heartbeat/);
+    expect(await statusOf(beating)).toBe('running');
+    expect(await statusOf(plain)).toBe('running');
+    expectError(await send(daemon, 'POST', '/heartbeat', json({ runs: ['not-a-uuid'] })), 400, 'bad_request');
+  });
+});

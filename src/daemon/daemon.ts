@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { openapiDocument, type DaemonInfo, type DiscoveryFile } from '@opsbook/schema';
 import { Store } from '../store/store';
 import { RunStore } from '../tracking/run-store';
+import { RunSupervisor } from '../tracking/run-supervisor';
 import { createToken } from './auth';
 import { discoveryPath, readDiscovery, removeDiscovery, runtimeDir, writeDiscovery } from './discovery';
 import { apiHandlers } from './handlers';
@@ -17,6 +18,8 @@ export interface DaemonOptions {
   port?: number;
   /** Folder of the discovery file; defaults to the Jupyter runtime dir. */
   runtimeDir?: string;
+  /** Milliseconds without a heartbeat after which a supervised run is marked killed (default 60 s). */
+  heartbeatTimeoutMs?: number;
   /** Check every success answer against its response schema (for tests). */
   validateResponses?: boolean;
   /** Where the daemon reports unexpected failures; defaults to stderr. */
@@ -49,18 +52,26 @@ export class PortTakenError extends Error {
  * store, listens on 127.0.0.1 and writes the discovery file.
  * @throws StoreLockedError when another process holds the store.
  * @throws PortTakenError when the port asked for is in use.
+ * @throws RangeError when the heartbeat timeout is not a positive integer.
  * @throws Error when the workspace folder does not exist.
  */
 export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
   const workspace = realpathSync(options.workspace);
   const store = await Store.open(workspace);
   const runs = new RunStore(store);
+  let supervisor: RunSupervisor;
+  try {
+    supervisor = new RunSupervisor(runs, { timeoutMs: options.heartbeatTimeoutMs, log: options.log });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   const token = createToken();
   // Filled once the server listens; /health cannot be asked before that.
   const listening: { info?: DaemonInfo } = {};
   const server = createApiServer({
     router: new Router(openapiDocument as unknown as OpenApiDocument),
-    handlers: apiHandlers(runs, () => {
+    handlers: apiHandlers(runs, supervisor, () => {
       if (!listening.info) throw new Error('the daemon is not listening yet');
       return listening.info;
     }),
@@ -90,6 +101,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     started_at: new Date().toISOString(),
     store: store.path,
     schema_version: store.schemaVersion,
+    heartbeat_timeout_ms: supervisor.timeoutMs,
   };
   listening.info = info;
   const discoveryFile = discoveryPath(workspace, options.runtimeDir ?? runtimeDir());
@@ -101,6 +113,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     await store.close();
     throw error;
   }
+  supervisor.start();
   let closing: Promise<void> | undefined;
   return {
     info,
@@ -118,6 +131,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
           });
           server.closeIdleConnections();
         });
+        await supervisor.stop();
         await store.close();
       })();
       return closing;

@@ -1,5 +1,6 @@
-import type { DaemonInfo, MetricsBatch, ParamsBatch, RunCreate, RunUpdate } from '@opsbook/schema';
+import type { DaemonInfo, Heartbeat, MetricsBatch, ParamsBatch, RunCreate, RunUpdate } from '@opsbook/schema';
 import type { RunStore, RunStatus } from '../tracking/run-store';
+import type { RunSupervisor } from '../tracking/run-supervisor';
 
 /** What a handler gets: validated parameters (path + query) and the validated body. */
 export interface HandlerInput {
@@ -13,7 +14,7 @@ export type Handler = (input: HandlerInput) => Promise<unknown>;
  * The operations of `schema/openapi.json`, keyed by operationId. Handlers are thin: the router has
  * validated their input, the services do the work, and errors are mapped in `errors.ts`.
  */
-export function apiHandlers(runs: RunStore, info: () => DaemonInfo): Record<string, Handler> {
+export function apiHandlers(runs: RunStore, supervisor: RunSupervisor, info: () => DaemonInfo): Record<string, Handler> {
   return {
     getHealth: () => Promise.resolve(info()),
     listExperiments: () => runs.listExperiments(),
@@ -35,5 +36,6 @@ export function apiHandlers(runs: RunStore, info: () => DaemonInfo): Record<stri
         key: params.key as string | undefined,
         maxPoints: params.max_points as number | undefined,
       }),
+    heartbeat: ({ body }) => supervisor.beat((body as Heartbeat).runs),
   };
 }

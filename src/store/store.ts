@@ -1,11 +1,14 @@
 import { mkdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import { StoreLockedError } from './errors';
 import { migrations as defaultMigrations, type Migration } from './migrations';
 
 /** Values bound to `$1, $2, …` of a statement. */
 export type SqlParams = DuckDBValue[];
+
+/** Types of the bound values, where DuckDB cannot infer them (a list, a null). */
+export type SqlTypes = DuckDBType[];
 
 /** A row as plain JS values (BIGINT columns come back as `bigint`). */
 export type SqlRow = Record<string, unknown>;
@@ -15,9 +18,9 @@ export interface StoreSession {
   /** The raw connection, for appenders. Do not keep it past the callback. */
   readonly connection: DuckDBConnection;
   /** Runs a statement with bound values and returns its rows. */
-  all(sql: string, params?: SqlParams): Promise<SqlRow[]>;
+  all(sql: string, params?: SqlParams, types?: SqlTypes): Promise<SqlRow[]>;
   /** Runs a statement with bound values. */
-  run(sql: string, params?: SqlParams): Promise<void>;
+  run(sql: string, params?: SqlParams, types?: SqlTypes): Promise<void>;
 }
 
 export interface StoreOptions {
@@ -28,14 +31,23 @@ export interface StoreOptions {
 /** Stores already open in this process: DuckDB would happily open a second, conflicting instance. */
 const openInProcess = new Set<string>();
 
+/** Most connections kept for readers; more concurrent reads wait for one to come free. */
+const READ_CONNECTIONS = 4;
+
 /**
  * The workspace's DuckDB file, `<workspace>/.opsbook/opsbook.duckdb`, and its artifacts folder.
- * One Store holds the one connection; every capability borrows it through {@link exclusive} or
- * {@link transaction}, which run one at a time so that requests never interleave inside a transaction.
+ * One Store holds the one write connection; every capability borrows it through {@link exclusive}
+ * or {@link transaction}, which run one at a time so that requests never interleave inside a
+ * transaction. Reads borrow connections of their own through {@link read}, so they never wait
+ * behind a write and see only committed data.
  */
 export class Store {
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  private readonly idleReaders: DuckDBConnection[] = [];
+  private readonly readerWaiters: ((connection: DuckDBConnection) => void)[] = [];
+  private readerCount = 0;
+  private readonly readsInFlight = new Set<Promise<unknown>>();
 
   private constructor(
     /** Real path of the workspace folder. */
@@ -97,6 +109,42 @@ export class Store {
   }
 
   /**
+   * Runs `work` on a connection of its own, at once when one is free: a read never waits for a
+   * write in progress, and sees the data committed before it started. `work` must not write.
+   * @throws Error when the store is closed, or whatever `work` throws.
+   */
+  read<T>(work: (session: StoreSession) => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('the store is closed'));
+    const done = (async () => {
+      const connection = await this.borrowReader();
+      try {
+        return await work(sessionOf(connection));
+      } finally {
+        this.returnReader(connection);
+      }
+    })();
+    this.readsInFlight.add(done);
+    void done.catch(() => undefined).finally(() => this.readsInFlight.delete(done));
+    return done;
+  }
+
+  private async borrowReader(): Promise<DuckDBConnection> {
+    const idle = this.idleReaders.pop();
+    if (idle) return idle;
+    if (this.readerCount < READ_CONNECTIONS) {
+      this.readerCount += 1;
+      return this.instance.connect();
+    }
+    return new Promise((resolve) => this.readerWaiters.push(resolve));
+  }
+
+  private returnReader(connection: DuckDBConnection): void {
+    const waiter = this.readerWaiters.shift();
+    if (waiter) waiter(connection);
+    else this.idleReaders.push(connection);
+  }
+
+  /**
    * Like {@link exclusive}, inside a transaction that is rolled back when `work` throws, so that
    * bad input leaves nothing half-written.
    * @throws whatever `work` throws, after the rollback.
@@ -129,6 +177,8 @@ export class Store {
     await this.checkpoint().catch(() => undefined);
     this.closed = true;
     await this.queue;
+    await Promise.allSettled([...this.readsInFlight]);
+    for (const reader of this.idleReaders.splice(0)) reader.closeSync();
     this.connection.closeSync();
     this.instance.closeSync();
     openInProcess.delete(this.path);
@@ -138,12 +188,12 @@ export class Store {
 function sessionOf(connection: DuckDBConnection): StoreSession {
   return {
     connection,
-    async all(sql, params) {
-      const reader = await connection.runAndReadAll(sql, params);
+    async all(sql, params, types) {
+      const reader = await connection.runAndReadAll(sql, params, types);
       return reader.getRowObjectsJS() as SqlRow[];
     },
-    async run(sql, params) {
-      await connection.run(sql, params);
+    async run(sql, params, types) {
+      await connection.run(sql, params, types);
     },
   };
 }

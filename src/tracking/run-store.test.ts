@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SchemaValidator, type MetricPoint } from '@opsbook/schema';
+import fc from 'fast-check';
 import { BadInputError, ConflictError, NotFoundError } from '../store/errors';
 import { Store } from '../store/store';
 import { RunStore } from './run-store';
@@ -53,7 +54,8 @@ describe('RunStore', () => {
     const detail = await runs.getRun(run.id);
     expect(detail.source).toEqual({ type: 'api', error: 'ValueError: boom' });
     expect(detail.tags).toEqual({ k: 'v' });
-    await expect(runs.updateRun(run.id, { end_time: '2024-04-30T00:00:00Z' })).rejects.toBeInstanceOf(BadInputError);
+    const open = await runs.createRun({ start_time: '2024-05-01T10:00:00.000Z' });
+    await expect(runs.updateRun(open.id, { end_time: '2024-04-30T00:00:00Z' })).rejects.toBeInstanceOf(BadInputError);
     await expect(runs.updateRun(randomUUID(), { status: 'finished' })).rejects.toBeInstanceOf(NotFoundError);
   });
 
@@ -153,5 +155,118 @@ describe('RunStore', () => {
     expect(await runs.logMetrics(run.id, points)).toBe(10_000);
     const detail = await runs.getRun(run.id);
     expect(detail.metrics.reduce((sum, m) => sum + m.count, 0)).toBe(10_000);
+  });
+
+  describe('the run state machine: running → finished | failed | killed, nothing after an end', () => {
+    it.each(['finished', 'failed', 'killed'] as const)('a %s run refuses a new status, end, error or code with its status', async (status) => {
+      const run = await runs.createRun({ params: { a: '1' } });
+      await runs.logMetrics(run.id, [{ key: 'm', value: 1, step: 0, timestamp: 1 }], 'aaaaaaaa-0000-4000-8000-000000000001');
+      await runs.updateRun(run.id, { status });
+      for (const update of [{ status: 'finished' as const }, { status }, { end_time: new Date().toISOString() }, { error: 'late' }, { code: 'x = 1' }]) {
+        const refused = runs.updateRun(run.id, update);
+        await expect(refused).rejects.toBeInstanceOf(ConflictError);
+        await expect(refused).rejects.toMatchObject({ field: 'status', value: status });
+      }
+      await expect(runs.logParams(run.id, { b: '2' })).rejects.toMatchObject({ field: 'status', value: status });
+      await expect(runs.logMetrics(run.id, [{ key: 'm', value: 2, step: 1, timestamp: 2 }])).rejects.toMatchObject({ field: 'status', value: status });
+      // A sender's retry of a batch stored before the end is answered as before, not refused.
+      expect(await runs.logMetrics(run.id, [{ key: 'm', value: 1, step: 0, timestamp: 1 }], 'aaaaaaaa-0000-4000-8000-000000000001')).toBe(1);
+      const renamed = await runs.updateRun(run.id, { name: 'kept', tags: { note: 'after the end' } });
+      expect(renamed).toMatchObject({ name: 'kept', status });
+      const detail = await runs.getRun(run.id);
+      expect(detail.params).toEqual([{ key: 'a', value: '1' }]);
+      expect(detail.metrics[0].count).toBe(1);
+      expect(detail.tags).toEqual({ note: 'after the end' });
+    });
+  });
+
+  describe('metric summaries', () => {
+    it('equal the aggregates of the stored points, however the points arrive in batches', async () => {
+      const point = fc.record({
+        key: fc.constantFrom('a', 'b', 'c'),
+        value: fc.oneof(fc.double({ noNaN: false }), fc.constant(null)),
+        step: fc.integer({ min: 0, max: 20 }),
+        timestamp: fc.integer({ min: 0, max: 5 }),
+      });
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.array(point, { minLength: 1, maxLength: 30 }), { minLength: 1, maxLength: 5 }), async (batches) => {
+          const run = await runs.createRun({});
+          for (const batch of batches) await runs.logMetrics(run.id, batch);
+          const expected = await store.exclusive((db) =>
+            db.all(
+              `SELECT key, count(*) AS count, arg_max_null(value, (step, timestamp_ms, rowid)) AS last,
+                 min(value) AS min, max(value) AS max, max(step) AS last_step
+               FROM metrics WHERE run_id = $1 GROUP BY key ORDER BY key`,
+              [run.id],
+            ),
+          );
+          const { metrics } = await runs.getRun(run.id);
+          expect(metrics).toEqual(expected.map((row) => ({ ...row, count: Number(row.count), last_step: Number(row.last_step) })));
+          const listed = (await runs.listRuns({ limit: 1 })).runs[0];
+          expect(listed.metrics_latest).toEqual(Object.fromEntries(expected.map((row) => [row.key, row.last])));
+        }),
+        { numRuns: 40 },
+      );
+    });
+  });
+
+  describe('reads and writes', () => {
+    it('answers reads while a write transaction is still open, from the data committed before it', async () => {
+      const run = await runs.createRun({ name: 'before' });
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let writing!: () => void;
+      const started = new Promise<void>((resolve) => (writing = resolve));
+      const write = store.transaction(async (db) => {
+        await db.run("UPDATE runs SET name = 'during' WHERE id = $1", [run.id]);
+        writing();
+        await held;
+      });
+      await started;
+      // Were reads queued behind the write, none of these would settle before `release()`.
+      const [list, detail, experiments, history] = await Promise.all([
+        runs.listRuns(),
+        runs.getRun(run.id),
+        runs.listExperiments(),
+        runs.metricHistory(run.id),
+      ]);
+      expect(list.runs.map((r) => r.name)).toEqual(['before']);
+      expect(detail.run.name).toBe('before');
+      expect(experiments.experiments).toHaveLength(1);
+      expect(history.series).toEqual([]);
+      release();
+      await write;
+      expect((await runs.getRun(run.id)).run.name).toBe('during');
+    });
+  });
+
+  describe('heartbeats', () => {
+    const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+    it('kills supervised runs whose beats stopped, and nothing else', async () => {
+      const silent = await runs.createRun({ heartbeat: true, name: 'silent' });
+      const beating = await runs.createRun({ heartbeat: true, name: 'beating' });
+      const unsupervised = await runs.createRun({ name: 'api' });
+      const ended = await runs.createRun({ heartbeat: true, name: 'ended' });
+      await runs.updateRun(ended.id, { status: 'finished' });
+      expect(await runs.killSilentRuns(60_000, 0)).toEqual([]);
+      await sleep(30);
+      expect(await runs.heartbeat([beating.id, unsupervised.id, randomUUID()])).toEqual(
+        [
+          { id: beating.id, status: 'running' },
+          { id: unsupervised.id, status: 'running' },
+        ].sort((a, b) => a.id.localeCompare(b.id)),
+      );
+      // A daemon that just started counts every beat as made when it started.
+      expect(await runs.killSilentRuns(20, Date.now())).toEqual([]);
+      expect(await runs.killSilentRuns(20, 0)).toEqual([silent.id]);
+      const killed = await runs.getRun(silent.id);
+      expect(killed.run.status).toBe('killed');
+      expect(killed.run.end_time).not.toBeNull();
+      expect(killed.source.error).toMatch(/no heartbeat/);
+      for (const id of [beating.id, unsupervised.id]) expect((await runs.getRun(id)).run.status).toBe('running');
+      expect((await runs.getRun(ended.id)).run.status).toBe('finished');
+      expect(await runs.heartbeat([silent.id])).toEqual([{ id: silent.id, status: 'killed' }]);
+    });
   });
 });

@@ -2,13 +2,16 @@ import { randomUUID } from 'node:crypto';
 import {
   DOUBLE,
   BIGINT,
+  LIST,
   VARCHAR,
   DuckDBDataChunk,
+  listValue,
   type DuckDBValue,
 } from '@duckdb/node-api';
 import type {
   Experiment,
   ExperimentList,
+  HeartbeatReply,
   MetricHistory,
   MetricPoint,
   MetricSummary,
@@ -46,9 +49,14 @@ const POINT_ORDER = '(step, timestamp_ms, rowid)';
 const RUN_COLUMNS = `r.id, r.experiment_id, e.name AS experiment, r.name, r.status, r.start_ms, r.end_ms,
   r.source_type, r.source_code, r.source_error`;
 
+/** Statuses a run can end with; a run moves from `running` to one of them once. */
+const ENDED: readonly RunStatus[] = ['finished', 'failed', 'killed'];
+
 /**
  * Experiments, runs, params, tags and metric points, kept in the workspace store.
  * Every method validates what the schemas cannot (conflicts, unknown runs) before writing anything.
+ * A run's status moves once, `running → finished | failed | killed`; after that the run takes no
+ * new status, params or metrics (only its name and tags may change).
  */
 export class RunStore {
   constructor(private readonly store: Store) {}
@@ -82,6 +90,9 @@ export class RunStore {
       );
       await insertParams(db, id, input.params ?? {});
       await upsertTags(db, id, input.tags ?? {});
+      if (input.heartbeat === true) {
+        await db.run('INSERT INTO run_heartbeats (run_id, last_beat_ms) VALUES ($1, $2)', [id, BigInt(Date.now())]);
+      }
       return readRun(db, id);
     });
   }
@@ -89,11 +100,15 @@ export class RunStore {
   /**
    * Ends, renames or re-tags a run. Setting a final status without `end_time` ends it now.
    * @throws NotFoundError when the run does not exist.
+   * @throws ConflictError when the run has ended and the update would change its status, end time,
+   *   error or code (the error's value is the run's status).
    * @throws BadInputError when `end_time` is not a date or lies before the start.
    */
   updateRun(runId: string, update: RunUpdate): Promise<Run> {
     return this.store.transaction(async (db) => {
       const run = await readRun(db, runId);
+      const ending = update.status !== undefined || update.end_time !== undefined || update.error !== undefined || update.code !== undefined;
+      if (ending) refuseIfEnded(run, 'cannot change its status, end time, error or code');
       const sets: string[] = [];
       const values: SqlParams = [];
       const set = (column: string, value: DuckDBValue): void => {
@@ -124,21 +139,24 @@ export class RunStore {
   /**
    * Logs params; re-logging a key with the same value is fine.
    * @throws NotFoundError when the run does not exist.
-   * @throws ConflictError naming the first key already logged with a different value (nothing is written).
+   * @throws ConflictError when the run has ended (value: its status), or naming the first key
+   *   already logged with a different value (nothing is written).
    */
   logParams(runId: string, params: Record<string, string>): Promise<RunDetail> {
     return this.store.transaction(async (db) => {
-      await readRun(db, runId);
+      refuseIfEnded(await readRun(db, runId), 'takes no more params');
       await insertParams(db, runId, params);
       return readDetail(db, runId);
     });
   }
 
   /**
-   * Appends metric points (non-finite values are stored as null) through an appender. A batch with a
-   * `batchId` the run has already stored is not stored again (a sender's retry after a lost answer).
+   * Appends metric points (non-finite values are stored as null) through an appender, and folds
+   * them into the run's metric summaries in the same transaction. A batch with a `batchId` the run
+   * has already stored is not stored again (a sender's retry after a lost answer).
    * @returns the number of points the batch holds in the store.
    * @throws NotFoundError when the run does not exist.
+   * @throws ConflictError when the run has ended (value: its status) and the batch is new.
    * @throws BadInputError when the batch is larger than {@link MAX_METRICS_PER_BATCH}.
    */
   logMetrics(runId: string, points: readonly MetricPoint[], batchId?: string): Promise<number> {
@@ -148,12 +166,16 @@ export class RunStore {
       );
     }
     return this.store.transaction(async (db) => {
-      await readRun(db, runId);
+      const run = await readRun(db, runId);
       if (batchId !== undefined) {
         const [seen] = await db.all('SELECT points FROM metric_batches WHERE run_id = $1 AND batch_id = $2', [runId, batchId]);
         if (seen) return Number(seen.points);
+      }
+      refuseIfEnded(run, 'takes no more metrics');
+      if (batchId !== undefined) {
         await db.run('INSERT INTO metric_batches VALUES ($1, $2, $3)', [runId, batchId, points.length]);
       }
+      await foldIntoSummaries(db, runId, points);
       const appender = await db.connection.createAppender('metrics');
       try {
         for (let offset = 0; offset < points.length; offset += CHUNK_ROWS) {
@@ -187,7 +209,7 @@ export class RunStore {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.store.exclusive(async (db) => {
+    return this.store.read(async (db) => {
       const where: string[] = [];
       const values: SqlParams = [];
       if (filter.experiment !== undefined) {
@@ -205,8 +227,8 @@ export class RunStore {
       const rows = await db.all(selected, values);
       const latest = await db.all(
         `WITH selected AS (${selected})
-         SELECT m.run_id, m.key, arg_max_null(m.value, ${POINT_ORDER}) AS last_value
-         FROM metrics m JOIN selected s ON s.id = m.run_id GROUP BY m.run_id, m.key ORDER BY m.key`,
+         SELECT m.run_id, m.key, m.last_value
+         FROM metric_summaries m JOIN selected s ON s.id = m.run_id ORDER BY m.key`,
         values,
       );
       const byRun = new Map<string, Record<string, number | null>>();
@@ -226,7 +248,7 @@ export class RunStore {
    * @throws BadInputError when the prefix matches more than one run.
    */
   getRun(idOrPrefix: string): Promise<RunDetail> {
-    return this.store.exclusive(async (db) => readDetail(db, await resolveRunId(db, idOrPrefix)));
+    return this.store.read(async (db) => readDetail(db, await resolveRunId(db, idOrPrefix)));
   }
 
   /**
@@ -235,7 +257,7 @@ export class RunStore {
    * @throws BadInputError when the prefix matches more than one run.
    */
   resolveRunId(idOrPrefix: string): Promise<string> {
-    return this.store.exclusive((db) => resolveRunId(db, idOrPrefix));
+    return this.store.read((db) => resolveRunId(db, idOrPrefix));
   }
 
   /**
@@ -244,7 +266,7 @@ export class RunStore {
    */
   metricHistory(runId: string, options: { key?: string; maxPoints?: number } = {}): Promise<MetricHistory> {
     const maxPoints = Math.max(2, options.maxPoints ?? 2000);
-    return this.store.exclusive(async (db) => {
+    return this.store.read(async (db) => {
       await readRun(db, runId);
       const values: SqlParams = [runId, maxPoints];
       let keyFilter = '';
@@ -287,7 +309,7 @@ export class RunStore {
    * @throws Error only when the store fails.
    */
   listExperiments(): Promise<ExperimentList> {
-    return this.store.exclusive(async (db) => {
+    return this.store.read(async (db) => {
       const rows = await db.all(
         `SELECT e.id, e.name, e.created_ms, count(r.id) AS run_count
          FROM experiments e LEFT JOIN runs r ON r.experiment_id = e.id
@@ -300,6 +322,51 @@ export class RunStore {
         run_count: Number(row.run_count),
       }));
       return { experiments };
+    });
+  }
+
+  /**
+   * Records a beat for the supervised runs among `runIds` that are still running.
+   * @returns the status of each named run the store knows (unknown ids are left out).
+   */
+  heartbeat(runIds: readonly string[]): Promise<HeartbeatReply['runs']> {
+    if (runIds.length === 0) return Promise.resolve([]);
+    const ids = listValue([...runIds]);
+    return this.store.transaction(async (db) => {
+      await db.run(
+        `UPDATE run_heartbeats SET last_beat_ms = $2
+         WHERE list_contains($1, run_id) AND run_id IN (SELECT id FROM runs WHERE status = 'running')`,
+        [ids, BigInt(Date.now())],
+        [LIST(VARCHAR), BIGINT],
+      );
+      const rows = await db.all('SELECT id, status FROM runs WHERE list_contains($1, id) ORDER BY id', [ids], [LIST(VARCHAR)]);
+      return rows.map((row) => ({ id: row.id as string, status: row.status as RunStatus }));
+    });
+  }
+
+  /**
+   * Ends as `killed` every supervised run still running whose last beat is older than `timeoutMs`.
+   * Beats before `notBeforeMs` count as made then (a daemon that was down saw none).
+   * @returns the ids of the runs it ended.
+   */
+  killSilentRuns(timeoutMs: number, notBeforeMs: number): Promise<string[]> {
+    return this.store.transaction(async (db) => {
+      const now = Date.now();
+      const rows = await db.all(
+        `UPDATE runs SET status = 'killed', end_ms = $1, source_error = $2
+         WHERE status = 'running' AND id IN (
+           SELECT run_id FROM run_heartbeats WHERE greatest(last_beat_ms, $3) < $1 - $4)
+         RETURNING id`,
+        [
+          BigInt(now),
+          `killed: no heartbeat from the process that ran it for ${Math.round(timeoutMs / 1000)} s (its kernel stopped or died)`,
+          BigInt(notBeforeMs),
+          BigInt(timeoutMs),
+        ],
+      );
+      const ids = rows.map((row) => row.id as string);
+      if (ids.length > 0) await db.run('DELETE FROM run_heartbeats WHERE list_contains($1, run_id)', [listValue(ids)], [LIST(VARCHAR)]);
+      return ids;
     });
   }
 }
@@ -315,6 +382,48 @@ export function checkRunFilter(filter: RunFilter): number {
     throw new BadInputError('limit', limit, `limit must be an integer from 1 to ${MAX_LIST_LIMIT}: ${limit}`);
   }
   return limit;
+}
+
+/** @throws ConflictError naming the run's status when it has ended. */
+function refuseIfEnded(run: Run, what: string): void {
+  if (ENDED.includes(run.status)) {
+    throw new ConflictError('status', run.status, `run ${run.id} has ended (${run.status}) and ${what}`);
+  }
+}
+
+/** Per key of a batch: how many points, the extremes, and the last point by (step, time, arrival). */
+async function foldIntoSummaries(db: StoreSession, runId: string, points: readonly MetricPoint[]): Promise<void> {
+  const byKey = new Map<string, { count: number; min: number | null; max: number | null; last: MetricPoint }>();
+  for (const point of points) {
+    const value = point.value !== null && Number.isFinite(point.value) ? point.value : null;
+    const entry = byKey.get(point.key);
+    if (!entry) {
+      byKey.set(point.key, { count: 1, min: value, max: value, last: point });
+      continue;
+    }
+    entry.count += 1;
+    if (value !== null) {
+      entry.min = entry.min === null ? value : Math.min(entry.min, value);
+      entry.max = entry.max === null ? value : Math.max(entry.max, value);
+    }
+    if (point.step > entry.last.step || (point.step === entry.last.step && point.timestamp >= entry.last.timestamp)) entry.last = point;
+  }
+  const later = 'excluded.last_step > last_step OR (excluded.last_step = last_step AND excluded.last_timestamp_ms >= last_timestamp_ms)';
+  for (const [key, entry] of byKey) {
+    const lastValue = entry.last.value !== null && Number.isFinite(entry.last.value) ? entry.last.value : null;
+    await db.run(
+      `INSERT INTO metric_summaries VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       ON CONFLICT (run_id, key) DO UPDATE SET
+         count = count + excluded.count,
+         min_value = least(min_value, excluded.min_value),
+         max_value = greatest(max_value, excluded.max_value),
+         last_value = CASE WHEN ${later} THEN excluded.last_value ELSE last_value END,
+         last_timestamp_ms = CASE WHEN ${later} THEN excluded.last_timestamp_ms ELSE last_timestamp_ms END,
+         last_step = greatest(last_step, excluded.last_step)`,
+      [runId, key, entry.count, entry.min, entry.max, lastValue, BigInt(entry.last.step), entry.last.timestamp],
+      [VARCHAR, VARCHAR, BIGINT, DOUBLE, DOUBLE, DOUBLE, BIGINT, DOUBLE],
+    );
+  }
 }
 
 function parseTime(field: string, text: string): number {
@@ -386,9 +495,7 @@ async function readDetail(db: StoreSession, runId: string): Promise<RunDetail> {
   const params = await db.all('SELECT key, value FROM params WHERE run_id = $1 ORDER BY key', [runId]);
   const tags = await db.all('SELECT key, value FROM tags WHERE run_id = $1 ORDER BY key', [runId]);
   const summaries = await db.all(
-    `SELECT key, count(*) AS count, arg_max_null(value, ${POINT_ORDER}) AS last_value,
-       min(value) AS min_value, max(value) AS max_value, max(step) AS last_step
-     FROM metrics WHERE run_id = $1 GROUP BY key ORDER BY key`,
+    'SELECT key, count, last_value, min_value, max_value, last_step FROM metric_summaries WHERE run_id = $1 ORDER BY key',
     [runId],
   );
   const metrics: MetricSummary[] = summaries.map((s) => ({
