@@ -3,17 +3,16 @@ import { mkdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSyn
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { SchemaError, SchemaValidator, type DiscoveryFile } from '@opsbook/schema';
+import { jupyterRuntimeDir } from '../client/paths';
 
 const validator = new SchemaValidator();
 
 /**
- * The Jupyter runtime folder, found as `jupyter_core.paths.jupyter_runtime_dir()` finds it on Linux.
+ * The Jupyter runtime folder of this process, found as `jupyter_core.paths.jupyter_runtime_dir()`
+ * finds it on Linux, macOS and Windows (the rule and its cases: `client/paths.ts`).
  */
 export function runtimeDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.JUPYTER_RUNTIME_DIR) return env.JUPYTER_RUNTIME_DIR;
-  if (env.JUPYTER_DATA_DIR) return join(env.JUPYTER_DATA_DIR, 'runtime');
-  if (env.XDG_DATA_HOME) return join(env.XDG_DATA_HOME, 'jupyter', 'runtime');
-  return join(homedir(), '.local', 'share', 'jupyter', 'runtime');
+  return jupyterRuntimeDir(env, process.platform, homedir());
 }
 
 /**
