@@ -1,10 +1,12 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SchemaValidator } from '@opsbook/schema';
 import { OpsbookClient } from '../client/client';
-import { startDaemon, type RunningDaemon } from '../daemon/daemon';
+import { findDaemon, startDaemon, type RunningDaemon } from '../daemon/daemon';
+import { discoveryPath, readDiscovery } from '../daemon/discovery';
+import { StoreLockedError } from '../store/errors';
 import { Store } from '../store/store';
 import { RunStore } from '../tracking/run-store';
 
@@ -19,9 +21,9 @@ interface Result {
 }
 
 /** Runs the CLI asynchronously, so an in-process daemon of this test can answer it. */
-function opsbook(args: string[], env: NodeJS.ProcessEnv): Promise<Result> {
+function opsbook(args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<Result> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -43,6 +45,25 @@ async function seed(runs: RunStore): Promise<void> {
   await runs.createRun({ id: RUN_B, experiment: 'other', name: 'second', start_time: '2024-01-02T00:00:00Z' });
 }
 
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Stops the daemon a CLI call started for `workspace` (SIGTERM, then waits for its exit). */
+async function stopStartedDaemon(workspace: string, runtime: string): Promise<void> {
+  const discovery = readDiscovery(discoveryPath(workspace, runtime));
+  if (!discovery || discovery.pid === process.pid) return;
+  process.kill(discovery.pid, 'SIGTERM');
+  while (alive(discovery.pid)) await sleep(50);
+}
+
 describe('opsbook CLI', () => {
   let workspace: string;
   let runtime: string;
@@ -61,13 +82,62 @@ describe('opsbook CLI', () => {
     rmSync(runtime, { recursive: true, force: true });
   });
 
-  describe('without a daemon (opens the store itself)', () => {
+  describe('without a daemon (starts one; never opens the store itself)', () => {
     beforeEach(async () => {
       const store = await Store.open(workspace);
       try {
         await seed(new RunStore(store));
       } finally {
         await store.close();
+      }
+    });
+    afterEach(() => stopStartedDaemon(workspace, runtime));
+
+    it('starts the workspace daemon, which holds the store after the CLI has exited', async () => {
+      const result = await opsbook(['runs', 'list', '--json', '--workspace', workspace], env);
+      expect(result.code).toBe(0);
+      const daemon = await findDaemon(workspace, runtime);
+      expect(daemon).not.toBeNull();
+      expect(alive(daemon!.info.pid)).toBe(true);
+      const probe = Store.open(workspace);
+      await expect(probe).rejects.toBeInstanceOf(StoreLockedError);
+      await expect(probe).rejects.toThrow(`PID ${daemon!.info.pid}`);
+      // The next command attaches to it instead of starting another.
+      expect((await opsbook(['runs', 'show', 'a1b2', '--json', '--workspace', workspace], env)).code).toBe(0);
+      expect((await findDaemon(workspace, runtime))!.info.pid).toBe(daemon!.info.pid);
+    });
+
+    it('waits while another process holds the store, and reads once the started daemon gets it', async () => {
+      const holder = await Store.open(workspace);
+      const pending = opsbook(['runs', 'list', '--json', '--workspace', workspace], env);
+      let settled = false;
+      void pending.then(() => (settled = true));
+      await sleep(1500);
+      // Had the CLI opened the store itself, it would have failed on the lock by now.
+      expect(settled).toBe(false);
+      await holder.close();
+      const result = await pending;
+      expect(result.code).toBe(0);
+      expect((JSON.parse(result.stdout) as { runs: unknown[] }).runs).toHaveLength(2);
+      const log = readFileSync(join(workspace, '.opsbook', 'daemon.log'), 'utf8');
+      expect(log).toContain(`PID ${process.pid}`);
+    });
+
+    it('finds the workspace from a subfolder by its .opsbook folder', async () => {
+      const deep = join(workspace, 'notebooks', 'deep');
+      mkdirSync(deep, { recursive: true });
+      const { OPSBOOK_WORKSPACE: _unset, ...inherited } = env;
+      const result = await opsbook(['runs', 'list', '--json'], inherited, deep);
+      expect(result.code).toBe(0);
+      expect((JSON.parse(result.stdout) as { runs: { id: string }[] }).runs.map((r) => r.id)).toEqual([RUN_B, RUN_A]);
+      expect(readDiscovery(discoveryPath(workspace, runtime))?.workspace).toBe(realpathSync(workspace));
+      const elsewhere = mkdtempSync(join(tmpdir(), 'opsbook-elsewhere-'));
+      try {
+        const named = await opsbook(['runs', 'list', '--json'], { ...inherited, OPSBOOK_WORKSPACE: elsewhere }, deep);
+        expect(named.code).toBe(0);
+        expect(JSON.parse(named.stdout)).toEqual({ runs: [] });
+      } finally {
+        rmSync(elsewhere, { recursive: true, force: true });
       }
     });
 
@@ -114,19 +184,25 @@ describe('opsbook CLI', () => {
       expect(unknown.stderr.trimEnd().split('\n')).toHaveLength(1);
     });
 
-    it('exits 3 when the store is locked by a process that is not a daemon', async () => {
+    it('exits 3 naming the holder when the store stays locked by a process that is not a daemon', async () => {
       const holder = await Store.open(workspace);
+      const impatient = { ...env, OPSBOOK_START_TIMEOUT_S: '1' };
       try {
-        const result = await opsbook(['runs', 'list', '--workspace', workspace], env);
+        const result = await opsbook(['runs', 'list', '--workspace', workspace], impatient);
         expect(result.code).toBe(3);
-        expect(result.stderr).toMatch(/locked/);
-        const json = await opsbook(['runs', 'list', '--json', '--workspace', workspace], env);
+        expect(result.stderr).toContain(`held by PID ${process.pid}`);
+        expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+        const json = await opsbook(['runs', 'list', '--json', '--workspace', workspace], impatient);
         expect(json.code).toBe(3);
         expect(validator.check('error.schema.json', JSON.parse(json.stdout))).toBeNull();
         expect(JSON.parse(json.stdout).error.code).toBe('unavailable');
       } finally {
         await holder.close();
       }
+      // The two daemons those calls started were still waiting for the lock: one now opens the
+      // store and the other attaches to it and exits.
+      const log = join(workspace, '.opsbook', 'daemon.log');
+      while (!/"event":"ready"[\s\S]*"event":"attached"/.test(readFileSync(log, 'utf8'))) await sleep(50);
     });
 
     it.each([
@@ -179,6 +255,12 @@ describe('opsbook CLI', () => {
       const result = spawnSync(bin, ['--help'], { encoding: 'utf8' });
       expect(result.status).toBe(0);
       expect(result.stdout).toContain('Usage: opsbook <command> [options]');
+    });
+
+    it('prints the version of @opsbook/core for --version and exits 0', async () => {
+      const { version } = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string };
+      const result = await opsbook(['--version'], env);
+      expect(result).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
     });
 
     it('prints usage from the command table', async () => {

@@ -1,5 +1,6 @@
 import type { ErrorBody } from '@opsbook/schema';
 import { toErrorAnswer } from '../daemon/errors';
+import { CORE_VERSION } from '../daemon/version';
 import { BadInputError, ConflictError, NotFoundError } from '../store/errors';
 import { commandUsage, parseCommand, topUsage } from './args';
 import { daemonCommand } from './daemon-command';
@@ -12,11 +13,16 @@ const processOutput: CliOutput = {
 };
 
 /**
- * Runs one `opsbook` command line and returns its exit code: 0 ok, 2 bad usage or unknown run,
- * 3 an environment problem. Messages go to stderr as one line; with `--json`, stdout also gets the
- * error as one `error.schema.json` document.
+ * Runs one `opsbook` command line and returns its exit code: 0 ok (also for `--version`, which prints
+ * the core's version), 2 bad usage or unknown run, 3 an environment problem. Messages go to stderr as
+ * one line; with `--json`, stdout also gets the error as one `error.schema.json` document.
  */
 export async function runCli(argv: readonly string[], out: CliOutput = processOutput): Promise<number> {
+  // `opsbook --version` answers before anything is parsed or opened: installers and bug reports use it.
+  if (argv.length === 1 && argv[0] === '--version') {
+    out.stdout(`${CORE_VERSION}\n`);
+    return 0;
+  }
   try {
     const parsed = parseCommand(argv);
     if (parsed === null) {

@@ -3,15 +3,13 @@ import { join } from 'node:path';
 import type { RunDetail, RunList } from '@opsbook/schema';
 import { OpsbookApiError, OpsbookClient } from '../client/client';
 import { findDaemon } from '../daemon/daemon';
-import { BadInputError, NotFoundError, StoreLockedError } from '../store/errors';
-import { Store } from '../store/store';
-import { checkRunFilter, RunStore, type RunFilter } from '../tracking/run-store';
+import { DaemonStartError, ensureDaemon } from '../daemon/launch';
+import { BadInputError, NotFoundError } from '../store/errors';
+import { checkRunFilter, type RunFilter } from '../tracking/run-store';
 import { EnvironmentError } from './errors';
 
-/** Where the read commands get runs from: the live daemon, or the store itself when none runs. */
+/** Where the read commands get runs from: the workspace's daemon. */
 export interface RunSource {
-  /** `daemon` or `store`, for messages. */
-  readonly kind: 'daemon' | 'store';
   /** @throws BadInputError on a bad filter. */
   listRuns(filter: RunFilter): Promise<RunList>;
   /**
@@ -19,35 +17,27 @@ export interface RunSource {
    * @throws BadInputError when the prefix matches more than one run.
    */
   getRun(idOrPrefix: string): Promise<RunDetail>;
-  close(): Promise<void>;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * Uses the workspace's daemon when its discovery file names one that answers; otherwise opens the
- * store (one writer: never both).
- * @throws EnvironmentError when the store is locked by a process that is not an answering daemon.
+ * The workspace's daemon, started when none runs: the CLI never opens the store itself (one
+ * writer). A workspace with no store yet has no runs, and needs no daemon to say so.
+ * @throws EnvironmentError when no daemon answers and none can be started.
  */
 export async function openRunSource(workspace: string): Promise<RunSource> {
-  const daemon = await findDaemon(workspace);
-  if (daemon) return daemonSource(new OpsbookClient({ baseUrl: daemon.info.url, token: daemon.token }));
-  if (!existsSync(join(workspace, '.opsbook', 'opsbook.duckdb'))) return emptySource();
+  const storeExists = existsSync(join(workspace, '.opsbook', 'opsbook.duckdb'));
+  const running = storeExists ? await connect(workspace) : await findDaemon(workspace);
+  if (!running) return emptySource();
+  return daemonSource(new OpsbookClient({ baseUrl: running.info.url, token: running.token }));
+}
+
+async function connect(workspace: string): ReturnType<typeof ensureDaemon> {
   try {
-    const store = await Store.open(workspace);
-    const runs = new RunStore(store);
-    return {
-      kind: 'store',
-      listRuns: (filter) => runs.listRuns(filter),
-      getRun: (id) => runs.getRun(id),
-      close: () => store.close(),
-    };
+    return await ensureDaemon(workspace);
   } catch (error) {
-    if (error instanceof StoreLockedError) {
-      throw new EnvironmentError(
-        `the store ${error.path} is locked by another process that is not an answering opsbook daemon`,
-      );
-    }
+    if (error instanceof DaemonStartError) throw new EnvironmentError(error.message);
     throw error;
   }
 }
@@ -62,7 +52,6 @@ function daemonSource(client: OpsbookClient): RunSource {
     throw error;
   };
   return {
-    kind: 'daemon',
     listRuns: (filter) => client.listRuns(filter).catch(translate),
     async getRun(idOrPrefix) {
       let id = idOrPrefix;
@@ -78,18 +67,15 @@ function daemonSource(client: OpsbookClient): RunSource {
       }
       return client.getRun(id).catch(translate);
     },
-    close: () => Promise.resolve(),
   };
 }
 
 function emptySource(): RunSource {
   return {
-    kind: 'store',
     listRuns: async (filter) => {
       checkRunFilter(filter);
       return { runs: [] };
     },
     getRun: (id) => Promise.reject(new NotFoundError('run_id', id, `no run with id ${JSON.stringify(id)}`)),
-    close: () => Promise.resolve(),
   };
 }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SchemaValidator, type DaemonInfo } from '@opsbook/schema';
+import { Store } from '../store/store';
 import { discoveryPath, readDiscovery } from './discovery';
 
 /** The built CLI; these tests run the real `opsbook daemon` process (build first: npx tsc -b src). */
@@ -109,6 +110,32 @@ describe('opsbook daemon (a real process)', () => {
     expect(list.runs.map((r) => r.name)).toEqual(['survivor']);
     second.child.kill('SIGINT');
     expect(await second.exit).toBe(0);
+  });
+
+  it('waits while another process holds the store, and opens it once that process lets go', async () => {
+    const holder = await Store.open(workspace);
+    const child = spawn(process.execPath, [CLI, 'daemon', '--workspace', workspace], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    started.push(child);
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exit = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const ready = new Promise<Record<string, unknown>>((resolve) => {
+      createInterface({ input: child.stdout }).once('line', (line) => resolve(JSON.parse(line) as Record<string, unknown>));
+    });
+    try {
+      while (!stderr.includes('waiting')) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(stderr).toContain(`PID ${process.pid}`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(child.exitCode).toBeNull();
+    } finally {
+      await holder.close();
+    }
+    const first = await Promise.race([ready, exit.then((code) => ({ event: `exited ${code}: ${stderr}` }))]);
+    expect(first.event).toBe('ready');
+    expect(readDiscovery(discoveryPath(workspace, runtime))?.pid).toBe(child.pid);
+    child.kill('SIGTERM');
+    const code = await exit;
+    expect({ code, signal: child.signalCode }).toEqual({ code: 0, signal: null });
   });
 
   it('exits 3 naming the port when the port is taken', async () => {
