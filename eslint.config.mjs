@@ -3,16 +3,13 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
+import { readFileSync } from 'node:fs';
 
-const NODE_ONLY = [
-  { group: ['node:*', 'fs', 'fs/*', 'path', 'child_process', 'os', 'crypto', 'http', 'https', 'net'], message: 'src/views and src/client run in browsers and webviews: no Node built-ins. Move this work into a capability or the daemon and call it through the API.' },
-  { group: ['@duckdb/*', 'onnxruntime-node', '@kubernetes/client-node', 'zeromq'], message: 'src/views and src/client run in browsers and webviews: node-only modules belong in the core capabilities behind the daemon API.' },
-];
-const EDITOR_APIS = [
-  { group: ['vscode', '@jupyterlab/*', '@lumino/*'], message: 'src/ is the editor-free core: it defines host interfaces that each editor implements, and never imports an editor API.' },
-];
-
-const CAPABILITIES = ['tracking', 'quality', 'explain', 'serving', 'deploy'];
+// The layer rules live in src/layers.json, which src/boundaries.test.ts reads too.
+const layers = JSON.parse(readFileSync(new URL('./src/layers.json', import.meta.url), 'utf8'));
+const NODE_ONLY = layers.nodeOnly.map(({ modules, message }) => ({ group: modules, message }));
+const EDITOR_APIS = [{ group: layers.editorApis.modules, message: layers.editorApis.message }];
+const CAPABILITIES = layers.capabilities;
 const capabilityRules = CAPABILITIES.map((name) => ({
   files: [`src/${name}/**/*.ts`],
   ignores: ['src/**/*.test.ts'],
@@ -22,12 +19,13 @@ const capabilityRules = CAPABILITIES.map((name) => ({
         ...EDITOR_APIS,
         {
           group: CAPABILITIES.filter((other) => other !== name).flatMap((other) => [`../${other}/*`, `../../${other}/*`]),
-          message: `Capabilities do not import each other's internals: import another capability's index, or meet in src/daemon and through the tracking store.`,
+          message: layers.capabilityMessage,
         },
       ],
     }],
   },
 }));
+const browserFiles = layers.browserFolders.flatMap((folder) => [`${folder}/**/*.ts`, `${folder}/**/*.tsx`]);
 
 export default tseslint.config(
   {
@@ -57,7 +55,7 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: EDITOR_APIS }] },
   },
   {
-    files: ['src/views/**/*.ts', 'src/views/**/*.tsx', 'src/client/**/*.ts'],
+    files: browserFiles,
     ignores: ['src/**/*.test.ts', 'src/**/*.test.tsx'],
     rules: { 'no-restricted-imports': ['error', { patterns: [...EDITOR_APIS, ...NODE_ONLY] }] },
   },

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 
 /**
@@ -8,18 +8,29 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 
 const SRC = __dirname;
 
+interface Layers {
+  browserFolders: string[];
+  capabilities: string[];
+  nodeOnly: { modules: string[]; why: string; message: string }[];
+  editorApis: { modules: string[]; message: string };
+  capabilityMessage: string;
+}
+
+/** The same file eslint.config.mjs reads: one list of the rules. */
+const LAYERS = JSON.parse(readFileSync(join(SRC, 'layers.json'), 'utf8')) as Layers;
+
+/** An eslint import pattern (`@duckdb/*`, `node:*`, `fs`) as a regular expression over specifiers. */
+function patternOf(module: string): RegExp {
+  const escaped = module.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
+  return new RegExp(`^${escaped}$`);
+}
+
 /** Modules that only exist in Node (or load native code). */
-const NODE_ONLY: { pattern: RegExp; why: string }[] = [
-  { pattern: /^node:/, why: 'a Node built-in' },
-  { pattern: /^(fs|path|child_process|os|net|http|https|crypto|url|util|stream|worker_threads)(\/|$)/, why: 'a Node built-in' },
-  { pattern: /^@duckdb\//, why: 'DuckDB (native, and the store has one writer: the daemon)' },
-  { pattern: /^onnxruntime-node(\/|$)/, why: 'onnxruntime-node (native)' },
-  { pattern: /^@kubernetes\/client-node(\/|$)/, why: 'the Kubernetes client (Node only)' },
-  { pattern: /^zeromq(\/|$)/, why: 'ZeroMQ (native)' },
-];
+const NODE_ONLY = LAYERS.nodeOnly.flatMap(({ modules, why }) => modules.map((module) => ({ pattern: patternOf(module), why })));
 
 /** Editor APIs: the core defines the host interface, each editor implements it. */
-const EDITOR_API = /^(vscode$|@jupyterlab\/)/;
+const EDITOR_API = LAYERS.editorApis.modules.map(patternOf);
+const isEditorApi = (specifier: string): boolean => EDITOR_API.some((pattern) => pattern.test(specifier));
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -40,7 +51,7 @@ const isTest = (path: string): boolean => /\.test\.tsx?$/.test(path);
 const shown = (path: string): string => relative(SRC, path);
 
 describe('layer boundaries of src/', () => {
-  const browserFolders = ['views', 'client'].map((folder) => join(SRC, folder));
+  const browserFolders = LAYERS.browserFolders.map((folder) => join(SRC, '..', folder));
   const browserFiles = browserFolders.flatMap((folder) => sourceFiles(folder)).filter((path) => !isTest(path));
 
   it('finds the browser-side sources it guards', () => {
@@ -74,7 +85,7 @@ describe('layer boundaries of src/', () => {
   it('keeps every module of src/ free of editor APIs', () => {
     const problems = sourceFiles(SRC).flatMap((path) =>
       importsOf(path)
-        .filter((specifier) => EDITOR_API.test(specifier))
+        .filter((specifier) => isEditorApi(specifier))
         .map((specifier) => `${shown(path)} imports '${specifier}'`),
     );
     if (problems.length > 0) {
@@ -93,8 +104,26 @@ describe('layer boundaries of src/', () => {
     expect(NODE_ONLY.some((r) => r.pattern.test('@duckdb/node-api'))).toBe(true);
     expect(NODE_ONLY.some((r) => r.pattern.test('fs/promises'))).toBe(true);
     expect(NODE_ONLY.some((r) => r.pattern.test('react'))).toBe(false);
-    expect(EDITOR_API.test('@jupyterlab/services')).toBe(true);
-    expect(EDITOR_API.test('vscode')).toBe(true);
-    expect(EDITOR_API.test('vscode-languageclient')).toBe(false);
+    expect(NODE_ONLY.some((r) => r.pattern.test('node:fs/promises'))).toBe(true);
+    expect(isEditorApi('@jupyterlab/services')).toBe(true);
+    expect(isEditorApi('@lumino/signaling')).toBe(true);
+    expect(isEditorApi('vscode')).toBe(true);
+    expect(isEditorApi('vscode-languageclient')).toBe(false);
+  });
+
+  it('keeps capabilities out of each other\'s internals', () => {
+    const problems: string[] = [];
+    for (const capability of LAYERS.capabilities) {
+      const folder = join(SRC, capability);
+      if (!existsSync(folder)) continue;
+      for (const path of sourceFiles(folder).filter((file) => !isTest(file))) {
+        for (const specifier of importsOf(path).filter((s) => s.startsWith('.'))) {
+          const target = relative(SRC, resolve(dirname(path), specifier)).split(sep);
+          const other = LAYERS.capabilities.find((name) => name !== capability && target[0] === name);
+          if (other && target.length > 1 && target[1] !== 'index') problems.push(`${shown(path)} imports '${specifier}'`);
+        }
+      }
+    }
+    if (problems.length > 0) throw new Error(`${LAYERS.capabilityMessage}\n  ${problems.join('\n  ')}`);
   });
 });
