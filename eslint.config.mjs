@@ -26,6 +26,10 @@ const capabilityRules = CAPABILITIES.map((name) => ({
   },
 }));
 const browserFiles = layers.browserFolders.flatMap((folder) => [`${folder}/**/*.ts`, `${folder}/**/*.tsx`]);
+const editorHostRules = {
+  files: layers.editorHosts.folders.map((folder) => `${folder}/**/*.ts`),
+  rules: { 'no-restricted-imports': ['error', { patterns: [{ regex: layers.editorHosts.forbidden, message: layers.editorHosts.message }] }] },
+};
 
 export default tseslint.config(
   {
@@ -60,4 +64,5 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: [...EDITOR_APIS, ...NODE_ONLY] }] },
   },
   ...capabilityRules,
+  editorHostRules,
 );

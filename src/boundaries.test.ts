@@ -14,6 +14,7 @@ interface Layers {
   nodeOnly: { modules: string[]; why: string; message: string }[];
   editorApis: { modules: string[]; message: string };
   capabilityMessage: string;
+  editorHosts: { folders: string[]; forbidden: string; message: string };
 }
 
 /** The same file eslint.config.mjs reads: one list of the rules. */
@@ -125,5 +126,16 @@ describe('layer boundaries of src/', () => {
       }
     }
     if (problems.length > 0) throw new Error(`${LAYERS.capabilityMessage}\n  ${problems.join('\n  ')}`);
+  });
+
+  it('keeps the VS Code extension host on @opsbook/core/client', () => {
+    const files = LAYERS.editorHosts.folders.flatMap((folder) => sourceFiles(join(SRC, '..', folder)));
+    expect(files.length).toBeGreaterThan(0);
+    const problems = files.flatMap((path) =>
+      importsOf(path)
+        .filter((specifier) => new RegExp(LAYERS.editorHosts.forbidden).test(specifier))
+        .map((specifier) => `${relative(join(SRC, '..'), path)} imports '${specifier}'`),
+    );
+    if (problems.length > 0) throw new Error(`${LAYERS.editorHosts.message}\n  ${problems.join('\n  ')}`);
   });
 });

@@ -39,10 +39,13 @@ async function stopDaemons(runtimeDir: string): Promise<void> {
   }
 }
 
-const describeBuilt = existsSync(CLI) ? describe : describe.skip;
-
-describeBuilt('%%track over the kernel bridge, read back with `opsbook runs show` (needs src/dist/cli/main.js)', () => {
+describe('%%track over the kernel bridge, read back with `opsbook runs show` (needs src/dist/cli/main.js)', () => {
   let test: TestKernel | undefined;
+
+  beforeAll(() => {
+    // A missing build is a failure to see, not a reason to pass quietly.
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run make build (or npx tsc -b) first`);
+  });
 
   afterAll(async () => {
     if (!test) return;

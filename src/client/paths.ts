@@ -63,6 +63,14 @@ export function jupyterRuntimeDir(env: Environment, platform: PlatformName, home
   return joinPath(platform, jupyterDataDir(env, platform, home), 'runtime');
 }
 
+/**
+ * The discovery file's name in the runtime folder: `opsbook-<first 16 hex digits>.json` of the
+ * sha256 over the workspace's real path (the host computes the digest).
+ */
+export function discoveryFileName(workspaceDigestHex: string): string {
+  return `opsbook-${workspaceDigestHex.slice(0, 16)}.json`;
+}
+
 /** `cwd` and each folder above it, nearest first. */
 export function ancestorsOf(platform: PlatformName, cwd: string): string[] {
   const separator = separatorOf(platform);

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSyn
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { SchemaError, SchemaValidator, type DiscoveryFile } from '@opsbook/schema';
-import { jupyterRuntimeDir } from '../client/paths';
+import { discoveryFileName, jupyterRuntimeDir } from '../client/paths';
 
 const validator = new SchemaValidator();
 
@@ -20,8 +20,7 @@ export function runtimeDir(env: NodeJS.ProcessEnv = process.env): string {
  * @throws Error when the workspace folder does not exist.
  */
 export function discoveryPath(workspace: string, dir: string = runtimeDir()): string {
-  const digest = createHash('sha256').update(realpathSync(workspace)).digest('hex').slice(0, 16);
-  return join(dir, `opsbook-${digest}.json`);
+  return join(dir, discoveryFileName(createHash('sha256').update(realpathSync(workspace)).digest('hex')));
 }
 
 /**

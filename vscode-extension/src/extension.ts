@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { findDaemon, OpsbookClient } from '@opsbook/core';
+import { connectDaemon } from './daemon';
 
 /**
  * The VS Code extension, first cut: `Opsbook: Show Runs` lists the runs of the workspace's daemon in
@@ -15,14 +15,13 @@ async function showRuns(): Promise<void> {
     await vscode.window.showWarningMessage('Opsbook: open a folder first; runs are kept per workspace folder.');
     return;
   }
-  const daemon = await findDaemon(folder.uri.fsPath);
-  if (!daemon) {
+  const client = await connectDaemon(folder.uri.fsPath);
+  if (!client) {
     await vscode.window.showWarningMessage(
       `Opsbook: no daemon runs for ${folder.name}. Run a %%track cell, or \`npx opsbook daemon\` in the folder.`,
     );
     return;
   }
-  const client = new OpsbookClient({ baseUrl: daemon.info.url, token: daemon.token });
   const { runs } = await client.listRuns();
   const picked = await vscode.window.showQuickPick(
     runs.map((run) => ({
