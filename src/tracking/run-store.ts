@@ -326,17 +326,17 @@ export class RunStore {
   }
 
   /**
-   * Records a beat for the supervised runs among `runIds` that are still running.
+   * Records a beat, made at `nowMs`, for the supervised runs among `runIds` that are still running.
    * @returns the status of each named run the store knows (unknown ids are left out).
    */
-  heartbeat(runIds: readonly string[]): Promise<HeartbeatReply['runs']> {
+  heartbeat(runIds: readonly string[], nowMs: number = Date.now()): Promise<HeartbeatReply['runs']> {
     if (runIds.length === 0) return Promise.resolve([]);
     const ids = listValue([...runIds]);
     return this.store.transaction(async (db) => {
       await db.run(
         `UPDATE run_heartbeats SET last_beat_ms = $2
          WHERE list_contains($1, run_id) AND run_id IN (SELECT id FROM runs WHERE status = 'running')`,
-        [ids, BigInt(Date.now())],
+        [ids, BigInt(nowMs)],
         [LIST(VARCHAR), BIGINT],
       );
       const rows = await db.all('SELECT id, status FROM runs WHERE list_contains($1, id) ORDER BY id', [ids], [LIST(VARCHAR)]);
@@ -345,13 +345,13 @@ export class RunStore {
   }
 
   /**
-   * Ends as `killed` every supervised run still running whose last beat is older than `timeoutMs`.
-   * Beats before `notBeforeMs` count as made then (a daemon that was down saw none).
+   * Ends as `killed`, at `nowMs`, every supervised run still running whose last beat is older than
+   * `timeoutMs`. Beats before `notBeforeMs` count as made then (a daemon that was down saw none).
    * @returns the ids of the runs it ended.
    */
-  killSilentRuns(timeoutMs: number, notBeforeMs: number): Promise<string[]> {
+  killSilentRuns(timeoutMs: number, notBeforeMs: number, nowMs: number = Date.now()): Promise<string[]> {
     return this.store.transaction(async (db) => {
-      const now = Date.now();
+      const now = nowMs;
       const rows = await db.all(
         `UPDATE runs SET status = 'killed', end_ms = $1, source_error = $2
          WHERE status = 'running' AND id IN (
