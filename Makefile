@@ -2,8 +2,9 @@
 #   make setup   Debian's chromium, npm packages, the Python venv (.venv)
 #   make build   schema types, TypeScript, the JupyterLab extension, the opsbook Python package
 #   make lab     JupyterLab with Opsbook and the quickstart notebook
-#   make test    lint, jest, pytest and the Galata suite, with each runner's summary
+#   make test    lint, jest, pytest, the Galata suite and the wheel test, with each runner's summary
 #   make bench   benchmarks in bench/
+#   make dist    dist/: the opsbook wheel (what `pip install opsbook` installs) and the npm tarball of the core
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -16,7 +17,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 LAB_AS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: setup build lab test lint test-jest test-pytest test-ui bench clean
+.PHONY: setup build lab test lint test-jest test-pytest test-ui test-wheel bench dist clean
 
 setup: $(STAMPS)/chromium $(STAMPS)/npm $(STAMPS)/venv
 
@@ -71,6 +72,7 @@ test: build
 	$(MAKE) --no-print-directory test-jest || failed="$$failed jest"; \
 	$(MAKE) --no-print-directory test-pytest || failed="$$failed pytest"; \
 	$(MAKE) --no-print-directory test-ui || failed="$$failed galata"; \
+	$(MAKE) --no-print-directory test-wheel || failed="$$failed wheel"; \
 	node scripts/test-summary.mjs $(STAMPS)/results; \
 	if [ -n "$$failed" ]; then echo "make test: failed:$$failed"; exit 1; fi
 
@@ -83,9 +85,66 @@ test-pytest:
 test-ui:
 	cd ui-tests && PLAYWRIGHT_JSON_OUTPUT_NAME=../$(STAMPS)/results/galata.json playwright test --reporter=list,json
 
+# The wheel test installs dist/'s wheel into a fresh venv in a temp folder (its dependencies come from
+# the package index) and uses it as a user would, with no node on PATH. It runs make for the wheel
+# first, which rebuilds it when an input changed. -s: it prints the wheel's size and install timings.
+test-wheel: $(STAMPS)/venv
+	$(VENV)/bin/python -m pytest -q -s -p no:cacheprovider --junitxml=$(STAMPS)/results/wheel.xml \
+	  kernel-bridge/python/wheel_tests/test_wheel.py
+
 bench: build
 	node bench/run.mjs
 
+# Packaging. The wheel holds the labextension, the server extension, the magics and the core bundled
+# by webpack into one file (src/webpack.config.cjs) with this platform's DuckDB binding beside it; both
+# are staged in $(CORE_STAGE), which kernel-bridge/python/hatch_build.py puts into the wheel as
+# opsbook/_core and from which it takes the wheel's platform tag. `dist` builds first, then runs make
+# again for the files: their prerequisites are listed from build outputs that must exist by then.
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' kernel-bridge/python/pyproject.toml)
+# The tag hatch_build.py gives a wheel built on Linux x86-64, the one platform built so far.
+WHEEL := dist/opsbook-$(VERSION)-py3-none-manylinux_2_28_x86_64.whl
+CORE_TARBALL := dist/opsbook-core-$(VERSION).tgz
+CORE_STAGE := kernel-bridge/python/build/core
+DUCKDB_BINDING = @duckdb/node-bindings-$(shell node -p 'process.platform + "-" + process.arch')
+CORE_BUILT = $(shell find src/dist schema/lib -name '*.js' -not -name '*.test.js' 2>/dev/null)
+PACKAGE_FILES = $(shell find kernel-bridge/python/opsbook kernel-bridge/python/jupyter-config -type f \
+  -not -path '*/__pycache__/*' 2>/dev/null) $(wildcard schema/*.json) \
+  $(addprefix kernel-bridge/python/,pyproject.toml hatch_build.py README.md install.json)
+
+dist: build
+	@$(MAKE) --no-print-directory $(WHEEL) $(CORE_TARBALL)
+	@ls -l $(WHEEL) $(CORE_TARBALL)
+
+$(CORE_STAGE)/opsbook.cjs: src/dist/cli/main.js $(CORE_BUILT) src/webpack.config.cjs
+	webpack --config src/webpack.config.cjs
+	@# The binding package as npm installed it for this platform (duckdb.node and libduckdb.so),
+	@# where Node resolves `require('$(DUCKDB_BINDING)/duckdb.node')` from the bundle.
+	@binding="$$(node -p "require('node:path').dirname(require.resolve('$(DUCKDB_BINDING)/package.json', \
+	  { paths: [require.resolve('@duckdb/node-bindings')] }))")"; \
+	rm -rf $(CORE_STAGE)/node_modules && mkdir -p $(CORE_STAGE)/node_modules/@duckdb && \
+	cp -R "$$binding" $(CORE_STAGE)/node_modules/$(DUCKDB_BINDING)
+	@# Resolve the binding as the bundle's own require does (in the stage, not in the checkout's
+	@# node_modules further up) and load it, so a misplaced binding fails here, not at a user's.
+	node -e "const { createRequire } = require('node:module'), { resolve } = require('node:path'); \
+	  const found = createRequire(resolve('$@')).resolve('$(DUCKDB_BINDING)/duckdb.node'); \
+	  if (!found.startsWith(resolve('$(CORE_STAGE)') + '/')) throw new Error('binding resolved outside the stage: ' + found); \
+	  require(found);"
+	node $@ --version >/dev/null
+	@touch $@
+
+src/dist/cli/main.js:
+	@echo "$@ is missing: run make build first" >&2; exit 1
+
+$(WHEEL): $(CORE_STAGE)/opsbook.cjs $(PACKAGE_FILES) | $(STAMPS)/venv
+	@mkdir -p dist && rm -f dist/opsbook-*.whl
+	@# --no-build-isolation: hatchling and hatch-jupyter-builder come from .venv, no download.
+	$(VENV)/bin/pip wheel -q --no-deps --no-build-isolation -w dist kernel-bridge/python
+	@[ -f $@ ] || { echo "pip wheel did not produce $@ (see hatch_build.py's PLATFORM_TAGS)" >&2; exit 1; }
+
+$(CORE_TARBALL): $(CORE_BUILT) src/package.json
+	@mkdir -p dist
+	npm pack -w src --pack-destination dist --loglevel=warn >/dev/null
+
 clean:
 	rm -rf $(STAMPS) schema/generated schema/lib src/dist kernel-bridge/lib jupyterlab-extension/lib \
-	  vscode-extension/dist kernel-bridge/python/opsbook/labextension
+	  vscode-extension/dist kernel-bridge/python/opsbook/labextension dist kernel-bridge/python/build

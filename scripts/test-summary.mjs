@@ -1,5 +1,5 @@
 // Prints each runner's counts and one closing line over all of them, from the result files the
-// Makefile's test targets write (jest JSON, pytest JUnit XML, Playwright JSON).
+// Makefile's test targets write (jest JSON, pytest JUnit XML for pytest and the wheel test, Playwright JSON).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -12,13 +12,15 @@ if (existsSync(jestFile)) {
   rows.push(['jest', r.numPassedTests, r.numFailedTests + r.numRuntimeErrorTestSuites, r.numPendingTests]);
 }
 
-const pytestFile = join(dir, 'pytest.xml');
-if (existsSync(pytestFile)) {
-  const xml = readFileSync(pytestFile, 'utf8');
+// pytest JUnit XML: the Python suite, and the wheel test (make test-wheel).
+for (const [name, file] of [['pytest', 'pytest.xml'], ['wheel', 'wheel.xml']]) {
+  const junitFile = join(dir, file);
+  if (!existsSync(junitFile)) continue;
+  const xml = readFileSync(junitFile, 'utf8');
   const suite = /<testsuite\b[^>]*>/.exec(xml)?.[0] ?? '';
-  const attr = (name) => Number(new RegExp(`\\b${name}="(\\d+)"`).exec(suite)?.[1] ?? 0);
+  const attr = (attribute) => Number(new RegExp(`\\b${attribute}="(\\d+)"`).exec(suite)?.[1] ?? 0);
   const failed = attr('failures') + attr('errors');
-  rows.push(['pytest', attr('tests') - failed - attr('skipped'), failed, attr('skipped')]);
+  rows.push([name, attr('tests') - failed - attr('skipped'), failed, attr('skipped')]);
 }
 
 const uiFile = join(dir, 'galata.json');

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ._cli import BUNDLED_CORE, CHECKOUT_CORE, CoreNotFound, core_script
+from ._node import NodeNotFound, find_node
 from ._workspace import discovery_path, state_dir
 
 API_PREFIX = "/api/v1"
 START_TIMEOUT_S = 20.0
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-_PACKAGE_DIR = Path(__file__).resolve().parent
 _start_lock = threading.Lock()
 # Popen objects of daemons this process started: kept so they are not garbage-collected
 # (and warned about) while the detached daemon runs on.
@@ -102,33 +103,26 @@ def is_alive(endpoint: DaemonEndpoint, workspace: str | os.PathLike[str] | None 
 def daemon_command() -> list[str]:
     """The command line that runs the ``opsbook`` CLI (``daemon ...`` is appended by the caller).
 
+    In order: ``$OPSBOOK_CLI``, the core bundled into the installed wheel, a checkout's
+    ``src/dist/cli/main.js`` (each run with the Node that :mod:`opsbook._node` picks), else the
+    ``opsbook`` executable on PATH.
+
     Raises:
         DaemonUnavailable: node or the CLI cannot be found; the message says which and how to fix it.
     """
-    configured_cli = os.environ.get("OPSBOOK_CLI")
-    checkout_cli = _PACKAGE_DIR.parents[2] / "src" / "dist" / "cli" / "main.js"
-    if configured_cli:
-        if not os.path.isfile(configured_cli):
-            raise DaemonUnavailable(f"cannot start the opsbook daemon: OPSBOOK_CLI={configured_cli} does not exist")
-        cli: str | None = configured_cli
-    elif checkout_cli.is_file():
-        cli = str(checkout_cli)
-    else:
-        cli = None
-    if cli is not None:
-        node = os.environ.get("OPSBOOK_NODE", "node")
-        node_path = shutil.which(node)
-        if node_path is None:
-            raise DaemonUnavailable(
-                f"cannot start the opsbook daemon: node not found ({node!r} is not on PATH; set OPSBOOK_NODE)"
-            )
-        return [node_path, cli]
+    try:
+        script = core_script()
+        if script is not None:
+            return [find_node(), str(script)]
+    except (CoreNotFound, NodeNotFound) as error:
+        raise DaemonUnavailable(f"cannot start the opsbook daemon: {error}") from error
     installed = shutil.which("opsbook")
     if installed is not None:
         return [installed]
     raise DaemonUnavailable(
         "cannot start the opsbook daemon: the opsbook CLI was not found "
-        f"(no OPSBOOK_CLI, no {checkout_cli} — run `npx tsc -b src` in the checkout — and no `opsbook` on PATH)"
+        f"(no OPSBOOK_CLI, no bundled core {BUNDLED_CORE}, no {CHECKOUT_CORE} — run `npx tsc -b src` in "
+        "the checkout — and no `opsbook` on PATH)"
     )
 
 
@@ -142,7 +136,12 @@ def start_daemon(workspace: Path, timeout: float = START_TIMEOUT_S) -> DaemonEnd
         DaemonUnavailable: node/CLI missing, the daemon exited with an error, or no live
             discovery file appeared within ``timeout`` seconds.
     """
+    from ._workspace import runtime_dir
+
     command = [*daemon_command(), "daemon", "--workspace", str(workspace)]
+    # The daemon announces itself in the runtime dir this package reads the discovery file from,
+    # whatever rule its own platform lookup would follow.
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(runtime_dir()))
     log_path = state_dir(workspace) / "daemon.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
@@ -152,6 +151,7 @@ def start_daemon(workspace: Path, timeout: float = START_TIMEOUT_S) -> DaemonEnd
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=str(workspace),
+            env=env,
             start_new_session=True,
             close_fds=True,
         )

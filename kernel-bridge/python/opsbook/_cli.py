@@ -1,0 +1,81 @@
+"""The ``opsbook`` command that the wheel installs: the core's CLI, run with the Node that
+:mod:`opsbook._node` picks, with the arguments passed through and its exit code returned.
+
+Which core runs (also for the daemon the package starts, see :func:`opsbook._daemon.daemon_command`):
+``$OPSBOOK_CLI``; else the core bundled into the wheel (``opsbook/_core/opsbook.cjs``, with DuckDB's
+native binding beside it); else, in a checkout, ``src/dist/cli/main.js``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from ._node import NodeNotFound, find_node
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+#: The core bundled by webpack into the wheel (``make dist``); absent in a checkout.
+BUNDLED_CORE = _PACKAGE_DIR / "_core" / "opsbook.cjs"
+#: The core that ``tsc -b`` builds in a checkout this package is installed from (``pip install -e``).
+CHECKOUT_CORE = _PACKAGE_DIR.parents[2] / "src" / "dist" / "cli" / "main.js"
+#: The CLI's exit code for an environment problem (DESIGN.md, "Public surface").
+EXIT_ENVIRONMENT = 3
+
+
+class CoreNotFound(RuntimeError):
+    """No core to run: ``$OPSBOOK_CLI`` names a missing file, or there is neither a bundled core nor a
+    built checkout; the message says which."""
+
+
+def core_script() -> Path | None:
+    """The JavaScript file of the core's CLI; None when there is no bundled core and no built checkout.
+
+    Raises:
+        CoreNotFound: ``$OPSBOOK_CLI`` is set to a path that is not a file.
+    """
+    configured = os.environ.get("OPSBOOK_CLI")
+    if configured:
+        if not os.path.isfile(configured):
+            raise CoreNotFound(f"OPSBOOK_CLI={configured} does not exist")
+        return Path(configured)
+    for candidate in (BUNDLED_CORE, CHECKOUT_CORE):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def core_command() -> list[str]:
+    """``[node, script]``: the command line of the core's CLI, before its arguments.
+
+    Raises:
+        CoreNotFound: ``$OPSBOOK_CLI`` names a missing file, or no core is found at all.
+        NodeNotFound: see :func:`opsbook._node.find_node`.
+    """
+    script = core_script()
+    if script is None:
+        raise CoreNotFound(
+            f"the opsbook core was not found (no OPSBOOK_CLI, no {BUNDLED_CORE} and no {CHECKOUT_CORE}): "
+            "install the opsbook wheel, or run `make build` in the checkout"
+        )
+    return [find_node(), str(script)]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``opsbook ARGS...``; returns the core's exit code, or 3 when Node or the core is missing.
+
+    On POSIX the core replaces this process (exec), so signals and the exit code reach it directly.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        command = core_command()
+    except (CoreNotFound, NodeNotFound) as error:
+        print(f"opsbook: {error}", file=sys.stderr)
+        return EXIT_ENVIRONMENT
+    if os.name == "posix":
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(command[0], [*command, *args])
+    return subprocess.call([*command, *args])
