@@ -1,8 +1,10 @@
 """Jupyter server extension: start or attach to the workspace's daemon, and proxy
-``/opsbook/api/v1/*`` to it behind Jupyter's own authentication (token, cookies, XSRF).
+``/opsbook/api/v1/*`` to it behind Jupyter's own authentication (token, cookies, XSRF) and
+authorization (resource ``opsbook``).
 
-Handlers stay thin: they forward the request with the daemon's bearer token and pass status
-and JSON body through; the daemon validates and answers.
+Handlers stay thin: they refuse paths that would leave the API's own (dot segments, an encoded
+``?`` or ``#``), forward the rest quoted with the daemon's bearer token, and pass status and JSON
+body through; the daemon validates and answers.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import os
 import threading
 from pathlib import Path
 from typing import Any, Dict, Optional
+from urllib.parse import quote
 
 import tornado.web
+from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
@@ -24,6 +28,7 @@ from ._daemon import DaemonEndpoint, DaemonUnavailable, ensure_daemon
 
 PROXY_REQUEST_TIMEOUT_S = 120.0
 _BODY_METHODS = ("POST", "PATCH", "PUT")
+AUTH_RESOURCE = "opsbook"
 
 
 class DaemonLink:
@@ -75,51 +80,89 @@ class DaemonLink:
         self._executor.shutdown(wait=False)
 
 
-def _error_body(message: str) -> str:
-    return json.dumps({"error": {"code": "unavailable", "message": message}})
+def _error_body(code: str, message: str, field: Optional[str] = None, value: Optional[str] = None) -> str:
+    """An error in the API's own shape (``schema/error.schema.json``)."""
+    error: Dict[str, Any] = {"code": code, "message": message}
+    if field is not None:
+        error["field"] = field
+        error["value"] = value
+    return json.dumps({"error": error})
+
+
+def refused_path(path: str) -> Optional[str]:
+    """Why ``path`` (the proxied part, as tornado decoded it) may not be forwarded, or None.
+
+    Tornado has already decoded the path, so ``%2E%2E`` arrives as ``..`` and ``%3F``/``%23`` (any
+    case) as ``?``/``#``: a dot segment would climb out of ``/api/v1`` at the daemon, and a ``?`` or
+    ``#`` would turn part of the path into a query or a fragment there.
+    """
+    segments = path.split("/")
+    if any(segment in (".", "..") for segment in segments):
+        return "a dot segment (. or ..)"
+    if "?" in path or "#" in path:
+        return "an encoded ? or # (%3F, %23)"
+    return None
 
 
 class DaemonProxyHandler(APIHandler):
     """``/opsbook/api/v1/<path>`` → the daemon's ``/api/v1/<path>``."""
 
+    # What an authorizer is asked about (read for GET, write for POST/PATCH/DELETE).
+    auth_resource = AUTH_RESOURCE
+
     def initialize(self, link: DaemonLink) -> None:
         self.link = link
 
     @tornado.web.authenticated
+    @authorized
     async def get(self, path: str) -> None:
         await self._proxy("GET", path)
 
     @tornado.web.authenticated
+    @authorized
     async def post(self, path: str) -> None:
         await self._proxy("POST", path)
 
     @tornado.web.authenticated
+    @authorized
     async def patch(self, path: str) -> None:
         await self._proxy("PATCH", path)
 
     @tornado.web.authenticated
+    @authorized
     async def delete(self, path: str) -> None:
         await self._proxy("DELETE", path)
 
     async def _proxy(self, method: str, path: str) -> None:
+        reason = refused_path(path)
+        if reason is not None:
+            message = f"the API path {self.request.path!r} holds {reason}"
+            self._answer_error(400, "bad_request", message, "path", self.request.path)
+            return
         endpoint = await self.link.endpoint()
         response = await self._forward(endpoint, method, path) if endpoint is not None else None
         if response is None:
             endpoint = await self.link.restart()
             response = await self._forward(endpoint, method, path) if endpoint is not None else None
         if response is None:
-            reason = self.link.last_error or "it does not answer"
-            self.set_status(503)
-            self.set_header("Content-Type", "application/json")
-            self.finish(_error_body(f"opsbook daemon unavailable for {self.link.workspace}: {reason}"))
+            why = self.link.last_error or "it does not answer"
+            self._answer_error(503, "unavailable", f"opsbook daemon unavailable for {self.link.workspace}: {why}")
             return
         self.set_status(response.code, reason=response.reason)
         self.set_header("Content-Type", response.headers.get("Content-Type", "application/json"))
         self.finish(response.body or b"")
 
+    def _answer_error(
+        self, status: int, code: str, message: str, field: Optional[str] = None, value: Optional[str] = None
+    ) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(_error_body(code, message, field, value))
+
     async def _forward(self, endpoint: DaemonEndpoint, method: str, path: str) -> Optional[HTTPResponse]:
         """The daemon's answer, or None when it cannot be reached (or no longer knows our token)."""
-        url = f"{endpoint.base_url}/{path}"
+        # Tornado decoded the path; encode it again so that what reaches the daemon is one URL path.
+        url = f"{endpoint.base_url}/{quote(path, safe='/')}"
         if self.request.query:
             url += f"?{self.request.query}"
         headers: Dict[str, str] = {"Authorization": f"Bearer {endpoint.token}", "Accept": "application/json"}

@@ -1,9 +1,11 @@
-"""The server extension in a REAL `jupyter server`: auth, XSRF, proxying to the REAL daemon, and 503."""
+"""The server extension in a REAL `jupyter server`: auth, XSRF, authorization, path checks, proxying to
+the REAL daemon, and 503."""
 
 from __future__ import annotations
 
 import http.client
 import json
+import textwrap
 import os
 import random
 import secrets
@@ -13,7 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
@@ -41,28 +43,49 @@ class JupyterServer:
         self.port, self.token, self.process, self.log = port, token, process, log
 
     def request(
-        self, method: str, path: str, body: Optional[Dict[str, Any]] = None, auth: bool = True
+        self,
+        method: str,
+        path: str,
+        body: Optional[Dict[str, Any]] = None,
+        auth: bool = True,
+        headers: Optional[Dict[str, str]] = None,
     ) -> Tuple[int, Any]:
+        status, _, parsed = self.exchange(method, path, body, auth, headers)
+        return status, parsed
+
+    def exchange(
+        self,
+        method: str,
+        path: str,
+        body: Optional[Dict[str, Any]] = None,
+        auth: bool = True,
+        headers: Optional[Dict[str, str]] = None,
+    ) -> Tuple[int, List[Tuple[str, str]], Any]:
+        """One request, sent as given (``path`` is not normalised); status, headers and body."""
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        headers = {"Content-Type": "application/json"}
+        sent = {"Content-Type": "application/json", **(headers or {})}
         if auth:
-            headers["Authorization"] = f"token {self.token}"
+            sent["Authorization"] = f"token {self.token}"
         try:
-            connection.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
+            connection.request(method, path, body=None if body is None else json.dumps(body), headers=sent)
             response = connection.getresponse()
             raw = response.read()
             try:
-                return response.status, json.loads(raw) if raw else None
+                parsed = json.loads(raw) if raw else None
             except ValueError:
-                return response.status, raw.decode("utf-8", "replace")
+                parsed = raw.decode("utf-8", "replace")
+            return response.status, response.getheaders(), parsed
         finally:
             connection.close()
 
 
-def start_server(workspace: Path, env: Dict[str, str], log: Path) -> JupyterServer:
+def start_server(workspace: Path, env: Dict[str, str], log: Path, config: str = "") -> JupyterServer:
+    """A `jupyter server` on a free port with a random token; ``config`` is Python for its config file."""
     port, token = free_port(), secrets.token_hex(24)
-    config_dir = workspace.parent / "jupyter-config"
+    config_dir = log.parent / f"jupyter-config-{log.stem}"
     config_dir.mkdir(exist_ok=True)
+    if config:
+        (config_dir / "jupyter_server_config.py").write_text(textwrap.dedent(config), encoding="utf-8")
     env = {**env, "JUPYTER_CONFIG_DIR": str(config_dir)}
     with open(log, "wb") as out:
         process = subprocess.Popen(
@@ -140,6 +163,119 @@ def test_proxy_refuses_requests_without_auth_or_xsrf(server: JupyterServer) -> N
     assert status in (401, 403)
     status, _ = server.request("POST", "/opsbook/api/v1/runs", {"experiment": "x"}, auth=False)
     assert status == 403
+
+
+def cookies_of(headers: List[Tuple[str, str]]) -> Dict[str, str]:
+    """The cookies a response sets, name → value."""
+    found = {}
+    for name, value in headers:
+        if name.lower() == "set-cookie":
+            pair = value.split(";", 1)[0]
+            key, _, content = pair.partition("=")
+            found[key.strip()] = content.strip().strip('"')
+    return found
+
+
+def test_proxy_refuses_a_cookie_authenticated_request_without_xsrf(server: JupyterServer) -> None:
+    # Log in as a browser does, with the token in the URL; the server answers with its login cookie.
+    status, headers, _ = server.exchange("GET", f"/login?token={server.token}", auth=False)
+    assert status in (200, 302), status
+    cookies = cookies_of(headers)
+    login = {name: value for name, value in cookies.items() if name.startswith("username-")}
+    assert len(login) == 1, cookies
+    cookie = "; ".join(f"{name}={value}" for name, value in login.items())
+
+    status, body = server.request(
+        "POST", "/opsbook/api/v1/runs", {"experiment": "xsrf"}, auth=False, headers={"Cookie": cookie}
+    )
+    assert status == 403, body
+
+    # The same cookie with the XSRF token Jupyter hands out is let through: the 403 was the XSRF check.
+    status, headers, _ = server.exchange("GET", "/lab", auth=False, headers={"Cookie": cookie})
+    xsrf = cookies_of(headers).get("_xsrf")
+    assert xsrf, headers
+    status, created = server.request(
+        "POST",
+        "/opsbook/api/v1/runs",
+        {"experiment": "xsrf"},
+        auth=False,
+        headers={"Cookie": f"{cookie}; _xsrf={xsrf}", "X-XSRFToken": xsrf},
+    )
+    assert status == 201, created
+    status, listed = server.request("GET", "/opsbook/api/v1/runs?experiment=xsrf")
+    assert status == 200 and [r["id"] for r in listed["runs"]] == [created["id"]]
+
+
+def test_proxy_quotes_the_path_it_forwards(server: JupyterServer) -> None:
+    # Tornado hands the handler "runs/50% off é"; forwarded as is, that is no URL the daemon can read.
+    # Quoted again, the daemon reads one path segment and names it as the run id it refuses.
+    status, body = server.request("GET", "/opsbook/api/v1/runs/50%25%20off%20%C3%A9")
+    assert status == 400, body
+    schema_validator("error.schema.json").validate(body)
+    assert body["error"]["field"] == "run_id"
+    assert body["error"]["value"] == "50% off é"
+
+
+# Each would reach another path of the daemon, or put part of the path into its query or fragment.
+REFUSED_PATHS = [
+    "/opsbook/api/v1/runs/%2E%2E/health",
+    "/opsbook/api/v1/runs/%2e%2E/health",
+    "/opsbook/api/v1/runs/.%2e/experiments",
+    "/opsbook/api/v1/runs/../health",
+    "/opsbook/api/v1/./runs",
+    "/opsbook/api/v1/%2E/runs",
+    "/opsbook/api/v1/runs%3Fexperiment=x",
+    "/opsbook/api/v1/runs%3fexperiment=x",
+    "/opsbook/api/v1/health%23fragment",
+    "/opsbook/api/v1/runs%23",
+]
+
+
+def test_proxy_refuses_dot_segments_and_an_encoded_query_or_fragment(server: JupyterServer) -> None:
+    let_through = []
+    for path in REFUSED_PATHS:
+        status, body = server.request("GET", path)
+        refused = (
+            status == 400
+            and isinstance(body, dict)
+            and schema_validator("error.schema.json").is_valid(body)
+            and body["error"]["code"] == "bad_request"
+            and body["error"]["field"] == "path"
+            and body["error"]["value"] == path
+            and path in body["error"]["message"]
+        )
+        if not refused:
+            let_through.append((path, status, body))
+    assert let_through == []
+    # The same request with nothing to refuse goes through.
+    status, body = server.request("GET", "/opsbook/api/v1/runs?experiment=x")
+    assert status == 200 and body == {"runs": []}
+
+
+# A deployment's authorizer that lets users read Opsbook but not write to it (as JupyterHub's scopes can).
+READ_ONLY_OPSBOOK = """
+    from jupyter_server.auth.authorizer import Authorizer
+
+    class ReadOnlyOpsbook(Authorizer):
+        def is_authorized(self, handler, user, action, resource):
+            return not (resource == "opsbook" and action == "write")
+
+    c.ServerApp.authorizer_class = ReadOnlyOpsbook
+"""
+
+
+def test_proxy_asks_the_servers_authorizer(daemon_env: Any, tmp_path: Path) -> None:
+    workspace, env, _ = daemon_env
+    running = start_server(workspace, env, tmp_path / "server-read-only.log", config=READ_ONLY_OPSBOOK)
+    try:
+        status, body = running.request("GET", "/opsbook/api/v1/runs")
+        assert status == 200, body
+        status, body = running.request("POST", "/opsbook/api/v1/runs", {"experiment": "refused"})
+        assert status == 403, body
+        status, body = running.request("GET", "/opsbook/api/v1/runs?experiment=refused")
+        assert status == 200 and body["runs"] == []
+    finally:
+        stop_server(running)
 
 
 def test_proxy_answers_503_when_no_daemon_can_start(daemon_env: Any, tmp_path: Path) -> None:
