@@ -2,5 +2,15 @@
 export * from './store';
 export * from './tracking';
 export * from './daemon';
-export { OpsbookClient, OpsbookApiError, type ApiMap, type ClientOptions, type FetchLike } from './client';
+export {
+  OpsbookClient,
+  OpsbookApiError,
+  type ApiMap,
+  type ApiQuery,
+  type ApiRequestBody,
+  type ApiResponse,
+  type ClientOptions,
+  type FetchLike,
+  type OperationId,
+} from './client';
 export { runCli } from './cli';

@@ -10,12 +10,14 @@ export const API_PATH = 'opsbook/api/v1';
  * own authentication and XSRF protection apply and no daemon token reaches the browser.
  */
 export function createLabClient(settings: ServerConnection.ISettings = ServerConnection.makeSettings()): OpsbookClient {
-  const fetchThroughJupyter: FetchLike = async (url, init) => {
+  const fetchThroughJupyter: FetchLike = async (request) => {
+    // makeRequest takes a URL and an init rather than a Request; the body is read back out of it.
+    const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : await request.text();
     try {
       // `no-cache` still revalidates every read, but unlike the default `no-store` it does not make
       // ServerConnection append a cache-busting `?<timestamp>`, which the API rejects as an unknown parameter.
-      const request: RequestInit = { method: init.method, headers: init.headers, body: init.body, cache: 'no-cache' };
-      return await ServerConnection.makeRequest(url, request, settings);
+      const init: RequestInit = { method: request.method, headers: request.headers, body, cache: 'no-cache' };
+      return await ServerConnection.makeRequest(request.url, init, settings);
     } catch (reason) {
       // makeRequest wraps fetch failures; say what could not be reached.
       const detail = reason instanceof Error ? reason.message : String(reason);

@@ -1,10 +1,12 @@
-// Generates generated/types.ts (TypeScript types) and generated/schemas.ts (the schema
-// documents as data) from the *.schema.json files and openapi.json beside this folder.
+// Generates generated/types.ts (TypeScript types), generated/schemas.ts (the schema documents as
+// data) and generated/openapi.ts (the API's paths and operations, for the typed client) from the
+// *.schema.json files and openapi.json beside this folder.
 // The JSON files are the source of truth; nothing in generated/ is edited by hand.
 import { readFileSync, readdirSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compile } from 'json-schema-to-typescript';
+import { generateOpenapiTypes } from './generate-openapi.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const files = readdirSync(root).filter((f) => f.endsWith('.schema.json')).sort();
@@ -42,4 +44,6 @@ writeFileSync(
   `${header}export const schemaDocuments = ${JSON.stringify(docs, null, 2)} as const;\n\n` +
     `export const openapiDocument = ${JSON.stringify(openapi, null, 2)} as const;\n`,
 );
-console.log(`schema: generated types for ${files.length} schema files`);
+await generateOpenapiTypes(root, header.replace('schema/*.schema.json', 'schema/openapi.json'));
+const operations = Object.values(openapi.paths).flatMap((item) => Object.values(item).filter((op) => op?.operationId));
+console.log(`schema: generated types for ${files.length} schema files and ${operations.length} API operations`);

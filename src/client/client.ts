@@ -1,35 +1,33 @@
-import type {
-  DaemonInfo,
-  ErrorBody,
-  ExperimentList,
-  MetricHistory,
-  MetricPoint,
-  MetricsAccepted,
-  Run,
-  RunCreate,
-  RunDetail,
-  RunList,
-  RunUpdate,
-} from '@opsbook/schema';
+import createClient from 'openapi-fetch';
+import type { ApiOperations as operations, ApiPaths as paths, ErrorBody } from '@opsbook/schema';
 
-/** The request and response of each operation of `schema/openapi.json`, keyed by operationId. */
-export interface ApiMap {
-  getHealth: [Record<string, never>, DaemonInfo];
-  listExperiments: [Record<string, never>, ExperimentList];
-  listRuns: [{ experiment?: string; status?: Run['status']; limit?: number }, RunList];
-  createRun: [RunCreate, Run];
-  getRun: [{ run_id: string }, RunDetail];
-  updateRun: [{ run_id: string } & RunUpdate, Run];
-  logParams: [{ run_id: string; params: Record<string, string> }, RunDetail];
-  logMetrics: [{ run_id: string; metrics: MetricPoint[] }, MetricsAccepted];
-  getMetricHistory: [{ run_id: string; key?: string; max_points?: number }, MetricHistory];
-}
+/** The operationIds of `schema/openapi.json`. */
+export type OperationId = keyof operations;
 
-export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body?: string }) => Promise<{
-  ok: boolean;
-  status: number;
-  text(): Promise<string>;
-}>;
+type JsonContent<T> = T extends { content: { 'application/json': infer Body } } ? Body : never;
+type Responses<Op extends OperationId> = operations[Op]['responses'];
+type SuccessStatus = 200 | 201 | 202 | 204;
+
+/** The body of an operation's success answer, as `openapi.json` declares it. */
+export type ApiResponse<Op extends OperationId> = JsonContent<Responses<Op>[SuccessStatus & keyof Responses<Op>]>;
+/** The JSON body an operation takes (`never` when it takes none). */
+export type ApiRequestBody<Op extends OperationId> = JsonContent<NonNullable<operations[Op]['requestBody']>>;
+/** The query parameters an operation takes. */
+export type ApiQuery<Op extends OperationId> = NonNullable<operations[Op]['parameters']['query']>;
+
+/**
+ * The request (path and query parameters, body) and the success answer of each operation, keyed by
+ * operationId. Generated from `schema/openapi.json` (through `schema/generated/openapi.ts`), never kept by hand.
+ */
+export type ApiMap = {
+  [Op in OperationId]: [
+    { path?: operations[Op]['parameters']['path']; query?: operations[Op]['parameters']['query']; body?: ApiRequestBody<Op> },
+    ApiResponse<Op>,
+  ];
+};
+
+/** How the client sends a request: the standard `fetch` signature that openapi-fetch calls. */
+export type FetchLike = (request: Request) => Promise<Response>;
 
 export interface ClientOptions {
   /** Base URL that `/runs` etc. are appended to, e.g. `http://127.0.0.1:PORT/api/v1` or a proxy path. */
@@ -51,83 +49,100 @@ export class OpsbookApiError extends Error {
   }
 }
 
-const enc = encodeURIComponent;
+/** What openapi-fetch resolves to: the parsed body of a success or of an error, and the response. */
+interface Answer<T> {
+  data?: T;
+  error?: unknown;
+  response: Response;
+}
 
 /**
- * Typed client of the core HTTP API. Browser-safe: it only needs a fetch function.
+ * Typed client of the core HTTP API, one method per operation of `schema/openapi.json`; paths,
+ * parameters and bodies are typed by the types generated from that document, so a change there that
+ * the client does not follow fails the build. Browser-safe: it only needs a fetch function.
  * Every method throws {@link OpsbookApiError} on a 4xx/5xx answer.
  */
 export class OpsbookClient {
-  private readonly fetchImpl: FetchLike;
+  private readonly api: ReturnType<typeof createClient<paths>>;
 
-  constructor(private readonly options: ClientOptions) {
-    this.fetchImpl = options.fetch ?? ((url, init) => fetch(url, init));
-  }
-
-  /** @throws OpsbookApiError */
-  health(): Promise<DaemonInfo> {
-    return this.call('GET', '/health');
-  }
-
-  /** @throws OpsbookApiError */
-  listExperiments(): Promise<ExperimentList> {
-    return this.call('GET', '/experiments');
-  }
-
-  /** @throws OpsbookApiError */
-  listRuns(query: ApiMap['listRuns'][0] = {}): Promise<RunList> {
-    return this.call('GET', `/runs${queryString(query)}`);
-  }
-
-  /** @throws OpsbookApiError */
-  createRun(body: RunCreate): Promise<Run> {
-    return this.call('POST', '/runs', body);
-  }
-
-  /** @throws OpsbookApiError when the run does not exist (404) */
-  getRun(runId: string): Promise<RunDetail> {
-    return this.call('GET', `/runs/${enc(runId)}`);
-  }
-
-  /** @throws OpsbookApiError */
-  updateRun(runId: string, body: RunUpdate): Promise<Run> {
-    return this.call('PATCH', `/runs/${enc(runId)}`, body);
-  }
-
-  /** @throws OpsbookApiError */
-  logParams(runId: string, params: Record<string, string>): Promise<RunDetail> {
-    return this.call('POST', `/runs/${enc(runId)}/params`, { params });
-  }
-
-  /** @throws OpsbookApiError */
-  logMetrics(runId: string, metrics: MetricPoint[]): Promise<MetricsAccepted> {
-    return this.call('POST', `/runs/${enc(runId)}/metrics`, { metrics });
-  }
-
-  /** @throws OpsbookApiError */
-  metricHistory(runId: string, query: { key?: string; max_points?: number } = {}): Promise<MetricHistory> {
-    return this.call('GET', `/runs/${enc(runId)}/metrics${queryString(query)}`);
-  }
-
-  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  constructor(options: ClientOptions) {
     const headers: Record<string, string> = { Accept: 'application/json' };
-    if (this.options.token) headers.Authorization = `Bearer ${this.options.token}`;
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
-    const response = await this.fetchImpl(`${this.options.baseUrl}${path}`, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    const parsed: unknown = text ? JSON.parse(text) : undefined;
-    if (!response.ok) {
-      const errorBody = isErrorBody(parsed)
-        ? parsed
-        : { error: { code: 'internal' as const, message: `HTTP ${response.status}: ${text.slice(0, 200)}` } };
-      throw new OpsbookApiError(response.status, errorBody);
-    }
-    return parsed as T;
+    if (options.token) headers.Authorization = `Bearer ${options.token}`;
+    this.api = createClient<paths>({ baseUrl: options.baseUrl, headers, fetch: options.fetch });
   }
+
+  /** `getHealth`: which daemon answers. @throws OpsbookApiError */
+  health(): Promise<ApiResponse<'getHealth'>> {
+    return answer(this.api.GET('/health'));
+  }
+
+  /** `listExperiments`. @throws OpsbookApiError */
+  listExperiments(): Promise<ApiResponse<'listExperiments'>> {
+    return answer(this.api.GET('/experiments'));
+  }
+
+  /** `listRuns`, newest first. @throws OpsbookApiError (400) on a bad filter */
+  listRuns(query: ApiQuery<'listRuns'> = {}): Promise<ApiResponse<'listRuns'>> {
+    return answer(this.api.GET('/runs', { params: { query: withoutEmpty(query) } }));
+  }
+
+  /** `createRun`. @throws OpsbookApiError (409) when a run with the given id exists */
+  createRun(body: ApiRequestBody<'createRun'>): Promise<ApiResponse<'createRun'>> {
+    return answer(this.api.POST('/runs', { body }));
+  }
+
+  /** `getRun`. @throws OpsbookApiError (404) when the run does not exist */
+  getRun(runId: string): Promise<ApiResponse<'getRun'>> {
+    return answer(this.api.GET('/runs/{run_id}', { params: { path: { run_id: runId } } }));
+  }
+
+  /** `updateRun`: end or rename a run. @throws OpsbookApiError (404, or 409 when it has ended) */
+  updateRun(runId: string, body: ApiRequestBody<'updateRun'>): Promise<ApiResponse<'updateRun'>> {
+    return answer(this.api.PATCH('/runs/{run_id}', { params: { path: { run_id: runId } }, body }));
+  }
+
+  /** `logParams`. @throws OpsbookApiError (404; 409 on a changed value or an ended run) */
+  logParams(runId: string, params: ApiRequestBody<'logParams'>['params']): Promise<ApiResponse<'logParams'>> {
+    return answer(this.api.POST('/runs/{run_id}/params', { params: { path: { run_id: runId } }, body: { params } }));
+  }
+
+  /**
+   * `logMetrics`. A batch sent again with the same `batchId` is stored once.
+   * @throws OpsbookApiError (404; 409 when the run has ended)
+   */
+  logMetrics(
+    runId: string,
+    metrics: ApiRequestBody<'logMetrics'>['metrics'],
+    batchId?: string,
+  ): Promise<ApiResponse<'logMetrics'>> {
+    const body = batchId === undefined ? { metrics } : { metrics, batch_id: batchId };
+    return answer(this.api.POST('/runs/{run_id}/metrics', { params: { path: { run_id: runId } }, body }));
+  }
+
+  /** `getMetricHistory`: series for charts. @throws OpsbookApiError (404) when the run does not exist */
+  metricHistory(runId: string, query: ApiQuery<'getMetricHistory'> = {}): Promise<ApiResponse<'getMetricHistory'>> {
+    return answer(this.api.GET('/runs/{run_id}/metrics', { params: { path: { run_id: runId }, query: withoutEmpty(query) } }));
+  }
+
+  /** `heartbeat`: the runs this process holds open are alive. @throws OpsbookApiError */
+  heartbeat(runIds: ApiRequestBody<'heartbeat'>['runs']): Promise<ApiResponse<'heartbeat'>> {
+    return answer(this.api.POST('/heartbeat', { body: { runs: runIds } }));
+  }
+}
+
+/**
+ * The success body, or an {@link OpsbookApiError} with the API's error body (or one made from the
+ * status when something in between, such as a proxy, answered without it).
+ */
+async function answer<T>(pending: Promise<Answer<T>>): Promise<T> {
+  const { data, error, response } = await pending;
+  if (!response.ok) {
+    const body: ErrorBody = isErrorBody(error)
+      ? error
+      : { error: { code: 'internal', message: `HTTP ${response.status}: ${describe(error).slice(0, 200)}` } };
+    throw new OpsbookApiError(response.status, body);
+  }
+  return data as T;
 }
 
 function isErrorBody(value: unknown): value is ErrorBody {
@@ -138,9 +153,12 @@ function isErrorBody(value: unknown): value is ErrorBody {
   );
 }
 
-function queryString(query: Record<string, string | number | undefined>): string {
-  const parts = Object.entries(query)
-    .filter(([, v]) => v !== undefined && v !== '')
-    .map(([k, v]) => `${enc(k)}=${enc(String(v))}`);
-  return parts.length ? `?${parts.join('&')}` : '';
+function describe(error: unknown): string {
+  if (error === undefined) return '';
+  return typeof error === 'string' ? error : JSON.stringify(error);
+}
+
+/** An empty filter means no filter (as the CLI and the views pass one), not a value the API refuses. */
+function withoutEmpty<Q extends object>(query: Q): Q {
+  return Object.fromEntries(Object.entries(query).filter(([, value]) => value !== undefined && value !== '')) as Q;
 }

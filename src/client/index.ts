@@ -1,2 +1,12 @@
-export { OpsbookClient, OpsbookApiError, type ApiMap, type ClientOptions, type FetchLike } from './client';
+export {
+  OpsbookClient,
+  OpsbookApiError,
+  type ApiMap,
+  type ApiQuery,
+  type ApiRequestBody,
+  type ApiResponse,
+  type ClientOptions,
+  type FetchLike,
+  type OperationId,
+} from './client';
 export * from './paths';

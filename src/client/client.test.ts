@@ -1,0 +1,165 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openapiDocument, SchemaValidator, type SchemaName } from '@opsbook/schema';
+import { startDaemon, type RunningDaemon } from '../daemon/daemon';
+import { OpsbookApiError, OpsbookClient, type ApiRequestBody, type FetchLike, type OperationId } from './client';
+
+/** One operation of openapi.json as the document states it. */
+interface DocumentedOperation {
+  operationId: string;
+  method: string;
+  template: string;
+  responseSchema: SchemaName | undefined;
+}
+
+interface OperationObject {
+  operationId?: string;
+  responses?: Record<string, { content?: { 'application/json'?: { schema?: { $ref?: string } } } }>;
+}
+
+function documentedOperations(): DocumentedOperation[] {
+  const paths = openapiDocument.paths as unknown as Record<string, Record<string, OperationObject>>;
+  return Object.entries(paths).flatMap(([template, item]) =>
+    Object.entries(item)
+      .filter(([, operation]) => typeof operation === 'object' && operation !== null && typeof operation.operationId === 'string')
+      .map(([method, operation]) => {
+        const success = Object.entries(operation.responses ?? {}).find(([status]) => status.startsWith('2'))?.[1];
+        const ref = success?.content?.['application/json']?.schema?.$ref;
+        return { operationId: operation.operationId!, method: method.toUpperCase(), template, responseSchema: ref as SchemaName | undefined };
+      }),
+  );
+}
+
+/** What the run-scoped calls below refer to; made in `beforeAll`. */
+const RUN_ID = randomUUID();
+
+/**
+ * One call of the client for each operationId. Typed by the operationIds generated from openapi.json,
+ * so an operation added there fails `tsc -b` here until the client has a method for it and this
+ * table calls it; the tests below check each call hits its operation's method and path.
+ */
+const CALLS: { [Op in OperationId]: (client: OpsbookClient) => Promise<unknown> } = {
+  getHealth: (client) => client.health(),
+  listExperiments: (client) => client.listExperiments(),
+  listRuns: (client) => client.listRuns({ experiment: 'client', status: 'running', limit: 5 }),
+  createRun: (client) => client.createRun({ experiment: 'client' }),
+  getRun: (client) => client.getRun(RUN_ID),
+  updateRun: (client) => client.updateRun(RUN_ID, { name: 'renamed' }),
+  logParams: (client) => client.logParams(RUN_ID, { lr: '0.1' }),
+  logMetrics: (client) => client.logMetrics(RUN_ID, [{ key: 'loss', value: 0.5, step: 1, timestamp: 1_700_000_000_000 }], randomUUID()),
+  getMetricHistory: (client) => client.metricHistory(RUN_ID, { key: 'loss', max_points: 10 }),
+  heartbeat: (client) => client.heartbeat([RUN_ID]),
+};
+
+// `heartbeat` (and `experiment`) have defaults in run-create.schema.json; a caller may still leave them out.
+const minimalRun: ApiRequestBody<'createRun'> = {};
+
+describe('OpsbookClient against a real daemon', () => {
+  const validator = new SchemaValidator();
+  let workspace: string;
+  let runtime: string;
+  let daemon: RunningDaemon;
+  let client: OpsbookClient;
+  /** Requests the client sent, as the daemon sees their method, path and query. */
+  const sent: { method: string; path: string; search: string }[] = [];
+
+  beforeAll(async () => {
+    workspace = mkdtempSync(join(tmpdir(), 'opsbook-client-'));
+    runtime = mkdtempSync(join(tmpdir(), 'opsbook-client-runtime-'));
+    daemon = await startDaemon({ workspace, port: 0, runtimeDir: runtime, validateResponses: true });
+    const recording: FetchLike = (request) => {
+      const url = new URL(request.url);
+      sent.push({ method: request.method, path: url.pathname, search: url.search });
+      return fetch(request);
+    };
+    client = new OpsbookClient({ baseUrl: daemon.info.url, token: daemon.token, fetch: recording });
+    await client.createRun({ ...minimalRun, id: RUN_ID, experiment: 'client', name: 'drift' });
+  });
+  afterAll(async () => {
+    await daemon?.close();
+    rmSync(workspace, { recursive: true, force: true });
+    rmSync(runtime, { recursive: true, force: true });
+  });
+  beforeEach(() => {
+    sent.length = 0;
+  });
+
+  it('has a call for every operation of openapi.json, and none beyond them', () => {
+    const documented = documentedOperations().map((operation) => operation.operationId);
+    expect(documented.length).toBeGreaterThan(0);
+    expect(Object.keys(CALLS).sort()).toEqual([...documented].sort());
+  });
+
+  it.each(documentedOperations().map((operation) => [operation.operationId, operation] as const))(
+    '%s sends its method and path and returns the answer its schema describes',
+    async (operationId, operation) => {
+      const call = CALLS[operationId as OperationId];
+      expect(call).toBeDefined();
+      const answer = await call(client);
+      const path = `/api/v1${operation.template.replace('{run_id}', RUN_ID)}`;
+      expect(sent.map(({ method, path: sentPath }) => ({ method, path: sentPath }))).toEqual([{ method: operation.method, path }]);
+      expect(operation.responseSchema).toBeDefined();
+      expect(validator.check(operation.responseSchema!, answer)).toBeNull();
+    },
+  );
+
+  it('sends query parameters encoded, and leaves empty filters out', async () => {
+    const odd = 'a b&c=d/é';
+    const run = await client.createRun({ experiment: odd });
+    sent.length = 0;
+    const { runs } = await client.listRuns({ experiment: odd, limit: 3 });
+    expect(runs.map((r) => r.id)).toEqual([run.id]);
+    expect(sent[0].search).toBe(`?experiment=${encodeURIComponent(odd)}&limit=3`);
+
+    sent.length = 0;
+    await client.listRuns({ experiment: '', status: undefined });
+    await client.metricHistory(RUN_ID);
+    expect(sent.map((request) => request.search)).toEqual(['', '']);
+  });
+
+  it('encodes path parameters, so a bad id is the daemon\'s 400, not another path', async () => {
+    const error = await client.getRun('../runs').catch((reason: unknown) => reason);
+    expect(sent[0].path).toBe('/api/v1/runs/..%2Fruns');
+    expect(error).toBeInstanceOf(OpsbookApiError);
+    expect(error).toMatchObject({ status: 400, body: { error: { code: 'bad_request', field: 'run_id', value: '../runs' } } });
+  });
+
+  it('rejects with the API\'s error body and status', async () => {
+    const missing = randomUUID();
+    const notFound = await client.getRun(missing).catch((reason: unknown) => reason);
+    expect(notFound).toBeInstanceOf(OpsbookApiError);
+    expect((notFound as OpsbookApiError).status).toBe(404);
+    expect(validator.check('error.schema.json', (notFound as OpsbookApiError).body)).toBeNull();
+    expect((notFound as OpsbookApiError).message).toBe((notFound as OpsbookApiError).body.error.message);
+
+    await expect(client.listRuns({ limit: 0 })).rejects.toMatchObject({ status: 400, body: { error: { field: 'limit' } } });
+    const anonymous = new OpsbookClient({ baseUrl: daemon.info.url });
+    await expect(anonymous.health()).rejects.toMatchObject({ status: 401, body: { error: { code: 'unauthorized' } } });
+  });
+
+  describe('behind something that answers without the API\'s error body', () => {
+    let gateway: Server;
+    beforeAll(async () => {
+      // A real HTTP server in the daemon's place, as a misconfigured proxy would answer.
+      gateway = createServer((_request, response) => {
+        response.writeHead(502, { 'Content-Type': 'text/html' });
+        response.end('<html><body>Bad Gateway</body></html>');
+      });
+      await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', () => resolve()));
+    });
+    afterAll(() => new Promise<void>((resolve) => gateway.close(() => resolve())));
+
+    it('rejects with an internal error naming the status and what came back', async () => {
+      const { port } = gateway.address() as AddressInfo;
+      const behindGateway = new OpsbookClient({ baseUrl: `http://127.0.0.1:${port}/api/v1` });
+      const error = await behindGateway.listRuns().catch((reason: unknown) => reason);
+      expect(error).toBeInstanceOf(OpsbookApiError);
+      expect(error).toMatchObject({ status: 502, body: { error: { code: 'internal' } } });
+      expect((error as OpsbookApiError).message).toBe('HTTP 502: <html><body>Bad Gateway</body></html>');
+    });
+  });
+});
