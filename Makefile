@@ -95,6 +95,12 @@ test-wheel: $(STAMPS)/venv
 bench: build
 	node bench/run.mjs
 
+# The README's images: the Galata test that takes them (tagged @screenshots) writes them to its output
+# folder as every run does, and copies them into docs/images only when it passed and this asks for them.
+.PHONY: screenshots
+screenshots: build
+	cd ui-tests && OPSBOOK_SCREENSHOTS_DIR=$(CURDIR)/docs/images playwright test --grep @screenshots
+
 # Packaging. The wheel holds the labextension, the server extension, the magics and the core bundled
 # by webpack into one file (src/webpack.config.cjs) with this platform's DuckDB binding beside it; both
 # are staged in $(CORE_STAGE), which kernel-bridge/python/hatch_build.py puts into the wheel as

@@ -7,6 +7,7 @@ import type { IOpsbookRuns, RunsState } from './tokens';
 
 /** Default milliseconds between list refreshes; the settings can change it. */
 export const DEFAULT_REFRESH_INTERVAL = 1000;
+const MAX_INTERVAL = 60_000;
 
 /**
  * The workspace's run list, polled while anyone watches it and the page is visible, so runs of a
@@ -23,7 +24,7 @@ export class RunsModel implements IOpsbookRuns {
     this.poll = new Poll({
       auto: false,
       factory: () => this.refresh(),
-      frequency: { interval: this.interval, backoff: false, max: 60_000 },
+      frequency: { interval: this.interval, backoff: false, max: MAX_INTERVAL },
       standby: () => this.watchers === 0 || 'when-hidden',
       name: '@opsbook/jupyterlab:runs',
     });
@@ -43,7 +44,8 @@ export class RunsModel implements IOpsbookRuns {
 
   set refreshInterval(ms: number) {
     this.interval = Math.max(200, ms);
-    this.poll.frequency = { ...this.poll.frequency, interval: this.interval };
+    // Poll refuses an interval above its max, and the setting allows up to 10 minutes.
+    this.poll.frequency = { ...this.poll.frequency, interval: this.interval, max: Math.max(this.interval, MAX_INTERVAL) };
   }
 
   async refresh(): Promise<void> {

@@ -1,4 +1,5 @@
 import { expect, test, type IJupyterLabPageFixture } from '@jupyterlab/galata';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 
 /**
@@ -10,7 +11,11 @@ const NOTEBOOK_SOURCE = path.resolve(__dirname, '..', '..', 'examples', NOTEBOOK
 /** Index of the `%%track` cell in the quickstart notebook. */
 const TRACK_CELL = 6;
 const RUN_NAME = 'sgd-logistic';
-const SCREENSHOTS = path.resolve(__dirname, '..', '..', 'docs', 'images');
+/**
+ * Where `make screenshots` wants the README's images copied. Unset, screenshots stay in the test's
+ * output folder (with its other results), so an ordinary run of the suite leaves docs/ alone.
+ */
+const SCREENSHOTS_DIR = process.env.OPSBOOK_SCREENSHOTS_DIR;
 
 /** Perceived brightness (0-255) of a CSS colour such as `rgb(34, 34, 34)` or `rgba(255, 255, 255, 0.87)`. */
 function brightness(cssColour: string): number {
@@ -28,7 +33,12 @@ async function openQuickstart(page: IJupyterLabPageFixture, tmpPath: string): Pr
 test.describe('Opsbook in JupyterLab', () => {
   test.use({ viewport: { width: 1280, height: 900 } });
 
-  test('runs appear live in the sidebar and open with params and charts', async ({ page, tmpPath }) => {
+  test('runs appear live in the sidebar and open with params and charts', { tag: '@screenshots' }, async ({ page, tmpPath }, testInfo) => {
+    const screenshots: string[] = [];
+    const screenshot = async (name: string): Promise<void> => {
+      screenshots.push(testInfo.outputPath(name));
+      await page.screenshot({ path: testInfo.outputPath(name) });
+    };
     const opsbookErrors: string[] = [];
     page.on('console', (message) => {
       if (message.type() === 'error' && /opsbook/i.test(message.text())) opsbookErrors.push(message.text());
@@ -65,7 +75,7 @@ test.describe('Opsbook in JupyterLab', () => {
     await expect(view.locator('.opsbook-MetricChart[data-metric="val_accuracy"] .js-plotly-plot')).toBeVisible();
     await expect(view.locator('pre code')).toContainText('opsbook.log_metrics');
 
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'sidebar.png') });
+    await screenshot('sidebar.png');
 
     // Plotly draws with explicit colours; the charts re-read them from CSS when the theme changes.
     const tickLabel = view.locator('.opsbook-MetricChart[data-metric="val_accuracy"] .xtick text').first();
@@ -73,8 +83,14 @@ test.describe('Opsbook in JupyterLab', () => {
     expect(brightness(await tickFill())).toBeLessThan(128);
     await page.theme.setDarkTheme();
     await expect.poll(async () => brightness(await tickFill())).toBeGreaterThan(128);
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'run-dark.png') });
+    await screenshot('run-dark.png');
     expect(opsbookErrors).toEqual([]);
+
+    // Only once everything above held: the README shows what the test saw pass.
+    if (SCREENSHOTS_DIR) {
+      mkdirSync(SCREENSHOTS_DIR, { recursive: true });
+      for (const file of screenshots) copyFileSync(file, path.join(SCREENSHOTS_DIR, path.basename(file)));
+    }
   });
 
   test('the %%track cell shows a run card that opens its run', async ({ page, tmpPath }) => {
