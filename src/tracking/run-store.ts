@@ -22,7 +22,7 @@ import type {
   RunUpdate,
 } from '@opsbook/schema';
 import { BadInputError, ConflictError, NotFoundError } from '../store/errors';
-import type { SqlParams, SqlRow, Store, StoreSession } from '../store/store';
+import type { SqlParams, SqlRow, SqlTypes, Store, StoreSession } from '../store/store';
 
 export type RunStatus = Run['status'];
 
@@ -409,21 +409,30 @@ async function foldIntoSummaries(db: StoreSession, runId: string, points: readon
     if (point.step > entry.last.step || (point.step === entry.last.step && point.timestamp >= entry.last.timestamp)) entry.last = point;
   }
   const later = 'excluded.last_step > last_step OR (excluded.last_step = last_step AND excluded.last_timestamp_ms >= last_timestamp_ms)';
+  // One statement for every key of the batch: each upsert statement costs milliseconds.
+  const rows: string[] = [];
+  const values: SqlParams = [];
+  const types: SqlTypes = [];
   for (const [key, entry] of byKey) {
     const lastValue = entry.last.value !== null && Number.isFinite(entry.last.value) ? entry.last.value : null;
-    await db.run(
-      `INSERT INTO metric_summaries VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-       ON CONFLICT (run_id, key) DO UPDATE SET
-         count = count + excluded.count,
-         min_value = least(min_value, excluded.min_value),
-         max_value = greatest(max_value, excluded.max_value),
-         last_value = CASE WHEN ${later} THEN excluded.last_value ELSE last_value END,
-         last_timestamp_ms = CASE WHEN ${later} THEN excluded.last_timestamp_ms ELSE last_timestamp_ms END,
-         last_step = greatest(last_step, excluded.last_step)`,
-      [runId, key, entry.count, entry.min, entry.max, lastValue, BigInt(entry.last.step), entry.last.timestamp],
-      [VARCHAR, VARCHAR, BIGINT, DOUBLE, DOUBLE, DOUBLE, BIGINT, DOUBLE],
-    );
+    const first = values.length;
+    rows.push(`(${Array.from({ length: 8 }, (_, i) => `$${first + i + 1}`).join(', ')})`);
+    values.push(runId, key, entry.count, entry.min, entry.max, lastValue, BigInt(entry.last.step), entry.last.timestamp);
+    types.push(VARCHAR, VARCHAR, BIGINT, DOUBLE, DOUBLE, DOUBLE, BIGINT, DOUBLE);
   }
+  if (rows.length === 0) return;
+  await db.run(
+    `INSERT INTO metric_summaries VALUES ${rows.join(', ')}
+     ON CONFLICT (run_id, key) DO UPDATE SET
+       count = count + excluded.count,
+       min_value = least(min_value, excluded.min_value),
+       max_value = greatest(max_value, excluded.max_value),
+       last_value = CASE WHEN ${later} THEN excluded.last_value ELSE last_value END,
+       last_timestamp_ms = CASE WHEN ${later} THEN excluded.last_timestamp_ms ELSE last_timestamp_ms END,
+       last_step = greatest(last_step, excluded.last_step)`,
+    values,
+    types,
+  );
 }
 
 function parseTime(field: string, text: string): number {
