@@ -1,7 +1,10 @@
 """Runs as the kernel sees them: the public ``opsbook.log_*`` / ``opsbook.run`` API.
 
 Everything here is synchronous bookkeeping plus an append to the tracking client's queue;
-nothing waits on the daemon.
+nothing waits on the daemon. A run moves once, ``running → finished | failed | killed``: an end
+the user chose stands against the automatic one of ``with opsbook.run()`` and ``%%track``, and a
+run still open when the interpreter exits ends as ``killed``. Runs are created with ``heartbeat:
+true``, so the daemon also marks them ``killed`` when this process dies without a word.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ FLUSH_TIMEOUT_S = 10.0
 _MAX_NAME = 250
 _MAX_PARAM_VALUE = 6000
 _MAX_STEP = 9007199254740991
-_FINAL_STATUSES = ("finished", "failed", "killed")
+_FINAL_STATUSES = _client.FINAL_STATUSES
+EXIT_ERROR = "the Python process exited with the run still open"
 NO_RUN_MESSAGE = "no active run: use %%track or `with opsbook.run()`"
 
 
@@ -114,10 +118,11 @@ class Run:
             "name": name,
             "start_time": utc_now_iso(),
             "source": source,
+            "heartbeat": True,
         }
         if tags:
             body["tags"] = {str(k): str(v) for k, v in tags.items()}
-        client.create_run(self.id, body)
+        client.create_run(self.id, body, on_ended=self._ended_on_daemon)
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Record params (values become strings).
@@ -128,7 +133,9 @@ class Run:
         checked = {check_key(k, "param key"): _param_value(k, v) for k, v in params.items()}
         if not checked:
             return
-        self.params.update(checked)
+        for key, value in checked.items():
+            # A param keeps its first value: the daemon refuses a change (409), so the summary does too.
+            self.params.setdefault(key, value)
         self._client.log_params(self.id, checked)
 
     def log_metric(self, key: str, value: Any, step: Optional[int] = None) -> None:
@@ -150,14 +157,22 @@ class Run:
         self.metrics[key] = value
         self._client.log_metric(self.id, key, value, step, time.time())
 
+    @property
+    def ended(self) -> bool:
+        """Whether the run has ended, here or (as the daemon told us) elsewhere."""
+        return self.status != "running"
+
     def end(self, status: str = "finished", error: Optional[str] = None) -> None:
-        """Mark the run ended (queued like everything else).
+        """Mark the run ended (queued like everything else). A run ends once: ending an ended run
+        changes nothing, so an explicit ``end_run("failed")`` stands against an automatic end.
 
         Raises:
             ValueError: ``status`` is not finished, failed or killed.
         """
         if status not in _FINAL_STATUSES:
             raise ValueError(f"status must be one of {', '.join(_FINAL_STATUSES)}, got {status!r}")
+        if self.ended:
+            return
         self.status = status
         self.duration_ms = round((time.monotonic() - self._started) * 1000.0, 3)
         body: Dict[str, Any] = {"status": status, "end_time": utc_now_iso()}
@@ -165,6 +180,14 @@ class Run:
             self.error = error[:20000]
             body["error"] = self.error
         self._client.update_run(self.id, body)
+
+    def _ended_on_daemon(self, status: str) -> None:
+        """The daemon holds this run as ended with ``status`` before any end of ours reached it (it
+        missed our heartbeats, or another client ended it); called on the client's background
+        thread. The daemon's status is the run's, and logging to it goes on without error, dropped."""
+        if not self.ended:
+            self.duration_ms = round((time.monotonic() - self._started) * 1000.0, 3)
+        self.status = status
 
     def summary(self) -> Dict[str, Any]:
         """This run as ``track-output.schema.json`` (TrackOutput)."""
@@ -247,7 +270,8 @@ def error_summary(error: BaseException) -> str:
 
 @contextlib.contextmanager
 def run(experiment: Optional[str] = None, name: Optional[str] = None) -> Iterator[Run]:
-    """``with opsbook.run("exp", "name") as r:`` — finished on exit, failed (and re-raised) on an exception."""
+    """``with opsbook.run("exp", "name") as r:`` — finished on exit, failed (and re-raised) on an exception,
+    killed on KeyboardInterrupt; an end chosen inside the block (``opsbook.end_run("failed")``) stands."""
     current = start_run(experiment, name)
     try:
         yield current
@@ -262,6 +286,7 @@ def run(experiment: Optional[str] = None, name: Optional[str] = None) -> Iterato
 
 
 def _end(current: Run, status: str, error: Optional[str] = None) -> None:
+    """The automatic end (``with opsbook.run()``, ``%%track``, exit): a run already ended keeps its status."""
     current.end(status, error)
     with _runs_lock:
         if current in _runs:
@@ -320,5 +345,6 @@ def flush(timeout: Optional[float] = FLUSH_TIMEOUT_S) -> bool:
 
 
 def _end_open_runs_at_exit() -> None:
+    # A run nobody ended did not finish: the process stopped under it.
     while _runs:
-        _end(_runs[-1], "finished")
+        _end(_runs[-1], "killed", EXIT_ERROR)

@@ -2,13 +2,20 @@
 
 Options are parsed with the CLI's own option table (``commands.json``), so a magic is the CLI
 with kernel variables as arguments.
+
+IPython runs cell magics synchronously, so a ``%%track`` cell whose body has a top-level ``await``
+is rewritten before IPython sees it (an input transformer, see :func:`await_transformer`) into
+``await`` of :func:`track_cell_async`; IPython's autoawait then runs it on the kernel's event loop.
 """
 
 from __future__ import annotations
 
 import ast
+import asyncio
+import inspect
 import json
 import os
+import re
 import subprocess
 import time
 from typing import Any, List, Optional
@@ -33,6 +40,9 @@ def _cell_filename(shell: Any, source: str, raw: str) -> str:
         return "<opsbook track>"
 
 
+_TOP_LEVEL_AWAIT = getattr(ast, "PyCF_ALLOW_TOP_LEVEL_AWAIT", 0)
+
+
 def run_cell_in_user_namespace(shell: Any, cell: str) -> Any:
     """Run ``cell`` as IPython would (magics and ``!`` lines transformed, names land in the
     user namespace) and return the value of a trailing expression, which IPython then shows as
@@ -51,6 +61,108 @@ def run_cell_in_user_namespace(shell: Any, cell: str) -> Any:
     if last_expression is None:
         return None
     return eval(shell.compile(ast.Expression(last_expression), filename, "eval"), shell.user_ns)  # noqa: S307
+
+
+async def run_cell_in_user_namespace_async(shell: Any, cell: str) -> Any:
+    """:func:`run_cell_in_user_namespace` for a cell with top-level ``await``: the code is compiled
+    as a coroutine and awaited on the running loop (as IPython's autoawait does).
+
+    Raises:
+        SyntaxError: the cell does not parse (nothing ran).
+        BaseException: whatever the cell raised.
+    """
+    __tracebackhide__ = True  # noqa: F841
+    tree, filename = parse_cell(shell, cell)
+    last_expression: Optional[ast.expr] = None
+    if tree.body and isinstance(tree.body[-1], ast.Expr):
+        last_expression = tree.body.pop().value  # type: ignore[attr-defined]
+    with shell.compile.extra_flags(_TOP_LEVEL_AWAIT):
+        code = shell.compile(tree, filename, "exec")
+    if code.co_flags & inspect.CO_COROUTINE:
+        await eval(code, shell.user_ns)  # noqa: S307
+    else:
+        exec(code, shell.user_ns)  # noqa: S102
+    if last_expression is None:
+        return None
+    with shell.compile.extra_flags(_TOP_LEVEL_AWAIT):
+        expression = shell.compile(ast.Expression(last_expression), filename, "eval")
+    value = eval(expression, shell.user_ns)  # noqa: S307
+    if expression.co_flags & inspect.CO_COROUTINE:
+        value = await value
+    return value
+
+
+def has_top_level_await(shell: Any, cell: str) -> bool:
+    """Whether the cell (IPython syntax) awaits at top level; False when it does not parse, so the
+    usual path reports the error."""
+    if not _TOP_LEVEL_AWAIT:
+        return False
+    try:
+        source = shell.transform_cell(cell)
+        code = compile(source, "<opsbook track>", "exec", flags=_TOP_LEVEL_AWAIT, dont_inherit=True)
+    except Exception:  # noqa: BLE001 (SyntaxError, or a transformer's own error: not ours to report)
+        return False
+    return bool(code.co_flags & inspect.CO_COROUTINE)
+
+
+_TRACK_HEADER = re.compile(r"%%(track|opsbook)([ \t].*)?$")
+
+
+def await_transformer(lines: List[str]) -> List[str]:
+    """IPython input transformer (``input_transformers_cleanup``): a ``%%track`` or ``%%opsbook track``
+    cell whose body awaits at top level becomes one ``await`` of :func:`track_cell_async`, which
+    IPython runs with autoawait; the value of that expression is the cell's result, as with the
+    synchronous magic. Every other cell passes unchanged."""
+    if not lines:
+        return lines
+    match = _TRACK_HEADER.match(lines[0].rstrip("\r\n"))
+    if match is None:
+        return lines
+    magic, line = match.group(1), (match.group(2) or "").strip()
+    if magic == "opsbook" and line.split(None, 1)[:1] != ["track"]:
+        return lines
+    body = "".join(lines[1:])
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None or not getattr(shell, "autoawait", False) or not has_top_level_await(shell, body):
+        return lines
+    return [f"await __import__('opsbook.magics').magics.track_cell_async({magic!r}, {line!r}, {body!r})\n"]
+
+
+async def track_cell_async(magic: str, line: str, cell: str) -> Any:
+    """``%%track`` (or ``%%opsbook track``) for a cell that awaits at top level; see :func:`await_transformer`.
+
+    Raises:
+        UsageError: bad options.
+        BaseException: whatever the cell raised (the run is then failed, or killed on an interrupt).
+    """
+    __tracebackhide__ = True  # noqa: F841
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    magics = shell.magics_manager.registry.get(OpsbookMagics.__name__) or OpsbookMagics(shell)
+    if magic == "opsbook":
+        try:
+            _, rest = _commands.split_command(line)
+        except _commands.UsageProblem as problem:
+            raise UsageError(str(problem)) from None
+        args = magics._parse("track", rest, prog="%%opsbook track")
+    else:
+        args = magics._parse("track", _split(line), prog="%%track")
+    if args is None:
+        return None
+    run = magics._start_track(args, cell)
+    try:
+        result = await run_cell_in_user_namespace_async(shell, cell)
+    except (KeyboardInterrupt, asyncio.CancelledError) as error:
+        magics._finish(run, "killed", _tracking.error_summary(error))
+        raise
+    except BaseException as error:
+        magics._finish(run, "failed", _tracking.error_summary(error))
+        raise
+    magics._finish(run, "finished")
+    return result
 
 
 def parse_cell(shell: Any, cell: str) -> "tuple[ast.Module, str]":
@@ -107,14 +219,9 @@ class OpsbookMagics(Magics):
 
     def _track(self, args: Any, cell: str) -> Any:
         __tracebackhide__ = True  # noqa: F841
-        shell = self.shell
-        parse_cell(shell, cell)  # a syntax error creates no run
+        run = self._start_track(args, cell)
         try:
-            run = _tracking.start_run(args.experiment, args.name, source_type="cell", code=cell)
-        except (TypeError, ValueError) as error:
-            raise UsageError(f"%%track: {error}") from None
-        try:
-            result = run_cell_in_user_namespace(shell, cell)
+            result = run_cell_in_user_namespace(self.shell, cell)
         except KeyboardInterrupt as error:
             self._finish(run, "killed", _tracking.error_summary(error))
             raise
@@ -124,12 +231,29 @@ class OpsbookMagics(Magics):
         self._finish(run, "finished")
         return result
 
+    def _start_track(self, args: Any, cell: str) -> _tracking.Run:
+        """The run of a ``%%track`` cell; a syntax error in the cell creates none.
+
+        Raises:
+            SyntaxError: the cell does not parse.
+            UsageError: a bad experiment or run name.
+        """
+        parse_cell(self.shell, cell)
+        try:
+            return _tracking.start_run(args.experiment, args.name, source_type="cell", code=cell)
+        except (TypeError, ValueError) as error:
+            raise UsageError(f"%%track: {error}") from None
+
     def _finish(self, run: _tracking.Run, status: str, error: Optional[str] = None) -> None:
+        # The automatic end: an end the cell chose itself (opsbook.end_run("failed")) stands.
         _tracking._end(run, status, error)
+        client = _client.get_client()
         # During an outage the user has been told once already; don't stall every cell for it.
-        wait = OUTAGE_FLUSH_TIMEOUT_S if _client.get_client().in_outage else TRACK_FLUSH_TIMEOUT_S
-        drained = _tracking.flush(wait)
-        note = None if drained else "still sending to the opsbook daemon in the background"
+        drained = _tracking.flush(OUTAGE_FLUSH_TIMEOUT_S if client.in_outage else TRACK_FLUSH_TIMEOUT_S)
+        note = None
+        if not drained:
+            waiting = client.backlog().points
+            note = f"{waiting:,} metric points still waiting for the opsbook daemon; they are sent in the background"
         display(_display.track_output_bundle(run.summary(), note), raw=True)
 
     def _runs(self, command: str, args: Any) -> None:
@@ -179,15 +303,16 @@ def _run_cli(argv: List[str]) -> Any:
         UsageError: the CLI is missing or failed; its one-line message is shown.
     """
     from ._daemon import DaemonUnavailable, daemon_command
+    from ._workspace import runtime_dir
 
     try:
         command = daemon_command() + argv
     except DaemonUnavailable as error:
         raise UsageError(str(error).replace("start the opsbook daemon", "run the opsbook CLI")) from None
+    # The CLI finds (or starts) the daemon through the same runtime dir as this package.
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(runtime_dir()))
     started = time.monotonic()
-    completed = subprocess.run(
-        command, capture_output=True, text=True, timeout=CLI_TIMEOUT_S, env=os.environ.copy(), check=False
-    )
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=CLI_TIMEOUT_S, env=env, check=False)
     try:
         document = json.loads(completed.stdout) if completed.stdout.strip() else None
     except ValueError:
@@ -204,5 +329,8 @@ def _run_cli(argv: List[str]) -> Any:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """Register the magics (``%load_ext opsbook``)."""
+    """Register the magics (``%load_ext opsbook``) and the transformer that lets ``%%track`` cells await."""
     ipython.register_magics(OpsbookMagics)
+    transformers = ipython.input_transformers_cleanup
+    if await_transformer not in transformers:
+        transformers.append(await_transformer)

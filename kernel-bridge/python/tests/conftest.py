@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -14,7 +15,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -31,6 +32,7 @@ REQUEST_SCHEMAS = {
     ("POST", "params"): "params-batch.schema.json",
     ("POST", "metrics"): "metrics-batch.schema.json",
     ("PATCH", "run"): "run-update.schema.json",
+    ("POST", "heartbeat"): "heartbeat.schema.json",
 }
 
 
@@ -103,10 +105,16 @@ class Recorded:
 
 class RecordingEndpoint:
     """A real HTTP/1.1 server on 127.0.0.1 that answers the tracking calls as the contract says and
-    records every request; ``gate`` holds requests back, ``answer`` overrides the status."""
+    records every request; ``gate`` holds requests back, ``answer`` overrides the status.
+
+    Heartbeats are recorded apart (``heartbeats``), since they come on their own clock; they are
+    answered with ``run_statuses`` (id → status; unknown ids are left out, as the daemon does)."""
 
     def __init__(self) -> None:
         self.requests: List[Recorded] = []
+        self.heartbeats: List[Recorded] = []
+        self.run_statuses: Dict[str, str] = {}
+        self.heartbeat_interval_ms = 100
         self.gate = threading.Event()
         self.gate.set()
         self.answer: Optional[Callable[[Recorded], Optional[Tuple[int, Dict[str, Any]]]]] = None
@@ -139,7 +147,10 @@ class RecordingEndpoint:
                     status, reply = 401, {"error": {"code": "unauthorized", "message": "bad token"}}
                 else:
                     with endpoint._lock:
-                        endpoint.requests.append(record)
+                        if record.operation == ("POST", "heartbeat"):
+                            endpoint.heartbeats.append(record)
+                        else:
+                            endpoint.requests.append(record)
                     status, reply = endpoint._reply(record)
                 data = json.dumps(reply).encode()
                 self.send_response(status)
@@ -181,11 +192,16 @@ class RecordingEndpoint:
             return 201, {"id": record.body["id"]}
         if operation == ("GET", "health"):
             return 200, {"workspace": os.environ.get("OPSBOOK_WORKSPACE", "")}
+        if operation == ("POST", "heartbeat"):
+            with self._lock:
+                known = [{"id": i, "status": self.run_statuses[i]} for i in record.body["runs"] if i in self.run_statuses]
+            return 200, {"timeout_ms": 60_000, "interval_ms": self.heartbeat_interval_ms, "runs": known}
         return 200, {}
 
     def bodies(self, operation: Tuple[str, str]) -> List[Any]:
         with self._lock:
-            return [r.body for r in self.requests if r.operation == operation]
+            recorded = self.heartbeats if operation == ("POST", "heartbeat") else self.requests
+            return [r.body for r in recorded if r.operation == operation]
 
     def write_discovery(self, workspace: Path, port: int) -> None:
         from opsbook._workspace import discovery_path
@@ -217,12 +233,73 @@ def recording_endpoint(isolated_env: Path) -> Iterator[RecordingEndpoint]:
     endpoint.stop()
 
 
+def assert_bodies_valid(endpoint: RecordingEndpoint) -> int:
+    """Validates every recorded body, heartbeats included, against its schema; returns how many
+    tracking requests (heartbeats not counted) it checked."""
+    checked = 0
+    for request in [*endpoint.requests, *endpoint.heartbeats]:
+        if request.method == "GET":
+            continue
+        schema = REQUEST_SCHEMAS[request.operation]
+        errors = sorted(schema_validator(schema).iter_errors(request.body), key=str)
+        assert not errors, f"{request.method} {request.path} body does not match {schema}: {errors[0]}"
+        checked += request.operation != ("POST", "heartbeat")
+    return checked
+
+
+@pytest.fixture
+def notices() -> List[str]:
+    """The one-line notices a client would print (its ``notices`` hook)."""
+    return []
+
+
+@pytest.fixture
+def make_client(recording_endpoint: RecordingEndpoint, isolated_env: Path, notices: List[str]) -> Iterator[Callable[..., Any]]:
+    """Makes the process's tracking client for the recording endpoint (options as TrackingClient
+    takes them); at the end, open runs are killed, the client closed and the previous one restored."""
+    from opsbook import _client, _tracking
+    from opsbook._client import TrackingClient
+
+    made: List[Tuple[Any, Any]] = []
+
+    def make(**options: Any) -> Any:
+        options.setdefault("notices", notices.append)
+        options.setdefault("max_backoff", 0.3)
+        tracking = TrackingClient(isolated_env, **options)
+        made.append((tracking, _client.set_client(tracking)))
+        return tracking
+
+    try:
+        yield make
+    finally:
+        while _tracking.active_run() is not None:
+            _tracking.end_run("killed")
+        recording_endpoint.gate.set()
+        for tracking, previous in reversed(made):
+            tracking.close(timeout=5)
+            _client.set_client(previous)
+
+
+@pytest.fixture
+def client(make_client: Callable[..., Any]) -> Any:
+    """The process's tracking client, talking to the recording endpoint."""
+    return make_client()
+
+
 # ---- the real daemon ----
 
-requires_daemon = pytest.mark.skipif(
-    not CLI.is_file() or shutil.which("node") is None,
-    reason=f"the real daemon is needed: build it with `npx tsc -b src` ({CLI} missing) and put node on PATH",
-)
+
+@pytest.fixture
+def _daemon_build() -> None:
+    """Fails (never skips) a test that needs the built daemon when the build or node is missing:
+    a skipped fault test would pass a broken checkout."""
+    if not CLI.is_file():
+        pytest.fail(f"the real daemon is needed and {CLI} is missing: run `make build`", pytrace=False)
+    if shutil.which("node") is None:
+        pytest.fail("the real daemon is needed and `node` is not on PATH: install Node >= 20, then `make build`", pytrace=False)
+
+
+requires_daemon = pytest.mark.usefixtures("_daemon_build")
 
 
 class Daemon:
@@ -234,10 +311,11 @@ class Daemon:
         self.process: Optional[subprocess.Popen[bytes]] = None
         self._processes: List[subprocess.Popen[bytes]] = []
 
-    def start(self, timeout: float = 20.0) -> "Daemon":
+    def start(self, timeout: float = 20.0, args: Sequence[str] = ()) -> "Daemon":
+        """Start the daemon (``args`` appended to ``opsbook daemon``) and wait for its discovery file."""
         previous = self.discovery()
         self.process = subprocess.Popen(
-            ["node", str(CLI), "daemon", "--workspace", str(self.workspace)],
+            ["node", str(CLI), "daemon", "--workspace", str(self.workspace), *args],
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -326,3 +404,86 @@ def daemon_env(tmp_path: Path) -> Iterator[Tuple[Path, Dict[str, str], Daemon]]:
         yield workspace, env, daemon
     finally:
         daemon.stop()
+
+
+# ---- a real ipykernel ----
+
+RUN_MIME = "application/vnd.opsbook.run+json"
+
+
+class Cell:
+    """What one execute_request produced."""
+
+    def __init__(self, reply: Dict[str, Any], messages: List[Dict[str, Any]]) -> None:
+        self.reply = reply["content"]
+        self.messages = messages
+
+    def stream(self, name: str) -> str:
+        return "".join(
+            m["content"]["text"] for m in self.messages if m["msg_type"] == "stream" and m["content"]["name"] == name
+        )
+
+    def bundles(self) -> List[Dict[str, Any]]:
+        return [m["content"]["data"] for m in self.messages if m["msg_type"] in ("display_data", "execute_result")]
+
+    def track_output(self) -> Dict[str, Any]:
+        found = [b[RUN_MIME] for b in self.bundles() if RUN_MIME in b]
+        assert len(found) == 1, f"expected one run output, got {self.bundles()} / stderr {self.stream('stderr')}"
+        return found[0]
+
+    def errors(self) -> List[Dict[str, Any]]:
+        return [m["content"] for m in self.messages if m["msg_type"] == "error"]
+
+
+@contextlib.contextmanager
+def started_kernel(env: Dict[str, str], cwd: Path) -> Iterator[Tuple[Any, Any]]:
+    """(KernelManager, ready client) of a real python3 ipykernel; shut down (or reaped, if a test killed it) at the end."""
+    from jupyter_client import KernelManager
+
+    manager = KernelManager(kernel_name="python3")
+    manager.start_kernel(env=env, cwd=str(cwd))
+    client = manager.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=60)
+        yield manager, client
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+@pytest.fixture
+def kernel(daemon_env: Tuple[Path, Dict[str, str], Daemon]) -> Iterator[Any]:
+    """A kernel client for a real ipykernel in the daemon_env workspace."""
+    workspace, env, _ = daemon_env
+    with started_kernel(env, workspace) as (_, client):
+        yield client
+
+
+def run_cell(kernel: Any, code: str, timeout: float = 60) -> Cell:
+    messages: List[Dict[str, Any]] = []
+    reply = kernel.execute_interactive(code, output_hook=messages.append, timeout=timeout, allow_stdin=False)
+    return Cell(reply, messages)
+
+
+def wait_for(predicate: Any, timeout: float = 20.0, interval: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def drain_iopub_stderr(kernel: Any, quiet_s: float = 0.5) -> str:
+    """stderr text the kernel publishes after the last cell, until it has been quiet for ``quiet_s``."""
+    import queue
+
+    text = []
+    while True:
+        try:
+            message = kernel.get_iopub_msg(timeout=quiet_s)
+        except queue.Empty:
+            return "".join(text)
+        if message["msg_type"] == "stream" and message["content"]["name"] == "stderr":
+            text.append(message["content"]["text"])

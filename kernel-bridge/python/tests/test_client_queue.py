@@ -4,47 +4,18 @@ and every request body validated against schema/*.schema.json."""
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator, List
+from typing import Any, List
 
 import pytest
 
 import opsbook
-from opsbook import _client, _tracking
 from opsbook._client import BATCH_MAX_POINTS, TrackingClient
 
-from conftest import REQUEST_SCHEMAS, RecordingEndpoint, schema_validator
-
-
-@pytest.fixture
-def notices() -> List[str]:
-    return []
-
-
-@pytest.fixture
-def client(recording_endpoint: RecordingEndpoint, isolated_env: Path, notices: List[str]) -> Iterator[TrackingClient]:
-    tracking = TrackingClient(isolated_env, notices=notices.append, max_backoff=0.3)
-    previous = _client.set_client(tracking)
-    try:
-        yield tracking
-    finally:
-        while _tracking.active_run() is not None:
-            _tracking.end_run("killed")
-        recording_endpoint.gate.set()
-        tracking.close(timeout=5)
-        _client.set_client(previous)
-
-
-def assert_bodies_valid(endpoint: RecordingEndpoint) -> int:
-    checked = 0
-    for request in endpoint.requests:
-        schema = REQUEST_SCHEMAS[request.operation]
-        errors = sorted(schema_validator(schema).iter_errors(request.body), key=str)
-        assert not errors, f"{request.method} {request.path} body does not match {schema}: {errors[0]}"
-        checked += 1
-    return checked
+from conftest import RecordingEndpoint, assert_bodies_valid
 
 
 def test_ops_are_sent_in_order_and_every_body_matches_its_schema(
@@ -206,12 +177,13 @@ def test_run_context_marks_failed_and_reraises(client: TrackingClient, recording
     assert_bodies_valid(recording_endpoint)
 
 
-def test_outage_keeps_the_queue_warns_once_and_recovers(
+def test_outage_keeps_the_queue_warns_once_and_recovers_silently(
     client: TrackingClient,
     recording_endpoint: RecordingEndpoint,
     isolated_env: Path,
     notices: List[str],
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     # No daemon can be started in this outage, so the client can only keep the queue and retry.
     monkeypatch.setenv("OPSBOOK_CLI", str(isolated_env / "missing-cli.js"))
@@ -229,12 +201,18 @@ def test_outage_keeps_the_queue_warns_once_and_recovers(
     unreachable = [n for n in notices if "unreachable" in n]
     assert len(unreachable) == 1 and len(notices) == 1, notices
     assert "\n" not in notices[0]
+    # It says how many points wait, and where the ones past the memory cap would go.
+    assert re.search(r"; [\d,]+ metric points are waiting \(in memory; past 100,000 they go to ", notices[0]), notices[0]
+    assert str(isolated_env / ".opsbook" / "spool") in notices[0]
 
+    caplog.set_level("INFO", logger="opsbook")
     port = recording_endpoint.start()  # back, on a new port, announced by a new discovery file
     recording_endpoint.write_discovery(isolated_env, port)
     opsbook.end_run()
     assert opsbook.flush(15)
-    assert len(notices) == 2 and "reachable again" in notices[1]
+    # The recovery is logged, not shown: the cell that lived through the outage ends with one line.
+    assert len(notices) == 1, notices
+    assert [r.getMessage() for r in caplog.records if "reachable again" in r.getMessage()], caplog.records
     steps = [p["step"] for b in recording_endpoint.bodies(("POST", "metrics")) for p in b["metrics"]]
     assert steps == list(range(3_001))
     assert recording_endpoint.requests[-1].operation == ("PATCH", "run")
