@@ -2,15 +2,5 @@
 export * from './store';
 export * from './tracking';
 export * from './daemon';
-export {
-  OpsbookClient,
-  OpsbookApiError,
-  type ApiMap,
-  type ApiQuery,
-  type ApiRequestBody,
-  type ApiResponse,
-  type ClientOptions,
-  type FetchLike,
-  type OperationId,
-} from './client';
+export * from './client';
 export { runCli } from './cli';
