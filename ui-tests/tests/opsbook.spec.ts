@@ -122,7 +122,9 @@ test.describe('Opsbook sidebar states', () => {
     await page.route(RUN_LIST, (route) =>
       route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: { code: 'internal', message } }) }),
     );
-    await page.evaluate(() => window.jupyterapp.commands.execute('opsbook:open-sidebar'));
+    await page.evaluate(async () => {
+      await window.jupyterapp.commands.execute('opsbook:open-sidebar');
+    });
     const panel = page.locator('#opsbook-sidebar .opsbook-ExperimentsPanel');
     await expect(panel.getByRole('alert')).toContainText(message);
 

@@ -21,7 +21,9 @@ async function endRun(request: APIRequestContext, runId: string): Promise<void> 
 }
 
 async function openRun(page: IJupyterLabPageFixture, runId: string): Promise<void> {
-  await page.evaluate((id) => window.jupyterapp.commands.execute('opsbook:open-run', { runId: id }), runId);
+  await page.evaluate(async (id) => {
+    await window.jupyterapp.commands.execute('opsbook:open-run', { runId: id });
+  }, runId);
 }
 
 /** Reads of one run: the run itself and its metric series. */
@@ -48,7 +50,9 @@ test.describe('Opsbook polling', () => {
     const ended = await createRun(request, 'ends');
     const live = await createRun(request, 'keeps-running');
 
-    await page.evaluate(() => window.jupyterapp.commands.execute('opsbook:open-sidebar'));
+    await page.evaluate(async () => {
+      await window.jupyterapp.commands.execute('opsbook:open-sidebar');
+    });
     await openRun(page, ended);
     const endedView = page.locator(`.jp-MainAreaWidget:visible .opsbook-RunDetail[data-run-id="${ended}"]`);
     await expect(endedView.locator('h2')).toContainText('Running');
@@ -94,7 +98,9 @@ test.describe('Opsbook polling', () => {
     expect(since(mark).filter(ofRun(live)).length).toBeGreaterThanOrEqual(2);
 
     // The run view behind another tab as well: nothing at all.
-    await page.evaluate(() => window.jupyterapp.commands.execute('launcher:create'));
+    await page.evaluate(async () => {
+      await window.jupyterapp.commands.execute('launcher:create');
+    });
     await expect(page.locator('.jp-MainAreaWidget:visible .jp-Launcher')).toBeVisible();
     await expect(liveView).toHaveCount(0);
     mark = calls.length;
@@ -105,7 +111,9 @@ test.describe('Opsbook polling', () => {
     // Shown again, both read at once and keep going.
     mark = calls.length;
     await page.evaluate((id) => window.jupyterapp.shell.activateById(`opsbook-run-${id}`), live);
-    await page.evaluate(() => window.jupyterapp.commands.execute('opsbook:open-sidebar'));
+    await page.evaluate(async () => {
+      await window.jupyterapp.commands.execute('opsbook:open-sidebar');
+    });
     await expect(liveView.locator('h2')).toContainText('Running');
     await expect.poll(() => since(mark).filter(ofList).length).toBeGreaterThanOrEqual(2);
     await expect.poll(() => since(mark).filter(ofRun(live)).length).toBeGreaterThanOrEqual(4);
