@@ -94,9 +94,14 @@ export class RunPanel extends ReactWidget {
    * does not exist (404) never will.
    */
   private get live(): boolean {
-    const known = this.state.kind === 'ready' ? this.state : this.state.kind === 'error' ? this.state.last : undefined;
+    const known = this.lastRead;
     if (known) return known.detail.run.status === 'running';
     return !(this.state.kind === 'error' && this.state.gone);
+  }
+
+  /** The last successful read, shown on while later reads fail. */
+  private get lastRead(): { detail: RunDetailData; history?: MetricHistory } | undefined {
+    return this.state.kind === 'ready' ? this.state : this.state.kind === 'error' ? this.state.last : undefined;
   }
 
   /**
@@ -111,9 +116,8 @@ export class RunPanel extends ReactWidget {
       this.state = { kind: 'ready', detail, history };
       if (!this.isDisposed) this.onRun?.(detail);
     } catch (reason) {
-      const last = this.state.kind === 'ready' ? this.state : this.state.kind === 'error' ? this.state.last : undefined;
       const gone = reason instanceof OpsbookApiError && reason.status === 404;
-      this.state = { kind: 'error', message: describeError(reason), gone, last };
+      this.state = { kind: 'error', message: describeError(reason), gone, last: this.lastRead };
       throw reason;
     } finally {
       if (!this.isDisposed) {

@@ -10,3 +10,4 @@ export {
   type OperationId,
 } from './client';
 export * from './paths';
+export * from './announced';

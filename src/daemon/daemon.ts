@@ -1,6 +1,7 @@
 import { realpathSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { openapiDocument, type DaemonInfo, type DiscoveryFile } from '@opsbook/schema';
+import { announcedDaemon } from '../client/announced';
 import { Store } from '../store/store';
 import { RunStore } from '../tracking/run-store';
 import { RunSupervisor } from '../tracking/run-supervisor';
@@ -143,17 +144,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
  * Whether the discovery file names a daemon that answers `/health` for `workspace`.
  */
 export async function answeringDaemon(discovery: DiscoveryFile, workspace: string): Promise<DaemonInfo | null> {
-  try {
-    const response = await fetch(`http://127.0.0.1:${discovery.port}/api/v1/health`, {
-      headers: { Authorization: `Bearer ${discovery.token}` },
-      signal: AbortSignal.timeout(2000),
-    });
-    if (!response.ok) return null;
-    const info = (await response.json()) as DaemonInfo;
-    return info.workspace === realpathSync(workspace) ? info : null;
-  } catch {
-    return null;
-  }
+  return (await announcedDaemon(discovery, realpathSync(workspace)))?.info ?? null;
 }
 
 /**

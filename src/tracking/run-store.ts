@@ -351,14 +351,13 @@ export class RunStore {
    */
   killSilentRuns(timeoutMs: number, notBeforeMs: number, nowMs: number = Date.now()): Promise<string[]> {
     return this.store.transaction(async (db) => {
-      const now = nowMs;
       const rows = await db.all(
         `UPDATE runs SET status = 'killed', end_ms = $1, source_error = $2
          WHERE status = 'running' AND id IN (
            SELECT run_id FROM run_heartbeats WHERE greatest(last_beat_ms, $3) < $1 - $4)
          RETURNING id`,
         [
-          BigInt(now),
+          BigInt(nowMs),
           `killed: no heartbeat from the process that ran it for ${Math.round(timeoutMs / 1000)} s (its kernel stopped or died)`,
           BigInt(notBeforeMs),
           BigInt(timeoutMs),

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile, realpath } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { discoveryFileName, jupyterRuntimeDir, OpsbookClient } from '@opsbook/core/client';
+import { announcedDaemon, discoveryFileName, jupyterRuntimeDir, type OpsbookClient } from '@opsbook/core/client';
 
 /**
  * A client of the daemon announced for `folder`, when one answers for it. The extension host reaches
@@ -19,11 +19,5 @@ export async function connectDaemon(folder: string): Promise<OpsbookClient | nul
     return null;
   }
   if (typeof announced.url !== 'string' || typeof announced.token !== 'string') return null;
-  const client = new OpsbookClient({ baseUrl: announced.url, token: announced.token });
-  try {
-    const info = await client.health();
-    return info.workspace === workspace ? client : null;
-  } catch {
-    return null;
-  }
+  return (await announcedDaemon({ url: announced.url, token: announced.token }, workspace))?.client ?? null;
 }
