@@ -272,7 +272,6 @@ class TrackingClient:
         self._ending: Set[str] = set()  # an end is queued and not yet answered
         self._heartbeat_thread: Optional[threading.Thread] = None
         self._heartbeat_stop = threading.Event()
-        self._heartbeat_timeout_ms: Optional[int] = None
 
     # ---- producer side (kernel thread) ----
 
@@ -754,8 +753,6 @@ class TrackingClient:
         reply = json.loads(data)
         if not isinstance(reply, dict):
             raise ValueError(f"heartbeat answered {data[:200]!r}")
-        if isinstance(reply.get("timeout_ms"), int):
-            self._heartbeat_timeout_ms = reply["timeout_ms"]
         if isinstance(reply.get("interval_ms"), (int, float)) and reply["interval_ms"] > 0:
             interval = max(HEARTBEAT_MIN_INTERVAL_S, reply["interval_ms"] / 1000.0)
         for item in reply.get("runs") or ():

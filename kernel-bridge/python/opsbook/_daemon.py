@@ -60,7 +60,7 @@ def read_discovery(workspace: str | os.PathLike[str]) -> DaemonEndpoint | None:
     if host not in _LOOPBACK_HOSTS:
         host = "127.0.0.1"
     pid = info.get("pid")
-    if isinstance(pid, int) and not _process_exists(pid):
+    if isinstance(pid, int) and not process_exists(pid):
         return None
     return DaemonEndpoint(
         host=host,
@@ -71,7 +71,8 @@ def read_discovery(workspace: str | os.PathLike[str]) -> DaemonEndpoint | None:
     )
 
 
-def _process_exists(pid: int) -> bool:
+def process_exists(pid: int) -> bool:
+    """Whether a process with this id runs (one of another user counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

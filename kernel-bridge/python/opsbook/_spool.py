@@ -32,6 +32,8 @@ from array import array
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from ._daemon import process_exists
+
 MAGIC = b"OBSPOOL1"
 POINTS, OP = b"P", b"O"
 _RECORD = struct.Struct("<cI")
@@ -194,10 +196,8 @@ class Spool:
         if self.path is not None:
             try:
                 self.path.unlink()
-            except FileNotFoundError:
-                pass
             except OSError:
-                pass  # e.g. still open elsewhere on Windows: it holds nothing we need
+                pass  # gone already, or still open elsewhere on Windows: it holds nothing we need
         self.path = None
         self.written = self.read_offset = self.points = self.ops = 0
 
@@ -232,18 +232,9 @@ def _remove_orphans(directory: Path) -> None:
             pid = int(path.name[len(host) + 1 :].split("-", 1)[0])
         except ValueError:
             continue
-        if pid != os.getpid() and not _pid_exists(pid):
+        if pid != os.getpid() and not process_exists(pid):
             try:
                 path.unlink()
             except OSError:
                 pass
 
-
-def _pid_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # PermissionError: alive, someone else's
-        return True
-    return True

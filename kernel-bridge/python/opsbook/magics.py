@@ -155,14 +155,16 @@ async def track_cell_async(magic: str, line: str, cell: str) -> Any:
     run = magics._start_track(args, cell)
     try:
         result = await run_cell_in_user_namespace_async(shell, cell)
-    except (KeyboardInterrupt, asyncio.CancelledError) as error:
-        magics._finish(run, "killed", _tracking.error_summary(error))
-        raise
     except BaseException as error:
-        magics._finish(run, "failed", _tracking.error_summary(error))
+        magics._finish(run, _status_after(error), _tracking.error_summary(error))
         raise
     magics._finish(run, "finished")
     return result
+
+
+def _status_after(error: BaseException) -> str:
+    """How a cell's run ends when the cell raised: ``killed`` when it was interrupted or cancelled."""
+    return "killed" if isinstance(error, (KeyboardInterrupt, asyncio.CancelledError)) else "failed"
 
 
 def parse_cell(shell: Any, cell: str) -> "tuple[ast.Module, str]":
@@ -222,11 +224,8 @@ class OpsbookMagics(Magics):
         run = self._start_track(args, cell)
         try:
             result = run_cell_in_user_namespace(self.shell, cell)
-        except KeyboardInterrupt as error:
-            self._finish(run, "killed", _tracking.error_summary(error))
-            raise
         except BaseException as error:
-            self._finish(run, "failed", _tracking.error_summary(error))
+            self._finish(run, _status_after(error), _tracking.error_summary(error))
             raise
         self._finish(run, "finished")
         return result
