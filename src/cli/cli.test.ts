@@ -263,6 +263,18 @@ describe('opsbook CLI', () => {
       expect(result).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
     });
 
+    it('exits quietly when its reader has gone (`opsbook --help | head`)', async () => {
+      const result = await new Promise<Result>((resolve) => {
+        const child = spawn(process.execPath, [CLI, '--help'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        // The read end closes before the CLI has started, so its first write meets EPIPE.
+        child.stdout.destroy();
+        let stderr = '';
+        child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+        child.once('close', (code) => resolve({ code, stdout: '', stderr }));
+      });
+      expect(result).toEqual({ code: 0, stdout: '', stderr: '' });
+    });
+
     it('prints usage from the command table', async () => {
       const top = await opsbook(['--help'], env);
       expect(top.code).toBe(0);
