@@ -272,6 +272,8 @@ class TrackingClient:
         self._ending: Set[str] = set()  # an end is queued and not yet answered
         self._heartbeat_thread: Optional[threading.Thread] = None
         self._heartbeat_stop = threading.Event()
+        # Set to beat at once: a new run's first beat (which also learns the daemon's interval), or stopping.
+        self._beat_now = threading.Event()
 
     # ---- producer side (kernel thread) ----
 
@@ -288,6 +290,7 @@ class TrackingClient:
             with self._cond:
                 self._supervised[run_id] = on_ended
             self._ensure_heartbeat()
+            self._beat_now.set()
         self._enqueue(_Op(CREATE, run_id, body))
 
     def log_params(self, run_id: str, params: Dict[str, str]) -> None:
@@ -379,6 +382,7 @@ class TrackingClient:
             self._closed = True
             self._cond.notify_all()
         self._heartbeat_stop.set()
+        self._beat_now.set()
         for thread in (self._thread, self._heartbeat_thread):
             if thread is not None:
                 thread.join(timeout=1.0)
@@ -730,7 +734,8 @@ class TrackingClient:
                     channel.close()
                     wait = min(interval, HEARTBEAT_RETRY_S)
                     _log.debug("heartbeat failed: %s", error)
-                self._heartbeat_stop.wait(wait)
+                self._beat_now.wait(wait)
+                self._beat_now.clear()
         finally:
             channel.close()
 

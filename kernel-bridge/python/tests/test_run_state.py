@@ -47,6 +47,19 @@ def test_runs_are_created_supervised_and_beaten_for_until_their_end_is_answered(
     assert_bodies_valid(recording_endpoint)
 
 
+def test_a_new_run_is_beaten_for_at_once_whatever_interval_the_thread_sleeps(
+    client: TrackingClient, recording_endpoint: RecordingEndpoint
+) -> None:
+    # An hour between beats: without a beat on creation, the second run would wait that long for its
+    # first, and a daemon with a short timeout would kill it meanwhile.
+    recording_endpoint.heartbeat_interval_ms = 3_600_000
+    with opsbook.run("exp", "first") as first:
+        assert wait_for(lambda: any(first.id in ids for ids in beaten_for(recording_endpoint)))
+    assert opsbook.flush(10)
+    with opsbook.run("exp", "second") as second:
+        assert wait_for(lambda: any(second.id in ids for ids in beaten_for(recording_endpoint)))
+
+
 def test_beats_go_on_while_the_sender_is_stuck_behind_a_backlog(
     client: TrackingClient, recording_endpoint: RecordingEndpoint
 ) -> None:
