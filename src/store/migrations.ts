@@ -96,4 +96,55 @@ export const migrations: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 4,
+    name: 'tracking: run annotations, nesting and provenance; workspace settings; artifacts; model registry',
+    statements: [
+      // DuckDB cannot add a column with a constraint to a table that has rows: defaults only.
+      `ALTER TABLE runs ADD COLUMN parent_run_id VARCHAR`,
+      `ALTER TABLE runs ADD COLUMN starred BOOLEAN DEFAULT false`,
+      `ALTER TABLE runs ADD COLUMN notes VARCHAR DEFAULT ''`,
+      `ALTER TABLE runs ADD COLUMN deleted_ms BIGINT`,
+      `ALTER TABLE runs ADD COLUMN provenance VARCHAR`,
+      `UPDATE runs SET starred = false, notes = ''`,
+      `CREATE TABLE workspace_settings (
+        key VARCHAR PRIMARY KEY,
+        value VARCHAR NOT NULL,
+        updated_ms BIGINT NOT NULL
+      )`,
+      `CREATE TABLE artifacts (
+        run_id VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        size BIGINT NOT NULL,
+        sha256 VARCHAR NOT NULL,
+        media_type VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        created_ms BIGINT NOT NULL,
+        PRIMARY KEY (run_id, name)
+      )`,
+      `CREATE TABLE registered_models (
+        name VARCHAR PRIMARY KEY,
+        description VARCHAR NOT NULL,
+        created_ms BIGINT NOT NULL
+      )`,
+      `CREATE TABLE model_versions (
+        name VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        run_id VARCHAR,
+        artifact VARCHAR NOT NULL,
+        flavor VARCHAR NOT NULL,
+        signature VARCHAR NOT NULL,
+        parity_max_abs_diff DOUBLE,
+        data_fingerprint VARCHAR,
+        created_ms BIGINT NOT NULL,
+        PRIMARY KEY (name, version)
+      )`,
+      `CREATE TABLE model_aliases (
+        name VARCHAR NOT NULL,
+        alias VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        PRIMARY KEY (name, alias)
+      )`,
+    ],
+  },
 ];
