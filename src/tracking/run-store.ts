@@ -15,6 +15,7 @@ import type {
   MetricHistory,
   MetricPoint,
   MetricSummary,
+  Provenance,
   Run,
   RunCreate,
   RunDetail,
@@ -62,9 +63,9 @@ export class RunStore {
   constructor(private readonly store: Store) {}
 
   /**
-   * Starts a run, creating its experiment on first use.
+   * Starts a run, creating its experiment on first use; nested under `parent_run_id` when given.
    * @throws ConflictError when a run with the client-chosen id exists.
-   * @throws BadInputError when `start_time` is not a date.
+   * @throws BadInputError when `start_time` is not a date, or `parent_run_id` names no run.
    */
   createRun(input: RunCreate): Promise<Run> {
     return this.store.transaction(async (db) => {
@@ -72,11 +73,13 @@ export class RunStore {
       const existing = await db.all('SELECT id FROM runs WHERE id = $1', [id]);
       if (existing.length > 0) throw new ConflictError('/id', id, `a run with id ${id} already exists`);
       const startMs = input.start_time === undefined ? Date.now() : parseTime('/start_time', input.start_time);
+      if (input.parent_run_id !== undefined) await refuseUnknownParent(db, input.parent_run_id);
       const experimentId = await experimentIdFor(db, input.experiment ?? DEFAULT_EXPERIMENT);
       const [seq] = await db.all('SELECT coalesce(max(created_seq), 0) + 1 AS seq FROM runs');
       await db.run(
-        `INSERT INTO runs (id, experiment_id, name, status, start_ms, end_ms, source_type, source_code, source_error, created_seq)
-         VALUES ($1, $2, $3, 'running', $4, NULL, $5, $6, $7, $8)`,
+        `INSERT INTO runs (id, experiment_id, name, status, start_ms, end_ms, source_type, source_code, source_error, created_seq,
+           parent_run_id, provenance)
+         VALUES ($1, $2, $3, 'running', $4, NULL, $5, $6, $7, $8, $9, $10)`,
         [
           id,
           experimentId,
@@ -86,6 +89,8 @@ export class RunStore {
           input.source?.code ?? null,
           input.source?.error ?? null,
           seq.seq as bigint,
+          input.parent_run_id ?? null,
+          input.provenance === undefined ? null : JSON.stringify(input.provenance),
         ],
       );
       await insertParams(db, id, input.params ?? {});
@@ -480,6 +485,12 @@ async function upsertTags(db: StoreSession, runId: string, tags: Record<string, 
   }
 }
 
+/** @throws BadInputError naming `parent_run_id` when no run has that id. */
+async function refuseUnknownParent(db: StoreSession, parentId: string): Promise<void> {
+  const [parent] = await db.all('SELECT id FROM runs WHERE id = $1', [parentId]);
+  if (!parent) throw new BadInputError('/parent_run_id', parentId, `/parent_run_id names no run: ${JSON.stringify(parentId)}`);
+}
+
 async function resolveRunId(db: StoreSession, idOrPrefix: string): Promise<string> {
   const [exact] = await db.all('SELECT id FROM runs WHERE id = $1', [idOrPrefix]);
   if (exact) return exact.id as string;
@@ -501,6 +512,10 @@ async function readDetail(db: StoreSession, runId: string): Promise<RunDetail> {
   const [row] = await db.all(`SELECT ${RUN_COLUMNS} FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE r.id = $1`, [runId]);
   if (!row) throw new NotFoundError('run_id', runId, `no run with id ${JSON.stringify(runId)}`);
   const params = await db.all('SELECT key, value FROM params WHERE run_id = $1 ORDER BY key', [runId]);
+  const [nesting] = await db.all(
+    'SELECT parent_run_id, provenance, (SELECT count(*) FROM runs c WHERE c.parent_run_id = r.id) AS child_count FROM runs r WHERE id = $1',
+    [runId],
+  );
   const tags = await db.all('SELECT key, value FROM tags WHERE run_id = $1 ORDER BY key', [runId]);
   const summaries = await db.all(
     'SELECT key, count, last_value, min_value, max_value, last_step FROM metric_summaries WHERE run_id = $1 ORDER BY key',
@@ -523,6 +538,9 @@ async function readDetail(db: StoreSession, runId: string): Promise<RunDetail> {
     metrics,
     tags: Object.fromEntries(tags.map((t) => [t.key as string, t.value as string])),
     source,
+    parent_run_id: nesting.parent_run_id as string | null,
+    child_count: Number(nesting.child_count),
+    ...(nesting.provenance === null ? {} : { provenance: JSON.parse(nesting.provenance as string) as Provenance }),
   };
 }
 

@@ -123,6 +123,8 @@ describe('RunDetail', () => {
     ],
     tags: {},
     source: { type: 'cell', code: '%%track --experiment quickstart\nmodel.fit(X, y)' },
+    parent_run_id: null,
+    child_count: 0,
   };
   const history: MetricHistory = {
     run_id: detail.run.id,
