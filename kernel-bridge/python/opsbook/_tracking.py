@@ -90,8 +90,11 @@ class Run:
         source_type: str = "api",
         code: Optional[str] = None,
         tags: Optional[Mapping[str, str]] = None,
+        parent: "Run | str | None" = None,
+        provenance: Optional[Mapping[str, Any]] = None,
     ) -> None:
         experiment = DEFAULT_EXPERIMENT if experiment is None else experiment
+        self.parent_id = parent_id_of(parent)
         if not isinstance(experiment, str) or not 1 <= len(experiment) <= _MAX_NAME:
             raise ValueError(f"experiment must be a name of 1-{_MAX_NAME} characters, got {experiment!r}")
         self.id = str(uuid.uuid4())
@@ -122,6 +125,10 @@ class Run:
         }
         if tags:
             body["tags"] = {str(k): str(v) for k, v in tags.items()}
+        if self.parent_id is not None:
+            body["parent_run_id"] = self.parent_id
+        if provenance:
+            body["provenance"] = dict(provenance)
         client.create_run(self.id, body, on_ended=self._ended_on_daemon)
 
     def log_params(self, params: Mapping[str, Any]) -> None:
@@ -207,6 +214,25 @@ class Run:
         return f"<opsbook.Run {self.name!r} experiment={self.experiment!r} status={self.status} id={self.id}>"
 
 
+def parent_id_of(parent: Any) -> Optional[str]:
+    """The run id a ``parent=`` argument names: a :class:`Run`, a run id, or None.
+
+    Raises:
+        TypeError: neither a Run, a string nor None.
+        ValueError: a string that is not a run id (a UUID).
+    """
+    if parent is None:
+        return None
+    if isinstance(parent, Run):
+        return parent.id
+    if isinstance(parent, str):
+        try:
+            return str(uuid.UUID(parent))
+        except ValueError:
+            raise ValueError(f"parent must be a run id (a UUID) or an opsbook.Run, got {parent!r}") from None
+    raise TypeError(f"parent must be an opsbook.Run or a run id, got {type(parent).__name__} {parent!r}")
+
+
 _runs: List[Run] = []
 _runs_lock = threading.Lock()
 _exit_hook_registered = False
@@ -219,14 +245,33 @@ def start_run(
     source_type: str = "api",
     code: Optional[str] = None,
     tags: Optional[Mapping[str, str]] = None,
+    parent: "Run | str | None" = None,
 ) -> Run:
-    """Start a run and make it the active one (runs nest: the newest is active until it ends).
+    """Start a run and make it the active one (the newest open run is active until it ends).
+
+    The run is recorded under ``parent`` (a :class:`Run` or a run id) when given; a run started
+    while another is active is not nested under it unless asked (``parent=opsbook.active_run()``).
+    Where it was made (notebook, cell, git commit, packages: ``provenance.schema.json``) is
+    recorded with it.
 
     Raises:
-        ValueError: a bad experiment or run name.
+        ValueError: a bad experiment or run name, or a parent that is not a run id.
+        TypeError: a parent that is neither a Run nor a string.
     """
     global _exit_hook_registered
-    run = Run(_client.get_client(), experiment, name, source_type=source_type, code=code, tags=tags)
+    from . import _provenance
+
+    parent_id = parent_id_of(parent)
+    run = Run(
+        _client.get_client(),
+        experiment,
+        name,
+        source_type=source_type,
+        code=code,
+        tags=tags,
+        parent=parent_id,
+        provenance=_provenance.capture(),
+    )
     with _runs_lock:
         _runs.append(run)
         if not _exit_hook_registered:
@@ -269,10 +314,15 @@ def error_summary(error: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def run(experiment: Optional[str] = None, name: Optional[str] = None) -> Iterator[Run]:
+def run(experiment: Optional[str] = None, name: Optional[str] = None, *, parent: "Run | str | None" = None) -> Iterator[Run]:
     """``with opsbook.run("exp", "name") as r:`` — finished on exit, failed (and re-raised) on an exception,
-    killed on KeyboardInterrupt; an end chosen inside the block (``opsbook.end_run("failed")``) stands."""
-    current = start_run(experiment, name)
+    killed on KeyboardInterrupt; an end chosen inside the block (``opsbook.end_run("failed")``) stands.
+    ``parent`` (a Run or a run id) nests the run under another, e.g. ``parent=opsbook.active_run()``.
+
+    Raises:
+        ValueError, TypeError: a bad experiment, name or parent (before the block runs).
+    """
+    current = start_run(experiment, name, parent=parent)
     try:
         yield current
     except KeyboardInterrupt as error:

@@ -181,7 +181,7 @@ class OpsbookMagics(Magics):
 
     @cell_magic
     def track(self, line: str, cell: str) -> Any:
-        """%%track [--experiment E] [--name N]: run the cell inside a tracked run."""
+        """%%track [--experiment E] [--name N] [--parent RUN]: run the cell inside a tracked run."""
         __tracebackhide__ = True  # noqa: F841
         args = self._parse("track", _split(line), prog="%%track")
         if args is None:
@@ -238,10 +238,30 @@ class OpsbookMagics(Magics):
             UsageError: a bad experiment or run name.
         """
         parse_cell(self.shell, cell)
+        parent = self._parent(args.parent)
         try:
-            return _tracking.start_run(args.experiment, args.name, source_type="cell", code=cell)
+            return _tracking.start_run(args.experiment, args.name, source_type="cell", code=cell, parent=parent)
         except (TypeError, ValueError) as error:
             raise UsageError(f"%%track: {error}") from None
+
+    def _parent(self, given: Optional[str]) -> Optional[str]:
+        """The run id ``--parent`` names: a kernel variable holding an ``opsbook.Run`` (or a run id),
+        else the text itself as a run id.
+
+        Raises:
+            UsageError: the variable holds something else, or the text is not a run id.
+        """
+        if given is None:
+            return None
+        value = self.shell.user_ns.get(given, given) if given.isidentifier() else given
+        try:
+            return _tracking.parent_id_of(value)
+        except (TypeError, ValueError):
+            if value is given:
+                problem = f"{given!r} is neither a run id nor a variable holding an opsbook.Run"
+            else:
+                problem = f"variable {given!r} holds a {type(value).__name__}, not an opsbook.Run or a run id"
+            raise UsageError(f"%%track: --parent: {problem}") from None
 
     def _finish(self, run: _tracking.Run, status: str, error: Optional[str] = None) -> None:
         # The automatic end: an end the cell chose itself (opsbook.end_run("failed")) stands.
