@@ -10,7 +10,7 @@ export { StatusBadge } from './StatusBadge';
 export { MetricValues } from './MetricValues';
 export { readChartTheme, watchThemeChanges, type ChartTheme } from './chartTheme';
 export { loadPlotly, type PlotlyApi, type PlotlyLoader } from './plotly';
-export { VIEW_CSS, ensureViewStyles } from './styles';
+export { VIEW_CSS, ensureStyleSheet, ensureViewStyles } from './styles';
 export {
   formatDuration,
   formatMetric,
@@ -20,3 +20,18 @@ export {
   STATUS_LABEL,
   type ExperimentGroup,
 } from './format';
+export { RunsTable, type RunsTableProps, type RunAnnotation } from './RunsTable';
+export { ColumnChooser, type ColumnChooserProps } from './ColumnChooser';
+export {
+  BASE_COLUMNS,
+  DEFAULT_RUNS_TABLE_QUERY,
+  columnKeysOf,
+  columnText,
+  sortRuns,
+  type DeletedFilter,
+  type RunsTableQuery,
+  type SortOrder,
+  type TableRun,
+} from './runColumns';
+export { RUNS_TABLE_CSS, ensureRunsTableStyles } from './runsTableStyles';
+export { checkFilter, filterRuns, type FilterProblem } from './filterCheck';

@@ -100,9 +100,14 @@ const STYLE_ELEMENT_ID = 'opsbook-view-styles';
 
 /** Adds {@link VIEW_CSS} to the document once; later calls are no-ops. */
 export function ensureViewStyles(doc: Document | undefined = globalThis.document): void {
-  if (!doc || doc.getElementById(STYLE_ELEMENT_ID)) return;
+  ensureStyleSheet(STYLE_ELEMENT_ID, VIEW_CSS, doc);
+}
+
+/** Adds a view's stylesheet to the document once, as a `<style>` element with this id. */
+export function ensureStyleSheet(id: string, css: string, doc: Document | undefined = globalThis.document): void {
+  if (!doc || doc.getElementById(id)) return;
   const style = doc.createElement('style');
-  style.id = STYLE_ELEMENT_ID;
-  style.textContent = VIEW_CSS;
+  style.id = id;
+  style.textContent = css;
   doc.head.appendChild(style);
 }
