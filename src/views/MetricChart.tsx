@@ -1,7 +1,8 @@
-import { useEffect, useRef, useState } from 'react';
-import { readChartTheme, watchThemeChanges, type ChartTheme } from './chartTheme';
-import { loadPlotly, type PlotlyApi, type PlotlyLoader } from './plotly';
+import { useEffect } from 'react';
+import type { ChartTheme } from './chartTheme';
+import { loadPlotly, type PlotlyLoader } from './plotly';
 import { ensureViewStyles } from './styles';
+import { escapeHtml, usePlotlyChart } from './usePlotlyChart';
 
 export interface MetricChartProps {
   /** Metric name, used as the chart title. */
@@ -51,51 +52,8 @@ export function chartFigure(
 
 /** One metric as a line over steps, redrawn when its data or the host theme changes. */
 export function MetricChart({ metricKey, steps, values, count, plotly = loadPlotly }: MetricChartProps): JSX.Element {
-  const plotRef = useRef<HTMLDivElement>(null);
-  const plotlyRef = useRef<PlotlyApi | null>(null);
-  const [themeVersion, setThemeVersion] = useState(0);
-  const [error, setError] = useState<string | null>(null);
-
   useEffect(() => ensureViewStyles(), []);
-
-  useEffect(() => {
-    const element = plotRef.current;
-    if (!element) return undefined;
-    const stopWatching = watchThemeChanges(element.ownerDocument, () => setThemeVersion((v) => v + 1));
-    const Resize = element.ownerDocument.defaultView?.ResizeObserver;
-    // The host's panels resize without a window resize event, which is all plotly listens to.
-    const resizeObserver = Resize
-      ? new Resize(() => {
-          if (plotlyRef.current && element.isConnected) plotlyRef.current.Plots.resize(element);
-        })
-      : undefined;
-    resizeObserver?.observe(element);
-    return () => {
-      stopWatching();
-      resizeObserver?.disconnect();
-      plotlyRef.current?.purge(element);
-    };
-  }, []);
-
-  useEffect(() => {
-    const element = plotRef.current;
-    if (!element) return;
-    let cancelled = false;
-    const draw = async (): Promise<void> => {
-      const api = await plotly();
-      if (cancelled) return;
-      plotlyRef.current = api;
-      const { data, layout } = chartFigure(metricKey, steps, values, readChartTheme(element));
-      await api.react(element, data, layout, { displaylogo: false, responsive: true, modeBarButtonsToRemove: ['select2d', 'lasso2d'] });
-      if (!cancelled) setError(null);
-    };
-    draw().catch((reason: unknown) => {
-      if (!cancelled) setError(`Chart unavailable: ${reason instanceof Error ? reason.message : String(reason)}`);
-    });
-    return () => {
-      cancelled = true;
-    };
-  }, [metricKey, steps, values, themeVersion, plotly]);
+  const { ref: plotRef, error } = usePlotlyChart(plotly, (theme) => chartFigure(metricKey, steps, values, theme), [metricKey, steps, values]);
 
   const drawn = steps.length;
   return (
@@ -109,9 +67,4 @@ export function MetricChart({ metricKey, steps, values, count, plotly = loadPlot
       )}
     </figure>
   );
-}
-
-/** Plotly titles accept HTML; metric keys are user text. */
-function escapeHtml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }

@@ -35,3 +35,20 @@ export {
 } from './runColumns';
 export { RUNS_TABLE_CSS, ensureRunsTableStyles } from './runsTableStyles';
 export { checkFilter, filterRuns, type FilterProblem } from './filterCheck';
+export {
+  OverlayChart,
+  overlayFigure,
+  DEFAULT_OVERLAY_OPTIONS,
+  type OverlayChartProps,
+  type OverlayOptions,
+  type OverlaySeries,
+  type OverlayXAxis,
+} from './OverlayChart';
+export { RunsOverlay, type OverlayRun, type RunsOverlayProps, type SeriesLoader } from './RunsOverlay';
+export { ParallelCoordinates, parallelCoordinatesFigure, type ParallelCoordinatesProps, type ParamRun } from './ParallelCoordinates';
+export { ParamScatter, paramScatterFigure, type ParamScatterProps } from './ParamScatter';
+export { CompareView, bestCells, type CompareViewProps } from './CompareView';
+export { SweepView, sortChildren, type SweepRun, type SweepViewProps } from './SweepView';
+export { defaultDirection, smoothEma, paramAxis, differingParamKeys, type MetricDirection } from './compareData';
+export { COMPARE_CSS, ensureCompareStyles } from './compareStyles';
+export { loadFullPlotly } from './plotlyFull';
