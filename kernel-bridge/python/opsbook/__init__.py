@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
+from ._optuna import optuna_callback
 from ._tracking import (
     Run,
     active_run,
@@ -39,6 +40,7 @@ __all__ = [
     "log_metrics",
     "log_param",
     "log_params",
+    "optuna_callback",
     "run",
     "start_run",
     "load_ipython_extension",

@@ -30,6 +30,11 @@ EXIT_ERROR = "the Python process exited with the run still open"
 NO_RUN_MESSAGE = "no active run: use %%track or `with opsbook.run()`"
 
 
+def _iso(moment: _dt.datetime) -> str:
+    """A datetime as RFC 3339 UTC with milliseconds; a naive one is taken as local time (as Optuna's are)."""
+    return moment.astimezone(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def utc_now_iso() -> str:
     """Now as RFC 3339 UTC with milliseconds, e.g. ``2025-01-31T12:00:00.123Z``."""
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -92,6 +97,7 @@ class Run:
         tags: Optional[Mapping[str, str]] = None,
         parent: "Run | str | None" = None,
         provenance: Optional[Mapping[str, Any]] = None,
+        start_time: Optional[_dt.datetime] = None,
     ) -> None:
         experiment = DEFAULT_EXPERIMENT if experiment is None else experiment
         self.parent_id = parent_id_of(parent)
@@ -111,6 +117,7 @@ class Run:
         self._next_step: Dict[str, int] = {}
         self._client = client
         self._started = time.monotonic()
+        self._start_time = start_time
         self.duration_ms: Optional[float] = None
         source: Dict[str, Any] = {"type": source_type}
         if code is not None:
@@ -119,7 +126,7 @@ class Run:
             "id": self.id,
             "experiment": experiment,
             "name": name,
-            "start_time": utc_now_iso(),
+            "start_time": utc_now_iso() if start_time is None else _iso(start_time),
             "source": source,
             "heartbeat": True,
         }
@@ -169,9 +176,10 @@ class Run:
         """Whether the run has ended, here or (as the daemon told us) elsewhere."""
         return self.status != "running"
 
-    def end(self, status: str = "finished", error: Optional[str] = None) -> None:
+    def end(self, status: str = "finished", error: Optional[str] = None, end_time: Optional[_dt.datetime] = None) -> None:
         """Mark the run ended (queued like everything else). A run ends once: ending an ended run
         changes nothing, so an explicit ``end_run("failed")`` stands against an automatic end.
+        ``end_time`` records an end that happened earlier (a trial logged after it finished).
 
         Raises:
             ValueError: ``status`` is not finished, failed or killed.
@@ -181,8 +189,11 @@ class Run:
         if self.ended:
             return
         self.status = status
-        self.duration_ms = round((time.monotonic() - self._started) * 1000.0, 3)
-        body: Dict[str, Any] = {"status": status, "end_time": utc_now_iso()}
+        if end_time is not None and self._start_time is not None:
+            self.duration_ms = round(max(0.0, (end_time - self._start_time).total_seconds()) * 1000.0, 3)
+        else:
+            self.duration_ms = round((time.monotonic() - self._started) * 1000.0, 3)
+        body: Dict[str, Any] = {"status": status, "end_time": utc_now_iso() if end_time is None else _iso(end_time)}
         if error is not None:
             self.error = error[:20000]
             body["error"] = self.error
@@ -259,19 +270,7 @@ def start_run(
         TypeError: a parent that is neither a Run nor a string.
     """
     global _exit_hook_registered
-    from . import _provenance
-
-    parent_id = parent_id_of(parent)
-    run = Run(
-        _client.get_client(),
-        experiment,
-        name,
-        source_type=source_type,
-        code=code,
-        tags=tags,
-        parent=parent_id,
-        provenance=_provenance.capture(),
-    )
+    run = new_run(experiment, name, source_type=source_type, code=code, tags=tags, parent=parent)
     with _runs_lock:
         _runs.append(run)
         if not _exit_hook_registered:
@@ -280,6 +279,39 @@ def start_run(
             atexit.register(_end_open_runs_at_exit)
             _exit_hook_registered = True
     return run
+
+
+def new_run(
+    experiment: Optional[str] = None,
+    name: Optional[str] = None,
+    *,
+    source_type: str = "api",
+    code: Optional[str] = None,
+    tags: Optional[Mapping[str, str]] = None,
+    parent: "Run | str | None" = None,
+    start_time: Optional[_dt.datetime] = None,
+) -> Run:
+    """A run with its provenance that is NOT made active: its creator logs to it and ends it (a
+    trial recorded by the Optuna callback, a fit recorded by autolog). Not ended at exit.
+
+    Raises:
+        ValueError: a bad experiment or run name, or a parent that is not a run id.
+        TypeError: a parent that is neither a Run nor a string.
+    """
+    from . import _provenance
+
+    parent_id = parent_id_of(parent)  # checked before provenance is captured for nothing
+    return Run(
+        _client.get_client(),
+        experiment,
+        name,
+        source_type=source_type,
+        code=code,
+        tags=tags,
+        parent=parent_id,
+        provenance=_provenance.capture(),
+        start_time=start_time,
+    )
 
 
 def end_run(status: str = "finished", error: Optional[str] = None) -> Run:
