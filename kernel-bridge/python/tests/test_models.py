@@ -1,0 +1,234 @@
+"""log_model, log_artifact and log_figure with real models, real exporters, real onnxruntime and
+the REAL daemon: what the kernel logs is read back over HTTP and run again from the resolved path."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Tuple
+from urllib.parse import quote
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import Daemon, requires_daemon, schema_validator
+from opsbook import _client, _tracking
+
+pytestmark = requires_daemon
+
+
+@pytest.fixture
+def live(daemon_env: Tuple[Path, Dict[str, str], Daemon], monkeypatch: pytest.MonkeyPatch) -> Iterator[Daemon]:
+    workspace, env, daemon = daemon_env
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", env["JUPYTER_RUNTIME_DIR"])
+    monkeypatch.setenv("OPSBOOK_WORKSPACE", str(workspace))
+    daemon.start()
+    client = _client.TrackingClient(workspace, notices=lambda line: None, max_backoff=0.5)
+    previous = _client.set_client(client)
+    try:
+        yield daemon
+    finally:
+        while _tracking.active_run() is not None:
+            _tracking.end_run("killed")
+        client.close(timeout=5)
+        _client.set_client(previous)
+
+
+def raw_get(daemon: Daemon, path: str) -> Tuple[int, Dict[str, str], bytes]:
+    info = daemon.discovery()
+    assert info is not None
+    connection = http.client.HTTPConnection("127.0.0.1", info["port"], timeout=10)
+    try:
+        connection.request("GET", f"/api/v1{path}", headers={"Authorization": f"Bearer {info['token']}"})
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+
+
+def frame(rows: int = 60, seed: int = 0) -> Tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({"age": rng.normal(40, 10, rows), "income": rng.normal(3, 1, rows), "tenure": rng.integers(0, 10, rows).astype(float)})
+    y = (X["income"] + 0.1 * X["tenure"] + rng.normal(0, 0.5, rows) > 3.4).astype(int).to_numpy()
+    return X, y
+
+
+def check_version(daemon: Daemon, version: Dict[str, Any], X: Any) -> None:
+    """The version validates, and the file the registry resolves predicts like the registered parity says."""
+    import onnxruntime as ort
+
+    schema_validator("model-version.schema.json").validate(version)
+    assert version["parity_max_abs_diff"] <= 1e-4
+    status, resolved = daemon.get(f"/models/resolve?ref={quote(version['name'])}:{version['version']}")
+    assert status == 200, resolved
+    schema_validator("model-resolution.schema.json").validate(resolved)
+    session = ort.InferenceSession(resolved["path"], providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == [i["name"] for i in version["signature"]["inputs"]]
+    assert version["parity_figure"] is not None and version["parity_figure"].endswith(".parity.svg")
+    status, headers, body = raw_get(daemon, f"/runs/{version['run_id']}/artifacts/content?name={quote(version['parity_figure'])}")
+    assert status == 200 and headers["content-type"] == "image/svg+xml" and body.startswith(b"<svg")
+    assert headers["content-disposition"].startswith("attachment")
+
+
+def test_sklearn_classifier_is_exported_checked_and_registered_with_its_signature_and_fingerprint(live: Daemon) -> None:
+    import opsbook
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = frame()
+    model = LogisticRegression().fit(X, y)
+    with opsbook.run("models", "churn-lr") as run:
+        first = opsbook.log_model(model, "churn", sample=X.head(20))
+        second = opsbook.log_model(model, "churn", sample=X.head(20))
+    assert (first["version"], second["version"]) == (1, 2)
+    assert first["run_id"] == run.id and first["flavor"] == "sklearn"
+    signature = first["signature"]
+    assert signature["feature_names"] == ["age", "income", "tenure"]
+    assert signature["feature_dtypes"] == ["float64", "float64", "float64"]
+    assert signature["predict_method"] == "predict_proba"
+    assert [o["name"] for o in signature["outputs"]] == ["label", "probabilities"]
+    assert signature["inputs"] == [{"name": "X", "dtype": "float32", "shape": [None, 3]}]
+    assert first["data_fingerprint"] == opsbook._fingerprint.fingerprint(X.head(20))
+    assert first["data_fingerprint"]["rows"] == 20
+    check_version(live, first, X)
+
+    status, model_doc = live.get("/models/churn")
+    assert status == 200 and [v["version"] for v in model_doc["versions"]] == [2, 1]
+    status, listed = live.get(f"/runs/{run.id}/artifacts")
+    kinds = {a["name"].rsplit(".", 2)[-2] if a["name"].endswith(".parity.svg") else "onnx": a["kind"] for a in listed["artifacts"]}
+    assert kinds == {"parity": "figure", "onnx": "model"}
+
+
+def test_a_pipeline_over_mixed_columns_gets_one_input_per_column(live: Daemon) -> None:
+    import opsbook
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    X, y = frame(80)
+    X["plan"] = np.where(X["tenure"] > 4, "pro", "basic")
+    pipeline = Pipeline(
+        [
+            ("prep", ColumnTransformer([("num", StandardScaler(), ["age", "income", "tenure"]), ("cat", OneHotEncoder(), ["plan"])])),
+            ("forest", RandomForestClassifier(n_estimators=10, max_depth=4, random_state=0)),
+        ]
+    ).fit(X, y)
+    version = opsbook.log_model(pipeline, "churn-pipeline", sample=X.head(30))
+    assert [i["name"] for i in version["signature"]["inputs"]] == ["age", "income", "tenure", "plan"]
+    assert version["signature"]["inputs"][3]["dtype"] == "string"
+    check_version(live, version, X)
+    # Outside a run, log_model made one and ended it.
+    status, run = live.get(f"/runs/{version['run_id']}")
+    assert status == 200 and run["run"]["status"] == "finished"
+
+
+@pytest.mark.parametrize("library", ["xgboost", "lightgbm"])
+def test_boosted_trees_export_through_onnxmltools(live: Daemon, library: str) -> None:
+    import opsbook
+
+    X, y = frame(120)
+    if library == "xgboost":
+        from xgboost import XGBClassifier, XGBRegressor
+
+        classifier = XGBClassifier(n_estimators=8, max_depth=3).fit(X, y)
+        regressor = XGBRegressor(n_estimators=8, max_depth=3).fit(X, X["income"])
+    else:
+        from lightgbm import LGBMClassifier, LGBMRegressor
+
+        classifier = LGBMClassifier(n_estimators=8, num_leaves=7, verbose=-1).fit(X, y)
+        regressor = LGBMRegressor(n_estimators=8, num_leaves=7, verbose=-1).fit(X, X["income"])
+    with opsbook.run("models", library):
+        made = opsbook.log_model(classifier, f"{library}-clf", sample=X.head(40))
+        fitted = opsbook.log_model(regressor, f"{library}-reg", sample=X.head(40))
+    assert made["flavor"] == library and made["signature"]["predict_method"] == "predict_proba"
+    assert fitted["signature"]["predict_method"] == "predict"
+    assert made["signature"]["feature_names"] == ["age", "income", "tenure"]
+    check_version(live, made, X)
+    check_version(live, fitted, X)
+
+
+def test_pytorch_module_exports_forward(live: Daemon) -> None:
+    torch = pytest.importorskip("torch")
+    import opsbook
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    X, _ = frame(16)
+    version = opsbook.log_model(net, "torch-net", sample=X.to_numpy(dtype=np.float32))
+    assert version["flavor"] == "pytorch" and version["signature"]["predict_method"] == "forward"
+    assert version["signature"]["feature_names"] is None
+    assert version["signature"]["outputs"][0]["shape"] == ["batch", 2]
+    check_version(live, version, X)
+    assert net.training, "log_model left the module in the mode it found it in"
+
+
+def test_a_parity_failure_registers_nothing(live: Daemon) -> None:
+    import opsbook
+    from sklearn.linear_model import LinearRegression
+
+    # Targets around 1e7: the float32 graph cannot match float64 predictions to 1e-4.
+    X, _ = frame(50)
+    model = LinearRegression().fit(X, 1e7 + 12345.678 * X["income"] + 0.001 * X["age"])
+    with opsbook.run("models", "parity") as run:
+        with pytest.raises(opsbook.ParityError, match=r"differs from the kernel's by up to .* nothing was registered") as failure:
+            opsbook.log_model(model, "too-precise", sample=X)
+    assert failure.value.max_abs_diff > 1e-4
+    opsbook.flush()
+    assert live.get("/models/too-precise")[0] == 404
+    assert live.get(f"/runs/{run.id}/artifacts")[1]["artifacts"] == []
+
+
+def test_unsupported_models_and_bad_names_are_refused_by_name(live: Daemon) -> None:
+    import opsbook
+
+    class Homemade:
+        def predict(self, X: Any) -> Any:
+            return X
+
+    with pytest.raises(TypeError, match=r"cannot export a .*Homemade; supported: scikit-learn .* PyTorch nn.Module"):
+        opsbook.log_model(Homemade(), "homemade", sample=np.zeros((2, 2)))
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = frame()
+    with pytest.raises(ValueError, match="name must be"):
+        opsbook.log_model(LogisticRegression().fit(X, y), "../escape", sample=X)
+    with pytest.raises(ValueError, match="needs sample="):
+        opsbook.log_model(LogisticRegression().fit(X, y), "nosample")
+    assert live.get("/models")[1] == {"models": []}
+
+
+def test_artifacts_and_figures_from_the_kernel(live: Daemon, tmp_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import plotly.graph_objects as go
+
+    import opsbook
+
+    report = tmp_path / "report.csv"
+    report.write_text("a,b\n1,2\n")
+    with opsbook.run("artifacts", "files") as run:
+        stored = opsbook.log_artifact(report)
+        raw = opsbook.log_artifact(b"\x00\x01binary", name="blobs/raw.bin")
+        figure, axes = plt.subplots()
+        axes.plot([1, 2, 3], [3, 1, 2])
+        png = opsbook.log_figure(figure, name="figures/loss.png")
+        chart = opsbook.log_figure(go.Figure(go.Scatter(x=[1, 2], y=[3, 4])))
+        with pytest.raises(opsbook.OpsbookApiError) as refused:
+            opsbook.log_artifact(b"x", name="../outside")
+    plt.close(figure)
+    assert refused.value.status == 400 and refused.value.field == "name"
+    for record in (stored, raw, png, chart):
+        schema_validator("artifact.schema.json").validate(record)
+    assert (stored["name"], stored["media_type"], stored["size"]) == ("report.csv", "text/csv", 8)
+    assert png["kind"] == "figure" and png["media_type"] == "image/png"
+    assert chart["media_type"] == "application/vnd.plotly.v1+json" and chart["name"].endswith(".plotly.json")
+    status, headers, body = raw_get(live, f"/runs/{run.id}/artifacts/content?name={quote(chart['name'])}")
+    assert status == 200 and json.loads(body)["data"][0]["type"] == "scatter"
+    status, headers, body = raw_get(live, f"/runs/{run.id}/artifacts/content?name=figures/loss.png")
+    assert body.startswith(b"\x89PNG") and headers["x-content-type-options"] == "nosniff"
+    names: List[str] = [a["name"] for a in live.get(f"/runs/{run.id}/artifacts")[1]["artifacts"]]
+    assert names == sorted(["report.csv", "blobs/raw.bin", "figures/loss.png", chart["name"]])
