@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
+from ._autolog import autolog
 from ._optuna import optuna_callback
 from ._tracking import (
     Run,
@@ -34,6 +35,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Run",
     "active_run",
+    "autolog",
     "end_run",
     "flush",
     "log_metric",
