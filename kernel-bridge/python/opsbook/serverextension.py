@@ -107,7 +107,7 @@ def refused_path(path: str) -> Optional[str]:
 class DaemonProxyHandler(APIHandler):
     """``/opsbook/api/v1/<path>`` → the daemon's ``/api/v1/<path>``."""
 
-    # What an authorizer is asked about (read for GET, write for POST/PATCH/DELETE).
+    # What an authorizer is asked about (read for GET, write for POST/PATCH/PUT/DELETE).
     auth_resource = AUTH_RESOURCE
 
     def initialize(self, link: DaemonLink) -> None:
@@ -127,6 +127,11 @@ class DaemonProxyHandler(APIHandler):
     @authorized
     async def patch(self, path: str) -> None:
         await self._proxy("PATCH", path)
+
+    @tornado.web.authenticated
+    @authorized
+    async def put(self, path: str) -> None:
+        await self._proxy("PUT", path)
 
     @tornado.web.authenticated
     @authorized

@@ -158,6 +158,14 @@ def test_proxy_answers_with_the_daemon_behind_jupyter_auth(server: JupyterServer
     schema_validator("error.schema.json").validate(error)
 
 
+def test_proxy_passes_put_on(server: JupyterServer) -> None:
+    # The runs table keeps its state with PUT /settings/{key}; the proxy must not answer 405.
+    status, saved = server.request("PUT", "/opsbook/api/v1/settings/runs-table", {"value": {"sort": "name"}})
+    assert status == 200, (saved, server.log.read_text())
+    status, read = server.request("GET", "/opsbook/api/v1/settings/runs-table")
+    assert status == 200 and read["value"] == {"sort": "name"}, read
+
+
 def test_proxy_refuses_requests_without_auth_or_xsrf(server: JupyterServer) -> None:
     status, _ = server.request("GET", "/opsbook/api/v1/runs", auth=False)
     assert status in (401, 403)
