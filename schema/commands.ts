@@ -10,7 +10,8 @@ export interface OptionSpec {
 export interface CommandSpec {
   summary: string;
   magicOnly?: boolean;
-  positionals: { name: string; help: string }[];
+  /** The last positional may be `variadic`: it takes one value or more. */
+  positionals: { name: string; help: string; variadic?: boolean }[];
   options: Record<string, OptionSpec>;
 }
 

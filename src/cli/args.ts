@@ -9,6 +9,8 @@ export interface ParsedCommand {
   spec: CommandSpec;
   values: Record<string, string | number | boolean | undefined>;
   positionals: Record<string, string>;
+  /** Every value of a `variadic` positional (its first is also in `positionals`). */
+  lists: Record<string, string[]>;
   help: boolean;
 }
 
@@ -70,17 +72,20 @@ export function parseCommand(argv: readonly string[]): ParsedCommand | null {
     }
   }
   const positionals: Record<string, string> = {};
+  const lists: Record<string, string[]> = {};
+  const variadic = spec.positionals[spec.positionals.length - 1]?.variadic === true;
   if (!help) {
-    if (parsed.positionals.length > spec.positionals.length) {
+    if (!variadic && parsed.positionals.length > spec.positionals.length) {
       throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[spec.positionals.length])} for "${command}"`);
     }
     spec.positionals.forEach((positional, i) => {
       const value = parsed.positionals[i];
       if (value === undefined) throw new UsageError(`"${command}" needs ${positional.name.toUpperCase()}: ${positional.help}`);
       positionals[positional.name] = value;
+      if (positional.variadic) lists[positional.name] = parsed.positionals.slice(i);
     });
   }
-  return { command, spec, values, positionals, help };
+  return { command, spec, values, positionals, lists, help };
 }
 
 function describeParseError(command: string, error: unknown): string {
@@ -94,7 +99,7 @@ function describeParseError(command: string, error: unknown): string {
 
 /** Usage of one command, from the table. */
 export function commandUsage(command: string, spec: CommandSpec): string {
-  const positionals = spec.positionals.map((p) => ` ${p.name.toUpperCase()}`).join('');
+  const positionals = spec.positionals.map((p) => ` ${p.name.toUpperCase()}${p.variadic ? ' ...' : ''}`).join('');
   const rows: [string, string][] = spec.positionals.map((p) => [p.name.toUpperCase(), p.help]);
   const optionRows: [string, string][] = Object.entries(spec.options).map(([name, option]) => {
     const short = option.short ? `-${option.short}, ` : '    ';

@@ -3,6 +3,7 @@ import { toErrorAnswer } from '../daemon/errors';
 import { CORE_VERSION } from '../daemon/version';
 import { BadInputError, ConflictError, NotFoundError } from '../store/errors';
 import { commandUsage, parseCommand, topUsage } from './args';
+import { compareCommand } from './compare-command';
 import { daemonCommand } from './daemon-command';
 import { EnvironmentError, EXIT_USAGE, UsageError } from './errors';
 import { runsCommand, type CliOutput } from './runs-command';
@@ -40,6 +41,8 @@ export async function runCli(argv: readonly string[], out: CliOutput = processOu
       case 'runs list':
       case 'runs show':
         return await runsCommand(parsed, out);
+      case 'runs compare':
+        return await compareCommand(parsed, out);
       default:
         throw new UsageError(`"${parsed.command}" is not available from the command line yet`);
     }

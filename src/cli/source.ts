@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunDetail, RunList } from '@opsbook/schema';
+import type { RunComparison, RunDetail, RunList } from '@opsbook/schema';
 import { OpsbookApiError, OpsbookClient } from '../client/client';
 import { findDaemon } from '../daemon/daemon';
 import { DaemonStartError, ensureDaemon } from '../daemon/launch';
@@ -17,6 +17,12 @@ export interface RunSource {
    * @throws BadInputError when the prefix matches more than one run.
    */
   getRun(idOrPrefix: string): Promise<RunDetail>;
+  /**
+   * Runs side by side, in the order given (ids or unique prefixes).
+   * @throws NotFoundError when an id matches no run.
+   * @throws BadInputError when a prefix matches more than one run, or more than 1000 runs are given.
+   */
+  compareRuns(idsOrPrefixes: readonly string[]): Promise<RunComparison>;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -67,6 +73,22 @@ function daemonSource(client: OpsbookClient): RunSource {
       }
       return client.getRun(id).catch(translate);
     },
+    async compareRuns(idsOrPrefixes) {
+      // The API takes full ids only; prefixes are resolved against one read of the run list.
+      const needsList = idsOrPrefixes.some((id) => !UUID.test(id));
+      const listed = needsList ? (await client.listRuns({ limit: 10_000, deleted: 'include' }).catch(translate)).runs : [];
+      const ids = idsOrPrefixes.map((idOrPrefix) => {
+        if (UUID.test(idOrPrefix)) return idOrPrefix.toLowerCase();
+        const matches = idOrPrefix.length === 0 ? [] : listed.filter((run) => run.id.startsWith(idOrPrefix.toLowerCase()));
+        if (matches.length === 0) throw new NotFoundError('run_ids', idOrPrefix, `no run with id ${JSON.stringify(idOrPrefix)}`);
+        if (matches.length > 1) {
+          throw new BadInputError('run_ids', idOrPrefix, `run id prefix ${JSON.stringify(idOrPrefix)} matches more than one run; give more characters`);
+        }
+        return matches[0].id;
+      });
+      if (ids.length > 1000) throw new BadInputError('run_ids', ids.length, `at most 1000 runs can be compared, got ${ids.length}`);
+      return client.compareRuns(ids).catch(translate);
+    },
   };
 }
 
@@ -77,5 +99,6 @@ function emptySource(): RunSource {
       return { runs: [] };
     },
     getRun: (id) => Promise.reject(new NotFoundError('run_id', id, `no run with id ${JSON.stringify(id)}`)),
+    compareRuns: (ids) => Promise.reject(new NotFoundError('run_ids', ids[0], `no run with id ${JSON.stringify(ids[0])}`)),
   };
 }

@@ -45,7 +45,8 @@ def build_parser(command: str, prog: Optional[str] = None) -> argparse.ArgumentP
     spec = command_table()[command]
     parser = _Parser(prog=prog or f"%opsbook {command}", description=spec.get("summary"), add_help=True)
     for positional in spec.get("positionals", []):
-        parser.add_argument(positional["name"], help=positional.get("help"))
+        nargs = "+" if positional.get("variadic") else None
+        parser.add_argument(positional["name"], help=positional.get("help"), nargs=nargs)
     for name, option in spec.get("options", {}).items():
         flags = [f"--{name}"]
         if option.get("short"):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import html
+import math
+import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 RUN_MIMETYPE = "application/vnd.opsbook.run+json"
+COMPARE_MIMETYPE = "application/vnd.opsbook.compare+json"
 _LIST_LIMIT = 20
 
 
@@ -76,4 +79,63 @@ def table_bundle(columns: Sequence[str], rows: List[Sequence[Any]], mimetype: st
         mimetype: data,
         "text/html": f"<table class='opsbook-table'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>",
         "text/plain": "\n".join(plain) if rows else "(none)",
+    }
+
+
+_LOWER_IS_BETTER = re.compile(r"loss|error|mse|rmse|mae|logloss", re.IGNORECASE)
+
+
+def _best(values: Sequence[Optional[float]], lower: bool) -> int:
+    """Index of the best finite value (ties to the first), or -1."""
+    best = -1
+    for i, value in enumerate(values):
+        if value is None or not math.isfinite(value):
+            continue
+        current = values[best] if best >= 0 else None
+        if current is None or (value < current if lower else value > current):
+            best = i
+    return best
+
+
+def compare_bundle(comparison: Dict[str, Any], only_differences: bool = False) -> Dict[str, Any]:
+    """The bundle of ``%opsbook runs compare``; ``comparison`` is a RunComparison (compare.schema.json).
+
+    The fallbacks show runs as columns: params (differing ones marked ``*``), then each metric's
+    last, min and max with the best run's value marked (lower is better for losses and errors).
+    """
+    runs = comparison.get("runs", [])
+    differing = set(comparison.get("differing_params", []))
+    param_keys = [k for k in comparison.get("param_keys", []) if not only_differences or k in differing]
+    rows: List[List[str]] = [["", *[r["name"] for r in runs]], ["id", *[r["id"][:8] for r in runs]]]
+    best_cells = set()
+    for key in param_keys:
+        rows.append([("* " if key in differing else "  ") + key, *[r["params"].get(key, "-") for r in runs]])
+    for key in comparison.get("metric_keys", []):
+        lower = bool(_LOWER_IS_BETTER.search(key))
+        for stat in ("last", "min", "max"):
+            values = [r["metrics"][key][stat] if key in r["metrics"] else None for r in runs]
+            judged = stat == "last" or stat == ("min" if lower else "max")
+            best = _best(values, lower) if judged else -1
+            if best >= 0:
+                best_cells.add((len(rows), best + 1))
+            label = f"{key} ({'lower' if lower else 'higher'} is better) {stat}" if stat == "last" else f"{' ' * len(key)} {stat}"
+            rows.append([label, *[("-" if key not in r["metrics"] else _number(v)) + ("*" if i == best else "") for i, (r, v) in enumerate(zip(runs, values))]])
+    widths = [max(len(row[i]) for row in rows if i < len(row)) for i in range(len(rows[0]))]
+    plain = "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows)
+    e = html.escape
+    head = "".join(f"<th>{e(c)}</th>" for c in rows[0])
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f"<td><b>{e(c)}</b></td>" if (r, i) in best_cells else (f"<th style='text-align:left'>{e(c)}</th>" if i == 0 else f"<td>{e(c)}</td>")
+            for i, c in enumerate(row)
+        )
+        + "</tr>"
+        for r, row in enumerate(rows[1:], start=1)
+    )
+    summary = f"{len(runs)} runs compared; {len(differing)} of {len(comparison.get('param_keys', []))} params differ"
+    return {
+        COMPARE_MIMETYPE: comparison,
+        "text/html": f"<div class='opsbook-compare'><p>{e(summary)}</p><table class='opsbook-table'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>",
+        "text/plain": summary + "\n" + plain,
     }

@@ -190,7 +190,7 @@ class OpsbookMagics(Magics):
 
     @line_cell_magic
     def opsbook(self, line: str, cell: Optional[str] = None) -> Any:
-        """%opsbook <command> [options]: ``runs list``, ``runs show ID``; ``%%opsbook track ...`` == ``%%track ...``."""
+        """%opsbook <command> [options]: ``runs list``, ``runs show ID``, ``runs compare ID ID ...``; ``%%opsbook track ...`` == ``%%track ...``."""
         __tracebackhide__ = True  # noqa: F841
         try:
             command, rest = _commands.split_command(line)
@@ -207,6 +207,11 @@ class OpsbookMagics(Magics):
             args = self._parse(command, rest)
             if args is not None:
                 self._runs(command, args)
+            return None
+        if command == "runs compare":
+            args = self._parse(command, rest)
+            if args is not None:
+                self._compare(args)
             return None
         raise UsageError(f"%opsbook {command} is not available in the notebook yet")
 
@@ -300,6 +305,13 @@ class OpsbookMagics(Magics):
             rows += [[f"param {p['key']}", p["value"]] for p in document.get("params", [])]
             rows += [[f"metric {m['key']}", f"last {m['last']} ({m['count']} points)"] for m in document.get("metrics", [])]
             display(_display.table_bundle(["field", "value"], rows, "application/vnd.opsbook.run-detail+json", document), raw=True)
+
+    def _compare(self, args: Any) -> None:
+        from ._workspace import resolve_workspace
+
+        argv = ["runs", "compare", *args.run_ids, "--json", "--workspace", args.workspace or str(resolve_workspace())]
+        document = _run_cli(argv)
+        display(_display.compare_bundle(document, only_differences=bool(args.only_differences)), raw=True)
 
 
 def _ms(value: Optional[float]) -> str:
