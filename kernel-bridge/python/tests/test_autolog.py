@@ -218,3 +218,30 @@ def test_lightgbm_train_and_its_sklearn_wrapper_log_each_iteration(autologged: A
     assert _params(wrapped)["num_leaves"] == "4"
     assert len(_runs_named(daemon, "lightgbm.train")) == 1
     assert notices == []
+
+
+FIT_CELL = """%%track --experiment auto --name fit-cell
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+X = np.random.default_rng(0).normal(size=(100, 3))
+y = (X[:, 0] > 0).astype(int)
+model = LogisticRegression(C=0.25).fit(X, y)
+"""
+
+
+def test_in_a_notebook_a_fit_in_a_track_cell_records_into_the_cells_run(kernel: Any, daemon_env: Any) -> None:
+    from conftest import run_cell
+
+    _, _, daemon = daemon_env
+    daemon.start()
+    assert run_cell(kernel, "%load_ext opsbook\nimport opsbook\nopsbook.autolog(log_models=False)").reply["status"] == "ok"
+    cell = run_cell(kernel, FIT_CELL)
+    assert cell.reply["status"] == "ok", cell.errors()
+    output = cell.track_output()
+    assert output["params"]["C"] == "0.25" and 0.5 < output["metrics"]["training_score"] <= 1.0
+    detail = _one_run(daemon, "fit-cell")
+    assert _params(detail)["C"] == "0.25" and detail["run"]["id"] == output["run_id"]
+    assert _runs_named(daemon, "LogisticRegression") == []
+    off = run_cell(kernel, "opsbook.autolog(disable=True)\nLogisticRegression().fit(X, y)\nprint(opsbook.flush(10))")
+    assert off.stream("stdout").strip() == "True"
+    assert _runs_named(daemon, "LogisticRegression") == []
