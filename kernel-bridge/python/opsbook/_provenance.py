@@ -20,6 +20,8 @@ from typing import Any, Dict, Optional, Tuple
 
 GIT_TIMEOUT_S = 1.0
 GIT_CACHE_S = 3.0
+# A checkout too large to answer within the timeout is not asked again for this long.
+GIT_SLOW_CACHE_S = 600.0
 MAX_CELL_SOURCE = 200_000
 MAX_NOTEBOOK = 4096
 MAX_CELL_ID = 250
@@ -31,7 +33,7 @@ KEY_PACKAGES = ("numpy", "pandas", "scikit-learn", "torch", "xgboost", "lightgbm
 _COMMIT = re.compile(r"^[0-9a-f]{40,64}$")
 
 _static: Optional[Dict[str, Any]] = None
-_git_cache: Dict[str, Tuple[float, Optional[Dict[str, Any]]]] = {}
+_git_cache: Dict[str, Tuple[float, float, Optional[Dict[str, Any]]]] = {}  # folder → (asked at, kept for, answer)
 _lock = threading.Lock()
 
 
@@ -152,19 +154,29 @@ def _git_folder(notebook: Optional[str]) -> str:
 
 def git_state(folder: str) -> Optional[Dict[str, Any]]:
     """``{commit, dirty, branch?}`` of the checkout holding ``folder``; None outside one, without
-    git, or when git takes longer than :data:`GIT_TIMEOUT_S`. Remembered for :data:`GIT_CACHE_S`."""
+    git, or when git takes longer than :data:`GIT_TIMEOUT_S`. Remembered for :data:`GIT_CACHE_S`,
+    or :data:`GIT_SLOW_CACHE_S` after a timeout."""
     now = time.monotonic()
     with _lock:
         cached = _git_cache.get(folder)
-    if cached is not None and now - cached[0] < GIT_CACHE_S:
-        return None if cached[1] is None else dict(cached[1])
-    state = _ask_git(folder)
+    if cached is not None and now - cached[0] < cached[1]:
+        return None if cached[2] is None else dict(cached[2])
+    try:
+        state = _ask_git(folder)
+        keep = GIT_CACHE_S
+    except subprocess.TimeoutExpired:
+        state, keep = None, GIT_SLOW_CACHE_S
     with _lock:
-        _git_cache[folder] = (now, state)
+        _git_cache[folder] = (now, keep, state)
     return None if state is None else dict(state)
 
 
 def _ask_git(folder: str) -> Optional[Dict[str, Any]]:
+    """One ``git status`` in ``folder``; None outside a checkout, without git, or before a first commit.
+
+    Raises:
+        subprocess.TimeoutExpired: git took longer than :data:`GIT_TIMEOUT_S` (it is killed).
+    """
     # One process for commit, branch and dirtiness; no optional locks, so a status never writes the
     # index under a git command the user runs at the same time.
     try:
@@ -178,6 +190,8 @@ def _ask_git(folder: str) -> Optional[Dict[str, Any]]:
             stdin=subprocess.DEVNULL,
             check=False,
         )
+    except subprocess.TimeoutExpired:
+        raise
     except (OSError, subprocess.SubprocessError, ValueError):
         return None
     if completed.returncode != 0:

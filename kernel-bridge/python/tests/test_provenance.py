@@ -98,3 +98,19 @@ def test_a_long_cell_is_cut_to_what_the_schema_allows(tmp_path: Path, monkeypatc
     found = _valid(_provenance.capture(shell=_Shell({}, request)))
     assert found["cell_id"] == "c1" and len(found["cell_source"]) == _provenance.MAX_CELL_SOURCE
     assert _valid(_provenance.capture("given source", shell=_Shell({}, request)))["cell_source"] == "given source"
+
+
+def test_a_git_that_does_not_answer_in_time_is_left_out_and_not_asked_again_soon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls"
+    slow_git = bin_dir / "git"
+    slow_git.write_text(f"#!/bin/sh\necho called >> {calls}\nexec sleep 30\n")
+    slow_git.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.setattr(_provenance, "GIT_TIMEOUT_S", 0.3)
+    monkeypatch.chdir(tmp_path)
+    first = _valid(_provenance.capture(shell=_Shell({}, {})))
+    second = _valid(_provenance.capture(shell=_Shell({}, {})))
+    assert "git" not in first and "git" not in second
+    assert calls.read_text().count("called") == 1  # the slow checkout is remembered, not asked per run
