@@ -1,5 +1,5 @@
 # Opsbook: the targets README names. Each target installs what is missing first.
-#   make setup   Debian's chromium, npm packages, the Python venv (.venv)
+#   make setup   Debian's chromium, npm packages, the Python venv (.venv), MLflow for tests (.venv-mlflow)
 #   make build   schema types, TypeScript, the JupyterLab extension, the opsbook Python package
 #   make lab     JupyterLab with Opsbook and the quickstart notebook
 #   make test    lint, jest, pytest, the Galata suite and the wheel test, with each runner's summary
@@ -19,7 +19,7 @@ LAB_AS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
 .PHONY: setup build lab test lint test-jest test-pytest test-ui test-wheel bench dist clean
 
-setup: $(STAMPS)/chromium $(STAMPS)/npm $(STAMPS)/venv
+setup: $(STAMPS)/chromium $(STAMPS)/npm $(STAMPS)/venv $(STAMPS)/mlflow
 
 $(STAMPS):
 	@mkdir -p $@
@@ -43,6 +43,16 @@ $(STAMPS)/venv: | $(STAMPS)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q "jupyterlab==$(JUPYTERLAB_VERSION)" hatchling hatch-jupyter-builder
+	@touch $@
+
+# MLflow for the tests of the MLflow import/export and backend (src/tracking/mlflow): a real
+# `mlflow server` that the suites start. Its own venv: mlflow pins other versions of packages .venv
+# holds (pyarrow), and only its server runs from there.
+MLFLOW_VENV := .venv-mlflow
+MLFLOW_VERSION := 3.17.2
+$(STAMPS)/mlflow: | $(STAMPS)
+	$(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/pip install -q "mlflow==$(MLFLOW_VERSION)"
 	@touch $@
 
 build: setup

@@ -6,6 +6,7 @@ import { commandUsage, parseCommand, topUsage } from './args';
 import { compareCommand } from './compare-command';
 import { daemonCommand } from './daemon-command';
 import { EnvironmentError, EXIT_USAGE, UsageError } from './errors';
+import { mlflowCommand } from './mlflow-command';
 import { runsCommand, type CliOutput } from './runs-command';
 
 const processOutput: CliOutput = {
@@ -41,6 +42,9 @@ export async function runCli(argv: readonly string[], out: CliOutput = processOu
       case 'runs list':
       case 'runs show':
         return await runsCommand(parsed, out);
+      case 'runs import-mlflow':
+      case 'runs export-mlflow':
+        return await mlflowCommand(parsed, out);
       case 'runs compare':
         return await compareCommand(parsed, out);
       default:
