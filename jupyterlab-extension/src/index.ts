@@ -3,6 +3,7 @@ import { ICommandPalette, WidgetTracker, type MainAreaWidget } from '@jupyterlab
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { SidePanel, ToolbarButton, refreshIcon } from '@jupyterlab/ui-components';
 import { createLabClient } from './client';
+import { comparePlugin } from './comparePlugin';
 import { ExperimentsPanel } from './ExperimentsPanel';
 import { opsbookIcon } from './icon';
 import { createRunWidget, runWidgetId, type RunPanel } from './RunPanel';
@@ -136,4 +137,4 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
   },
 };
 
-export default [runsPlugin, sidebarPlugin];
+export default [runsPlugin, sidebarPlugin, comparePlugin];

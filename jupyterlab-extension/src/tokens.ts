@@ -44,6 +44,10 @@ export const CommandIds = {
   openSidebar: 'opsbook:open-sidebar',
   refreshRuns: 'opsbook:refresh-runs',
   openRun: 'opsbook:open-run',
+  /** Opens runs side by side; args `{runIds: string[]}`. */
+  compare: 'opsbook:compare',
+  /** Opens a sweep (a parent run and its children); args `{runId}`. */
+  openSweep: 'opsbook:open-sweep',
 } as const;
 
 /**
@@ -55,4 +59,15 @@ export const OPEN_RUN_EVENT = 'opsbook-open-run';
 /** Detail of {@link OPEN_RUN_EVENT}. */
 export interface OpenRunEventDetail {
   runId: string;
+}
+
+/**
+ * DOM event a rendered `%opsbook runs compare` output dispatches to open its runs in the compare
+ * view of the main area (as {@link OPEN_RUN_EVENT}, since a mime renderer cannot reach commands).
+ */
+export const COMPARE_EVENT = 'opsbook-compare';
+
+/** Detail of {@link COMPARE_EVENT}. */
+export interface CompareEventDetail {
+  runIds: string[];
 }
