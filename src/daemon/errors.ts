@@ -1,5 +1,6 @@
 import { SchemaError, type ErrorBody } from '@opsbook/schema';
 import { BadInputError, ConflictError, NotFoundError } from '../store/errors';
+import { ArtifactTooLargeError } from '../tracking/artifacts';
 
 export type ErrorCode = ErrorBody['error']['code'];
 
@@ -37,6 +38,7 @@ export function toErrorAnswer(error: unknown): ErrorAnswer {
   if (error instanceof BadInputError) return answer(400, 'bad_request', error.message, error.field, error.value);
   if (error instanceof NotFoundError) return answer(404, 'not_found', error.message, error.field, error.value);
   if (error instanceof ConflictError) return answer(409, 'conflict', error.message, error.field, error.value);
+  if (error instanceof ArtifactTooLargeError) return answer(413, 'payload_too_large', error.message, 'body');
   return { ...answer(500, 'internal', 'internal error; see the daemon log'), unexpected: error };
 }
 

@@ -79,7 +79,7 @@ function row(name: string): Element | null {
 describe('ArtifactsList', () => {
   it('lists artifacts and reads nothing until one is chosen', () => {
     act(() => root.render(<ArtifactsList artifacts={LIST} loadContent={load} />));
-    const names = [...container.querySelectorAll('tbody tr')].map((tr) => tr.getAttribute('data-artifact'));
+    const names = Array.from(container.querySelectorAll('tbody tr')).map((tr) => tr.getAttribute('data-artifact'));
     expect(names).toEqual(LIST.map((a) => a.name));
     expect(container.textContent).toContain('4 B');
     expect(loaded).toEqual([]);
@@ -89,7 +89,7 @@ describe('ArtifactsList', () => {
     const plotly = new RecordingPlotly();
     act(() => root.render(<ArtifactsList artifacts={LIST} loadContent={load} plotly={() => Promise.resolve(plotly)} />));
     await click(row('data/table.csv'));
-    const cells = [...container.querySelectorAll('[data-preview="csv"] td')].map((td) => td.textContent);
+    const cells = Array.from(container.querySelectorAll('[data-preview="csv"] td')).map((td) => td.textContent);
     expect(cells).toEqual(['1', 'x, y', '2', 'z']);
     await click(row('config.json'));
     expect(container.querySelector('[data-preview="json"] pre')?.textContent).toBe('{\n  "lr": 0.1,\n  "layers": [\n    1,\n    2\n  ]\n}');

@@ -72,7 +72,7 @@ describe('ModelsList', () => {
     expect(figures).toEqual(['churn:2']);
     expect(card.textContent).toContain('age, income');
 
-    const v1 = [...card.querySelectorAll('.opsbook-ModelsList-versions button')].find((b) => b.textContent === 'v1') as HTMLElement;
+    const v1 = Array.from(card.querySelectorAll('.opsbook-ModelsList-versions button')).find((b) => b.textContent === 'v1') as HTMLElement;
     act(() => v1.click());
     expect(card.querySelector('[data-version]')?.getAttribute('data-version')).toBe('1');
     expect(card.querySelector('img')).toBeNull();

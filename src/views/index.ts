@@ -52,3 +52,5 @@ export { SweepView, sortChildren, type SweepRun, type SweepViewProps } from './S
 export { defaultDirection, smoothEma, paramAxis, differingParamKeys, type MetricDirection } from './compareData';
 export { COMPARE_CSS, ensureCompareStyles } from './compareStyles';
 export { loadFullPlotly } from './plotlyFull';
+export { ArtifactsList, BlobImage, formatBytes, parseCsv, previewKind, type ArtifactsListProps, type PreviewKind } from './ArtifactsList';
+export { ModelsList, type ModelsListProps } from './ModelsList';

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
+from ._artifacts import OpsbookApiError, log_artifact, log_figure
+from ._models import ParityError, log_model
 from ._autolog import autolog
 from ._optuna import optuna_callback
 from ._tracking import (
@@ -42,6 +44,11 @@ __all__ = [
     "log_metrics",
     "log_param",
     "log_params",
+    "log_artifact",
+    "log_figure",
+    "log_model",
+    "OpsbookApiError",
+    "ParityError",
     "optuna_callback",
     "run",
     "start_run",
