@@ -225,6 +225,45 @@ describe('artifacts through a real daemon', () => {
   });
 });
 
+describe('an upload over the daemon\'s limit', () => {
+  it('is answered 413 while it streams, and nothing of it is kept', async () => {
+    const workspace = mkdtempSync(join(tmpdir(), 'opsbook-artifacts-limit-'));
+    const runtime = mkdtempSync(join(tmpdir(), 'opsbook-artifacts-limit-runtime-'));
+    const daemon = await startDaemon({ workspace, port: 0, runtimeDir: runtime, maxArtifactBytes: 1000, log: () => undefined });
+    try {
+      const created = await send(daemon, 'POST', '/runs', Buffer.from('{}'), 'application/json');
+      const runId = (JSON.parse(created.text) as { id: string }).id;
+      const declared = await send(daemon, 'PUT', `/runs/${runId}/artifacts?name=big.bin`, Buffer.alloc(2000));
+      expect(declared.status).toBe(413);
+      // Chunked: no length to refuse up front, so the limit is found while the bytes stream.
+      const streamed = await new Promise<Answer>((resolve, reject) => {
+        const headers = {
+          Host: `127.0.0.1:${daemon.info.port}`,
+          Authorization: `Bearer ${daemon.token}`,
+          'Content-Type': 'application/octet-stream',
+          'Transfer-Encoding': 'chunked',
+        };
+        const req = request({ host: '127.0.0.1', port: daemon.info.port, method: 'PUT', path: `/api/v1/runs/${runId}/artifacts?name=big.bin`, headers }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), headers: res.headers }));
+        });
+        req.on('error', reject);
+        req.write(Buffer.alloc(600));
+        setTimeout(() => req.end(Buffer.alloc(600)), 50);
+      });
+      expect(streamed.status).toBe(413);
+      expect(JSON.parse(streamed.text)).toMatchObject({ error: { code: 'payload_too_large', field: 'body' } });
+      expect(existsSync(join(workspace, '.opsbook', 'artifacts', runId, 'big.bin'))).toBe(false);
+      expect(readdirSync(join(workspace, '.opsbook', 'artifacts', '.incoming'))).toEqual([]);
+    } finally {
+      await daemon.close();
+      rmSync(workspace, { recursive: true, force: true });
+      rmSync(runtime, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('ArtifactStore', () => {
   let workspace: string;
   let store: Store;

@@ -168,13 +168,28 @@ export class ArtifactStore {
         done(null, chunk);
       },
     });
+    // The body is piped, not put in the pipeline: a refused body must not destroy the request, whose
+    // connection still carries the 413 answer (the server closes it once that is sent).
+    const abort = (error: Error): void => {
+      meter.destroy(error);
+    };
+    const closedEarly = (): void => {
+      if (!body.readableEnded) abort(new Error('the upload was cut off before its end'));
+    };
+    body.once('error', abort);
+    body.once('close', closedEarly);
+    body.pipe(meter);
     try {
-      await pipeline(body, meter, createWriteStream(temporary, { flags: 'wx', mode: 0o600 }));
+      await pipeline(meter, createWriteStream(temporary, { flags: 'wx', mode: 0o600 }));
       // Checked again just before the move: the folder may have changed while the bytes came.
       renameSync(temporary, this.prepare(runId, name, true));
     } catch (error) {
+      body.unpipe(meter);
       rmSync(temporary, { force: true });
       throw error;
+    } finally {
+      body.off('error', abort);
+      body.off('close', closedEarly);
     }
     const artifact: Artifact = {
       run_id: runId,
