@@ -78,7 +78,8 @@ export class MlflowBackend implements TrackingService {
   /** @throws ConflictError when a run with the client-chosen id exists. */
   async createRun(input: RunCreate): Promise<Run> {
     const id = input.id ?? randomUUID();
-    if ((await this.findMlflowId(id)) !== null) throw new ConflictError('/id', id, `a run with id ${id} already exists`);
+    // Only the tag can name a client-chosen id: a UUID the client drew never spells an MLflow id.
+    if ((await this.findMlflowId(id, false)) !== null) throw new ConflictError('/id', id, `a run with id ${id} already exists`);
     const startMs = input.start_time === undefined ? Date.now() : parseTime('/start_time', input.start_time);
     const experiment = await this.experimentNamed(input.experiment ?? DEFAULT_EXPERIMENT);
     const name = input.name ?? `run-${id.slice(0, 8)}`;
@@ -322,8 +323,8 @@ export class MlflowBackend implements TrackingService {
     return run;
   }
 
-  /** The MLflow run id of an Opsbook id: by its `opsbook.run_id` tag, else an MLflow run spelled so. */
-  private async findMlflowId(id: string): Promise<string | null> {
+  /** The MLflow run id of an Opsbook id: by its `opsbook.run_id` tag, else (`spelled`) an MLflow run spelled so. */
+  private async findMlflowId(id: string, spelled = true): Promise<string | null> {
     if (!isUuid(id)) return null;
     const cached = this.mlflowIds.get(id);
     if (cached !== undefined) return cached;
@@ -333,12 +334,13 @@ export class MlflowBackend implements TrackingService {
       this.mlflowIds.set(id, tagged.info.run_id);
       return tagged.info.run_id;
     }
-    const spelled = id.replace(/-/g, '').toLowerCase();
+    if (!spelled) return null;
+    const mlflowId = id.replace(/-/g, '').toLowerCase();
     try {
-      const run = await this.client.getRun(spelled);
+      const run = await this.client.getRun(mlflowId);
       if (opsbookIdOf(run) !== id) return null;
-      this.mlflowIds.set(id, spelled);
-      return spelled;
+      this.mlflowIds.set(id, mlflowId);
+      return mlflowId;
     } catch (error) {
       if (error instanceof MlflowError && (error.errorCode === 'RESOURCE_DOES_NOT_EXIST' || error.status === 404)) return null;
       throw error;
