@@ -216,7 +216,7 @@ export function CompareView({ comparison, loadSeries, version, onOpenRun, plotly
                   </th>
                   {spacers(
                     visible.map(({ run, index }) => {
-                      const stats: MetricStats | undefined = run.metrics[key];
+                      const stats = statsOf(run, key);
                       const isBest = best.get(`${key}\u0000${stat}`) === index;
                       return (
                         <td
@@ -268,11 +268,16 @@ export function bestCells(
     const extreme: Stat = direction === 'lower' ? 'min' : 'max';
     for (const stat of ['last', extreme] as const) {
       const index = bestIndex(
-        runs.map((run) => run.metrics[key]?.[stat]),
+        runs.map((run) => statsOf(run, key)?.[stat]),
         direction,
       );
       if (index >= 0) best.set(`${key}\u0000${stat}`, index);
     }
   }
   return best;
+}
+
+/** A run's summary of metric `key`, or undefined when it did not log it (never an inherited property). */
+function statsOf(run: ComparedRun, key: string): MetricStats | undefined {
+  return Object.prototype.hasOwnProperty.call(run.metrics, key) ? run.metrics[key] : undefined;
 }

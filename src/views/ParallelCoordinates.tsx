@@ -42,7 +42,7 @@ export function parallelCoordinatesFigure(
   const dimensions: object[] = paramKeys.map((key) => {
     const axis = paramAxis(key, drawn);
     const label = escapeHtml(key);
-    if (axis.kind === 'numeric') return { label, values: axis.values };
+    if (axis.kind === 'numeric') return axis.log ? logDimension(label, axis.values as number[]) : { label, values: axis.values };
     const last = Math.max(1, axis.categories.length - 1);
     return { label, values: axis.values, range: [0, last], tickvals: axis.categories.map((_, i) => i), ticktext: axis.categories.map(escapeHtml) };
   });
@@ -69,6 +69,18 @@ export function parallelCoordinatesFigure(
     ],
     layout: { ...baseLayout(theme), margin: { l: 60, r: 40, t: 48, b: 24 } },
   };
+}
+
+/**
+ * A numeric axis on a log scale, which parcoords lacks: the values as log10, ticks at each power of
+ * ten labelled with the value itself.
+ */
+function logDimension(label: string, values: readonly number[]): object {
+  const logs = values.map(Math.log10);
+  const low = Math.floor(Math.min(...logs));
+  const high = Math.ceil(Math.max(...logs));
+  const tickvals = Array.from({ length: high - low + 1 }, (_, i) => low + i);
+  return { label: `${label} (log)`, values: logs, range: [low, high], tickvals, ticktext: tickvals.map((p) => String(Number((10 ** p).toPrecision(1)))) };
 }
 
 /** Runs that have the metric and a value (or a category) on every numeric axis. */

@@ -61,6 +61,7 @@ export function paramScatterFigure(
       xaxis: themedAxis(theme, {
         title: { text: xTitle },
         ...(axis.kind === 'categorical' ? { type: 'category', categoryorder: 'array', categoryarray: axis.categories.map(escapeHtml) } : {}),
+        ...(axis.kind === 'numeric' && axis.log ? { type: 'log' } : {}),
       }),
       yaxis: themedAxis(theme, { title: { text: escapeHtml(metricKey) } }),
       showlegend: false,

@@ -115,9 +115,10 @@ describe('comparison helpers', () => {
 
   it('draws numeric params on a numeric axis and the rest as natural-order categories', () => {
     const rows: { params: Record<string, string> }[] = [{ params: { lr: '0.1', opt: 'sgd', n: '10' } }, { params: { lr: '1e-3', opt: 'adam', n: '2' } }, { params: { lr: '0.01' } }];
-    expect(paramAxis('lr', rows)).toEqual({ kind: 'numeric', key: 'lr', values: [0.1, 0.001, 0.01] });
+    // Two decades or more of positive values: a log scale.
+    expect(paramAxis('lr', rows)).toEqual({ kind: 'numeric', key: 'lr', values: [0.1, 0.001, 0.01], log: true });
     expect(paramAxis('opt', rows)).toEqual({ kind: 'categorical', key: 'opt', categories: ['(none)', 'adam', 'sgd'], values: [2, 1, 0] });
-    expect(paramAxis('n', rows)).toEqual({ kind: 'numeric', key: 'n', values: [10, 2, null] });
+    expect(paramAxis('n', rows)).toEqual({ kind: 'numeric', key: 'n', values: [10, 2, null], log: false });
     expect(differingParamKeys([{ params: { a: '1', b: '2' } }, { params: { a: '1', b: '3' } }, { params: { a: '1' } }])).toEqual(['b']);
     expect(differingParamKeys([{ params: { a: '1' } }, { params: { a: '1', toString: 'x' } }])).toEqual(['toString']);
   });
@@ -197,8 +198,9 @@ describe('ParallelCoordinates', () => {
       line: { color: number[]; reversescale: boolean };
     };
     expect(trace.type).toBe('parcoords');
-    expect(trace.dimensions.map((d) => d.label)).toEqual(['lr', 'opt', 'val_loss']);
-    expect(trace.dimensions[0].values).toEqual([0.1, 0.01, 0.001]);
+    expect(trace.dimensions.map((d) => d.label)).toEqual(['lr (log)', 'opt', 'val_loss']);
+    expect(trace.dimensions[0].values.map((v) => Math.round(v))).toEqual([-1, -2, -3]);
+    expect(trace.dimensions[0]).toMatchObject({ tickvals: [-3, -2, -1], ticktext: ['0.001', '0.01', '0.1'] });
     expect(trace.dimensions[1]).toMatchObject({ values: [1, 0, 0], tickvals: [0, 1], ticktext: ['adam', 'sgd'] });
     expect(trace.line).toMatchObject({ color: [0.5, 0.2, 0.3], reversescale: true });
   });
@@ -207,7 +209,7 @@ describe('ParallelCoordinates', () => {
     const plotly = new RecordingPlotly();
     await render(<ParallelCoordinates runs={runs} metricKey="val_loss" plotly={() => Promise.resolve(plotly)} />);
     const dims = (plotly.last.data[0] as { dimensions: { label: string }[] }).dimensions.map((d) => d.label);
-    expect(dims).toEqual(['lr', 'opt', 'val_loss']);
+    expect(dims).toEqual(['lr (log)', 'opt', 'val_loss']);
     expect(container.textContent).toContain('1 of 4 runs lack val_loss');
   });
 });

@@ -42,7 +42,13 @@ export function smoothEma(values: readonly (number | null)[], weight: number): (
 
 /** How a param is drawn on an axis: numbers on a numeric scale, anything else as ordered categories. */
 export type ParamAxis =
-  | { kind: 'numeric'; key: string; values: (number | null)[] }
+  | {
+      kind: 'numeric';
+      key: string;
+      values: (number | null)[];
+      /** Positive values spanning two decades or more (learning rates, regularization): read on a log scale. */
+      log: boolean;
+    }
   | { kind: 'categorical'; key: string; categories: string[]; values: (number | null)[] };
 
 /** The label shown for a run that did not log a param. */
@@ -57,7 +63,8 @@ export function paramAxis(key: string, rows: readonly { params: Readonly<Record<
   const raw = rows.map((row) => paramValue(row.params, key));
   const present = raw.filter((value): value is string => value !== undefined);
   if (present.length > 0 && present.every(isNumeric)) {
-    return { kind: 'numeric', key, values: raw.map((value) => (value === undefined ? null : Number(value))) };
+    const values = raw.map((value) => (value === undefined ? null : Number(value)));
+    return { kind: 'numeric', key, values, log: spansDecades(values) };
   }
   const labels = raw.map((value) => value ?? MISSING);
   const categories = [...new Set(labels)].sort(naturalCompare);
@@ -68,6 +75,15 @@ export function paramAxis(key: string, rows: readonly { params: Readonly<Record<
 /** A run's value of param `key`, or undefined when it did not log it (never an inherited property). */
 export function paramValue(params: Readonly<Record<string, string>>, key: string): string | undefined {
   return Object.prototype.hasOwnProperty.call(params, key) ? params[key] : undefined;
+}
+
+/** Minimum ratio of the largest to the smallest value for a log scale. */
+const LOG_SCALE_RATIO = 100;
+
+function spansDecades(values: readonly (number | null)[]): boolean {
+  const present = values.filter((value): value is number => value !== null);
+  if (present.length < 2 || present.some((value) => value <= 0)) return false;
+  return Math.max(...present) / Math.min(...present) >= LOG_SCALE_RATIO;
 }
 
 function isNumeric(text: string): boolean {

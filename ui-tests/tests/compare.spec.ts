@@ -88,6 +88,28 @@ test.describe('Opsbook compare and sweep views', () => {
     }
   });
 
+  test('%opsbook runs compare in a notebook renders the compare view, which opens the live one', async ({ page, request }) => {
+    const experiment = `magic-${Date.now().toString(36)}`;
+    const ids = [
+      await createRun(request, { experiment, name: 'small', params: { depth: '2', seed: '1' }, metrics: { rmse: [3, 2.5] } }),
+      await createRun(request, { experiment, name: 'large', params: { depth: '8', seed: '1' }, metrics: { rmse: [2.9, 1.7] } }),
+    ];
+    await page.notebook.createNew('compare.ipynb');
+    await page.notebook.setCell(0, 'code', `%load_ext opsbook\n%opsbook runs compare ${ids[0]} ${ids[1].slice(0, 8)}`);
+    expect(await page.notebook.runCell(0)).toBe(true);
+    const output = page.locator('.jp-OutputArea-output .opsbook-CompareView');
+    await expect(output).toBeVisible({ timeout: 60_000 });
+    await expect(output.locator('h2')).toHaveText('Comparing 2 runs');
+    await expect(output.locator('tr[data-metric="rmse"][data-stat="last"] td.opsbook-best')).toHaveText('1.7');
+    await expect(output.locator('tr.opsbook-CompareView-differs')).toHaveCount(1);
+    // The output's chart reads the series through the Jupyter server.
+    await expect(output.locator('.opsbook-OverlayChart .legendtext')).toHaveText(['small', 'large']);
+
+    await page.locator('.opsbook-CompareRenderer-open').click();
+    await expect(page.locator('.lm-TabBar-tab', { hasText: 'Compare 2 runs' })).toBeVisible();
+    await expect(page.locator('.jp-MainAreaWidget:visible .opsbook-CompareView h2')).toHaveText('Comparing 2 runs');
+  });
+
   test('opens a sweep with its children, parallel coordinates and a param scatter', { tag: '@screenshots' }, async ({ page, request }, testInfo) => {
     const experiment = `sweep-${Date.now().toString(36)}`;
     const parent = await createRun(request, { experiment, name: 'lr-sweep', params: {}, metrics: {} });
@@ -123,7 +145,8 @@ test.describe('Opsbook compare and sweep views', () => {
     await expect(parcoords.locator('.js-plotly-plot')).toBeVisible({ timeout: 30_000 });
     // Two param axes (lr, optimizer: seed does not vary) and the metric.
     await expect(parcoords.locator('g.y-axis')).toHaveCount(3);
-    await expect(parcoords.locator('text.axis-title')).toHaveText(['lr', 'optimizer', 'val_accuracy']);
+    // lr spans decades: a log axis.
+    await expect(parcoords.locator('text.axis-title')).toHaveText(['lr (log)', 'optimizer', 'val_accuracy']);
     await expect(view.locator('.opsbook-ParamScatter .scatterlayer .point')).toHaveCount(6);
 
     await page.screenshot({ path: testInfo.outputPath('sweep.png') });
