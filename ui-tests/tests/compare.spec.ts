@@ -82,6 +82,18 @@ test.describe('Opsbook compare and sweep views', () => {
     await expect(chart.locator('.scatterlayer .trace')).toHaveCount(3);
 
     await page.screenshot({ path: testInfo.outputPath('compare.png') });
+
+    // Wall time asks the API for timestamps; the x axis becomes a date axis.
+    await chart.getByLabel('X axis').selectOption('wall');
+    await expect(chart.locator('.xaxislayer-above .xtick text').first()).toHaveText(/:/);
+    await expect(chart.locator('.scatterlayer .trace')).toHaveCount(3);
+    // Series colours come from the theme: a dark theme brings the dark palette.
+    const firstLine = chart.locator('.scatterlayer .trace .js-line').first();
+    const lightStroke = await firstLine.evaluate((line) => getComputedStyle(line).stroke);
+    await page.theme.setDarkTheme();
+    await expect.poll(() => firstLine.evaluate((line) => getComputedStyle(line).stroke)).not.toBe(lightStroke);
+    await page.theme.setLightTheme();
+
     if (SCREENSHOTS_DIR) {
       mkdirSync(SCREENSHOTS_DIR, { recursive: true });
       copyFileSync(testInfo.outputPath('compare.png'), path.join(SCREENSHOTS_DIR, 'compare.png'));
