@@ -211,6 +211,15 @@ describe('MLflow interop with a real mlflow server', () => {
     const again = await opsbook(['runs', 'import-mlflow', server.uri, '--experiment', 'seed', '--workspace', workspace, '--json'], env);
     expect(JSON.parse(again.stdout)).toMatchObject({ copied: 0, skipped: RUNS });
 
+    // --filter takes the run filter language.
+    const filtered = await opsbook(
+      ['runs', 'export-mlflow', server.uri, '--filter', 'status = failed and params.model = rf', '--experiment', 'failed-only', '--workspace', workspace, '--json'],
+      env,
+    );
+    expect(filtered.stderr).toBe('');
+    expect(JSON.parse(filtered.stdout)).toMatchObject({ copied: RUNS / 4, skipped: 0 });
+    expect((await runsOf(server, 'failed-only')).every((run) => run.info.status === 'FAILED')).toBe(true);
+
     started = Date.now();
     const exported = await opsbook(['runs', 'export-mlflow', server.uri, '--experiment', 'copy', '--workspace', workspace, '--json'], env);
     timings.push(`export: ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -255,6 +264,9 @@ describe('MLflow interop with a real mlflow server', () => {
     const unknown = await opsbook(['runs', 'import-mlflow', server.uri, '--experiment', 'no-such', '--workspace', workspace, '--json'], env);
     expect(unknown.code).toBe(2);
     expect(JSON.parse(unknown.stdout).error.message).toContain('no experiment named "no-such"');
+    const badFilter = await opsbook(['runs', 'export-mlflow', server.uri, '--filter', 'params.lr >', '--workspace', workspace, '--json'], env);
+    expect(badFilter.code).toBe(2);
+    expect(JSON.parse(badFilter.stdout).error.field).toBe('filter');
     const down = await opsbook(['runs', 'export-mlflow', 'http://127.0.0.1:9', '--workspace', workspace], env);
     expect(down.code).toBe(3);
     expect(down.stderr.trim().split('\n')).toHaveLength(1);
