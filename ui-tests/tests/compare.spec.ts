@@ -31,6 +31,16 @@ async function createRun(request: APIRequestContext, run: NewRun): Promise<strin
   return id;
 }
 
+/**
+ * Reloads the page without waiting for a launcher tab (galata's readiness check), which a restored
+ * layout need not have. galata's reload takes `waitForIsReady`; the fixture's type shows Playwright's.
+ */
+async function reloadRestoring(page: IJupyterLabPageFixture): Promise<void> {
+  const reload = page.reload as (options: { waitForIsReady: boolean }) => Promise<unknown>;
+  await reload.call(page, { waitForIsReady: false });
+  await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
+}
+
 async function execute(page: IJupyterLabPageFixture, command: string, args: Record<string, unknown>): Promise<void> {
   await page.evaluate(
     async ({ command, args }) => {
@@ -166,5 +176,10 @@ test.describe('Opsbook compare and sweep views', () => {
       mkdirSync(SCREENSHOTS_DIR, { recursive: true });
       copyFileSync(testInfo.outputPath('sweep.png'), path.join(SCREENSHOTS_DIR, 'sweep.png'));
     }
+
+    // The layout restorer brings the sweep back after a reload, read afresh.
+    await reloadRestoring(page);
+    await expect(page.locator('.lm-TabBar-tab', { hasText: 'Sweep lr-sweep' })).toBeVisible();
+    await expect(page.locator('.jp-MainAreaWidget:visible .opsbook-SweepView .opsbook-SweepView-table tbody tr')).toHaveCount(6);
   });
 });
