@@ -1,13 +1,14 @@
 import { ILayoutRestorer, type JupyterFrontEnd, type JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette, WidgetTracker, type MainAreaWidget } from '@jupyterlab/apputils';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
-import { SidePanel, ToolbarButton, refreshIcon } from '@jupyterlab/ui-components';
+import { SidePanel, ToolbarButton, refreshIcon, tableRowsIcon } from '@jupyterlab/ui-components';
 import { createLabClient } from './client';
 import { comparePlugin } from './comparePlugin';
 import { ExperimentsPanel } from './ExperimentsPanel';
 import { opsbookIcon } from './icon';
 import { createRunWidget, runWidgetId, type RunPanel } from './RunPanel';
 import { DEFAULT_REFRESH_INTERVAL, RunsModel } from './runs';
+import { createRunsTableWidget, type RunsTablePanel } from './RunsTablePanel';
 import { CommandIds, IOpsbookRuns, OPEN_RUN_EVENT, type OpenRunEventDetail } from './tokens';
 
 export { IOpsbookRuns, CommandIds, OPEN_RUN_EVENT, type OpenRunEventDetail, type RunsState } from './tokens';
@@ -54,6 +55,14 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
       'refresh',
       new ToolbarButton({ icon: refreshIcon, tooltip: 'Refresh runs', onClick: () => void commands.execute(CommandIds.refreshRuns) }),
     );
+    sidebar.toolbar.addItem(
+      'runs-table',
+      new ToolbarButton({
+        icon: tableRowsIcon,
+        tooltip: 'Open the runs table',
+        onClick: () => void commands.execute(CommandIds.openRunsTable),
+      }),
+    );
     sidebar.addWidget(experiments);
     shell.add(sidebar, 'left', { rank: 850 });
     restorer?.add(sidebar, SIDEBAR_ID);
@@ -96,6 +105,35 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
       },
     });
 
+    const tableTracker = new WidgetTracker<MainAreaWidget<RunsTablePanel>>({ namespace: 'opsbook-runs-table' });
+    commands.addCommand(CommandIds.openRunsTable, {
+      label: 'Open the Opsbook Runs Table',
+      caption: 'Every run of this workspace in a sortable, filterable table',
+      icon: tableRowsIcon,
+      execute: () => {
+        const open = tableTracker.currentWidget;
+        if (open && !open.isDisposed) {
+          shell.activateById(open.id);
+          return;
+        }
+        // Compare and sweep views come from another plugin; their buttons show only once it is there.
+        const optional = <T,>(command: string, run: T): (() => T | undefined) => () => (commands.hasCommand(command) ? run : undefined);
+        const widget = createRunsTableWidget({
+          runs,
+          openRun: (runId) => void commands.execute(CommandIds.openRun, { runId }),
+          compare: optional(CommandIds.compare, (runIds: string[]) => void commands.execute(CommandIds.compare, { runIds })),
+          openSweep: optional(CommandIds.openSweep, (runId: string) => void commands.execute(CommandIds.openSweep, { runId })),
+        });
+        const onCommandsChanged = (): void => widget.content.update();
+        commands.commandChanged.connect(onCommandsChanged);
+        widget.disposed.connect(() => commands.commandChanged.disconnect(onCommandsChanged));
+        void tableTracker.add(widget);
+        shell.add(widget, 'main');
+        shell.activateById(widget.id);
+      },
+    });
+    void restorer?.restore(tableTracker, { command: CommandIds.openRunsTable, name: () => 'runs-table' });
+
     void restorer?.restore(tracker, {
       command: CommandIds.openRun,
       args: (widget) => ({ runId: widget.content.runId }),
@@ -104,7 +142,7 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
 
     if (palette) {
       const category = 'Opsbook';
-      for (const command of [CommandIds.openSidebar, CommandIds.refreshRuns, CommandIds.openRun]) {
+      for (const command of [CommandIds.openSidebar, CommandIds.refreshRuns, CommandIds.openRun, CommandIds.openRunsTable]) {
         palette.addItem({ command, category });
       }
     }

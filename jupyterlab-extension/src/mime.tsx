@@ -1,28 +1,45 @@
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Widget } from '@lumino/widgets';
-import { RunCard } from '@opsbook/core/views';
-import type { TrackOutput } from '@opsbook/schema';
+import {
+  DEFAULT_RUNS_TABLE_QUERY,
+  RunCard,
+  RunDetail,
+  RunsTable,
+  filterRuns,
+  sortRuns,
+  type RunsTableQuery,
+  type TableRun,
+} from '@opsbook/core/views';
+import type { RunDetail as RunDetailData, RunList, TrackOutput } from '@opsbook/schema';
+import { useState } from 'react';
 import { createRoot, type Root } from 'react-dom/client';
+import { COMPARE_MIME_TYPE, CompareRenderer } from './CompareRenderer';
 import { OPEN_RUN_EVENT, type OpenRunEventDetail } from './tokens';
 
 /** The mimetype of the card a `%%track` cell displays (`schema/track-output.schema.json`). */
 export const RUN_MIME_TYPE = 'application/vnd.opsbook.run+json';
 
-/** Renders a tracked run as a compact card with a button that opens it in the Opsbook sidebar view. */
-export class RunCardRenderer extends Widget implements IRenderMime.IRenderer {
+/** The mimetype of `%opsbook runs list` (`schema/run-list.schema.json`). */
+export const RUN_LIST_MIME_TYPE = 'application/vnd.opsbook.run-list+json';
+/** The mimetype of `%opsbook runs show` (`schema/run-detail.schema.json`). */
+export const RUN_DETAIL_MIME_TYPE = 'application/vnd.opsbook.run-detail+json';
+
+/** Tallest a runs table output grows before it scrolls, in px. */
+const RUN_LIST_MAX_HEIGHT = 420;
+
+/** A React root in a widget, with the way an output asks the sidebar to open a run. */
+abstract class OpsbookRenderer extends Widget implements IRenderMime.IRenderer {
   private root: Root | null = null;
 
-  constructor(private readonly options: IRenderMime.IRendererOptions) {
+  constructor(
+    protected readonly options: IRenderMime.IRendererOptions,
+    className: string,
+  ) {
     super();
-    this.addClass('opsbook-RunCardRenderer');
+    this.addClass(className);
   }
 
-  renderModel(model: IRenderMime.IMimeModel): Promise<void> {
-    const output = model.data[this.options.mimeType] as unknown as TrackOutput;
-    this.root ??= createRoot(this.node);
-    this.root.render(<RunCard output={output} onOpenRun={(runId) => this.requestOpen(runId)} />);
-    return Promise.resolve();
-  }
+  abstract renderModel(model: IRenderMime.IMimeModel): Promise<void>;
 
   override dispose(): void {
     this.root?.unmount();
@@ -30,7 +47,13 @@ export class RunCardRenderer extends Widget implements IRenderMime.IRenderer {
     super.dispose();
   }
 
-  private requestOpen(runId: string): void {
+  protected renderView(element: JSX.Element): Promise<void> {
+    this.root ??= createRoot(this.node);
+    this.root.render(element);
+    return Promise.resolve();
+  }
+
+  protected requestOpen(runId: string): void {
     const event = new CustomEvent<OpenRunEventDetail>(OPEN_RUN_EVENT, { detail: { runId }, bubbles: true, cancelable: true });
     const handled = !this.node.dispatchEvent(event);
     if (!handled) {
@@ -39,19 +62,74 @@ export class RunCardRenderer extends Widget implements IRenderMime.IRenderer {
   }
 }
 
-const rendererFactory: IRenderMime.IRendererFactory = {
-  safe: true,
-  mimeTypes: [RUN_MIME_TYPE],
-  defaultRank: 0,
-  createRenderer: (options) => new RunCardRenderer(options),
-};
+/** Renders a tracked run as a compact card with a button that opens it in the Opsbook sidebar view. */
+export class RunCardRenderer extends OpsbookRenderer {
+  constructor(options: IRenderMime.IRendererOptions) {
+    super(options, 'opsbook-RunCardRenderer');
+  }
 
-const extension: IRenderMime.IExtension = {
-  id: '@opsbook/jupyterlab:run-renderer',
-  description: 'Renders the card a %%track cell displays.',
-  rendererFactory,
+  renderModel(model: IRenderMime.IMimeModel): Promise<void> {
+    const output = model.data[this.options.mimeType] as unknown as TrackOutput;
+    return this.renderView(<RunCard output={output} onOpenRun={(runId) => this.requestOpen(runId)} />);
+  }
+}
+
+/**
+ * Renders a run list as the runs table, read-only: the rows are the output's, sorted and filtered
+ * here with the daemon's meaning, since an output has no daemon query behind it.
+ */
+export class RunListRenderer extends OpsbookRenderer {
+  constructor(options: IRenderMime.IRendererOptions) {
+    super(options, 'opsbook-RunListRenderer');
+  }
+
+  renderModel(model: IRenderMime.IMimeModel): Promise<void> {
+    const list = model.data[this.options.mimeType] as unknown as RunList;
+    const runs = (list.runs ?? []) as TableRun[];
+    // Sized to its rows up to a cap: the table scrolls inside a fixed height, as virtualization needs.
+    this.node.style.height = `${Math.min(RUN_LIST_MAX_HEIGHT, 90 + 30 * Math.max(runs.length, 3))}px`;
+    return this.renderView(<RunListOutput runs={runs} onOpen={(runId) => this.requestOpen(runId)} />);
+  }
+}
+
+function RunListOutput({ runs, onOpen }: { runs: readonly TableRun[]; onOpen: (runId: string) => void }): JSX.Element {
+  // The output's order is the query's; the table starts sorted the way `runs list` sorts.
+  const [query, setQuery] = useState<RunsTableQuery>(DEFAULT_RUNS_TABLE_QUERY);
+  const shown = sortRuns(filterRuns(runs, query.filter), query.sort, query.order);
+  return <RunsTable runs={shown} total={runs.length} query={query} onQueryChange={setQuery} onOpen={onOpen} label="Runs in this output" />;
+}
+
+/** Renders `runs show` output with the run view of the main area (params, metrics, source). */
+export class RunDetailRenderer extends OpsbookRenderer {
+  constructor(options: IRenderMime.IRendererOptions) {
+    super(options, 'opsbook-RunDetailRenderer');
+  }
+
+  renderModel(model: IRenderMime.IMimeModel): Promise<void> {
+    const detail = model.data[this.options.mimeType] as unknown as RunDetailData;
+    // An output holds no metric series: the view shows the metrics table without charts.
+    return this.renderView(<RunDetail detail={detail} history={{ run_id: detail.run.id, series: [] }} />);
+  }
+}
+
+const renderers: [string, new (options: IRenderMime.IRendererOptions) => IRenderMime.IRenderer, string][] = [
+  [RUN_MIME_TYPE, RunCardRenderer, 'the card a %%track cell displays'],
+  [RUN_LIST_MIME_TYPE, RunListRenderer, 'the runs table of %opsbook runs list'],
+  [RUN_DETAIL_MIME_TYPE, RunDetailRenderer, 'the run view of %opsbook runs show'],
+  [COMPARE_MIME_TYPE, CompareRenderer, 'runs side by side, from %opsbook runs compare'],
+];
+
+const extensions: IRenderMime.IExtension[] = renderers.map(([mimeType, Renderer, what]) => ({
+  id: `@opsbook/jupyterlab:${mimeType === RUN_MIME_TYPE ? 'run' : mimeType.slice('application/vnd.opsbook.'.length, -'+json'.length)}-renderer`,
+  description: `Renders ${what}.`,
+  rendererFactory: {
+    safe: true,
+    mimeTypes: [mimeType],
+    defaultRank: 0,
+    createRenderer: (options) => new Renderer(options),
+  },
   rank: 0,
   dataType: 'json',
-};
+}));
 
-export default extension;
+export default extensions;

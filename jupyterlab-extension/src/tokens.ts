@@ -44,6 +44,7 @@ export const CommandIds = {
   openSidebar: 'opsbook:open-sidebar',
   refreshRuns: 'opsbook:refresh-runs',
   openRun: 'opsbook:open-run',
+  openRunsTable: 'opsbook:open-runs-table',
   /** Opens runs side by side; args `{runIds: string[]}`. */
   compare: 'opsbook:compare',
   /** Opens a sweep (a parent run and its children); args `{runId}`. */
