@@ -5,7 +5,8 @@ import { useEffect, useState } from 'react';
 import type { IOpsbookRuns, RunsState } from './tokens';
 
 /**
- * The "Experiments" section of the Opsbook sidebar: the workspace's runs, refreshed while visible.
+ * The "Experiments" section of the Opsbook sidebar: the workspace's runs, following the live event
+ * stream while visible.
  */
 export class ExperimentsPanel extends ReactWidget {
   private releaseWatch: (() => void) | null = null;

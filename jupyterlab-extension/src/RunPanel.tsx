@@ -1,92 +1,125 @@
 import { MainAreaWidget } from '@jupyterlab/apputils';
 import { ReactWidget } from '@jupyterlab/ui-components';
-import { Poll } from '@lumino/polling';
 import type { Message } from '@lumino/messaging';
-import { OpsbookApiError, type OpsbookClient } from '@opsbook/core/client';
+import { OpsbookApiError } from '@opsbook/core/client';
 import { RunDetail } from '@opsbook/core/views';
 import type { MetricHistory, RunDetail as RunDetailData } from '@opsbook/schema';
+import { RepeatingTask } from './coalesce';
 import { describeError } from './errors';
 import { opsbookIcon } from './icon';
+import { RunArtifacts } from './RunArtifacts';
+import type { IOpsbookRuns, RunsEvent } from './tokens';
 
 type RunPanelState =
   | { kind: 'loading' }
   | { kind: 'ready'; detail: RunDetailData; history?: MetricHistory }
   | { kind: 'error'; message: string; gone: boolean; last?: { detail: RunDetailData; history?: MetricHistory } };
 
-/** Longest wait between reads while the API keeps failing. */
-const MAX_BACKOFF_MS = 60_000;
+/**
+ * Least milliseconds between two reads of the run while its events stream in: the daemon already
+ * folds a run's metrics into at most ten events a second; a chart needs fewer redraws than that.
+ */
+const READ_SPACING_MS = 300;
 
 /**
- * One run in the main area. While it is visible and the run is `running`, it re-reads the run and its
- * metric series every `refreshInterval` ms (backing off while reads fail); the read that finds the run
- * ended is its last. Hidden, it reads nothing; shown again, it reads at once if the run may still move.
+ * One run in the main area, kept current by the page's live event stream rather than by polling.
+ * While it is visible it holds a watch on the runs (so the stream is open), and each event about its
+ * run (new metric points, a new status, a rename) has it read the run and its series again, at most
+ * every {@link READ_SPACING_MS}; so a chart of a running run grows as points arrive, and nothing is
+ * read while nothing changes. Hidden, it reads nothing; shown again, it reads once if the run may
+ * have changed meanwhile. When the stream reopens (events may have been missed) it reads once more.
  */
 export class RunPanel extends ReactWidget {
   private state: RunPanelState = { kind: 'loading' };
-  private readonly poll: Poll;
-  private reading: Promise<void> | null = null;
+  private readonly reading = new RepeatingTask(() => this.readOnce(), () => this.isDisposed);
+  private readTimer: ReturnType<typeof setTimeout> | undefined;
+  private lastReadAt = 0;
+  private releaseWatch: (() => void) | null = null;
+  /** Something may have changed that this view has not read (it was hidden, or never read). */
+  private stale = true;
 
   constructor(
-    private readonly client: OpsbookClient,
+    private readonly runs: IOpsbookRuns,
     readonly runId: string,
-    refreshInterval: number,
   ) {
     super();
     this.addClass('opsbook-RunPanel');
-    this.poll = new Poll({
-      auto: false,
-      // A refresh asked for while a read is under way joins it rather than racing it.
-      factory: () => (this.reading ??= this.read().finally(() => (this.reading = null))),
-      frequency: pollFrequency(refreshInterval),
-      // Not attached or not shown yet (a tab restored behind another): no reads until it is shown.
-      standby: () => !this.isVisible || 'when-hidden',
-      name: `@opsbook/jupyterlab:run-${runId}`,
-    });
-  }
-
-  /** Milliseconds between reads while the run is running and the view is visible. */
-  get refreshInterval(): number {
-    return this.poll.frequency.interval;
-  }
-
-  set refreshInterval(ms: number) {
-    this.poll.frequency = pollFrequency(ms);
+    runs.events.connect(this.onEvent, this);
   }
 
   /**
-   * Reads the run again now, or as soon as the view is shown (an ended run too: the user asked).
+   * Reads the run again now (an ended run too: the user asked), or as soon as the view is shown.
    * Never rejects: failures show in the panel.
    */
-  async load(): Promise<void> {
-    await this.poll.refresh();
+  load(): Promise<void> {
+    if (!this.isVisible) {
+      this.stale = true;
+      return Promise.resolve();
+    }
+    return this.read();
   }
 
   /** Called with each fresh read of the run (the title follows the run's name and status). */
   onRun: ((detail: RunDetailData) => void) | undefined;
 
   override dispose(): void {
-    this.poll.dispose();
+    if (this.isDisposed) return;
+    this.runs.events.disconnect(this.onEvent, this);
+    clearTimeout(this.readTimer);
+    this.stopWatching();
     super.dispose();
   }
 
   protected override onAfterAttach(msg: Message): void {
     super.onAfterAttach(msg);
-    this.follow();
+    this.shown();
   }
 
   protected override onAfterShow(msg: Message): void {
     super.onAfterShow(msg);
-    this.follow();
+    this.shown();
   }
 
   protected override onAfterHide(msg: Message): void {
     super.onAfterHide(msg);
-    void this.poll.stop();
+    this.stopWatching();
+    clearTimeout(this.readTimer);
+    this.readTimer = undefined;
+    // Events of a run that may still change go unread while hidden.
+    if (this.live) this.stale = true;
   }
 
-  /** Starts reading (at once) when the view is visible and the run may still change. */
-  private follow(): void {
-    if (this.isVisible && this.live) void this.poll.start();
+  /** Visible now (not merely attached behind another tab): follow the stream, read if stale. */
+  private shown(): void {
+    if (!this.isVisible) return;
+    this.releaseWatch ??= this.runs.watch();
+    if (this.stale) void this.read();
+  }
+
+  private stopWatching(): void {
+    this.releaseWatch?.();
+    this.releaseWatch = null;
+  }
+
+  private onEvent(_: IOpsbookRuns, event: RunsEvent): void {
+    const mine =
+      event.type === 'opened' ? this.live : event.type === 'run' ? event.data.id === this.runId : event.data.run_id === this.runId;
+    if (!mine) return;
+    if (!this.isVisible) {
+      this.stale = true;
+      return;
+    }
+    this.readSoon();
+  }
+
+  /** Reads once the spacing since the last read has passed; events meanwhile join that read. */
+  private readSoon(): void {
+    if (this.readTimer !== undefined) return;
+    const wait = Math.max(0, this.lastReadAt + READ_SPACING_MS - Date.now());
+    this.readTimer = setTimeout(() => {
+      this.readTimer = undefined;
+      if (this.isVisible) void this.read();
+    }, wait);
   }
 
   /**
@@ -104,27 +137,28 @@ export class RunPanel extends ReactWidget {
     return this.state.kind === 'ready' ? this.state : this.state.kind === 'error' ? this.state.last : undefined;
   }
 
+  /** Reads the run, then its series; a call while a read is under way reads once more after it. */
+  private read(): Promise<void> {
+    return this.reading.run();
+  }
+
   /**
    * One read of the run, then of its series (in that order, so the series read after the run is
-   * seen ended holds every point). Stops the poll when the run cannot change any more.
-   * @throws the API or network failure, after showing it, so that the poll backs off
+   * seen ended holds every point).
    */
-  private async read(): Promise<void> {
+  private async readOnce(): Promise<void> {
+    this.stale = false;
+    this.lastReadAt = Date.now();
     try {
-      const detail = await this.client.getRun(this.runId);
-      const history = await this.client.metricHistory(this.runId);
+      const detail = await this.runs.client.getRun(this.runId);
+      const history = await this.runs.client.metricHistory(this.runId);
       this.state = { kind: 'ready', detail, history };
       if (!this.isDisposed) this.onRun?.(detail);
     } catch (reason) {
       const gone = reason instanceof OpsbookApiError && reason.status === 404;
       this.state = { kind: 'error', message: describeError(reason), gone, last: this.lastRead };
-      throw reason;
-    } finally {
-      if (!this.isDisposed) {
-        this.update();
-        if (!this.live) void this.poll.stop();
-      }
     }
+    if (!this.isDisposed) this.update();
   }
 
   protected render(): JSX.Element {
@@ -143,18 +177,18 @@ export class RunPanel extends ReactWidget {
         </div>
       );
     }
-    return <RunDetail detail={state.detail} history={state.history} />;
+    return (
+      <>
+        <RunDetail detail={state.detail} history={state.history} />
+        <RunArtifacts client={this.runs.client} runId={this.runId} readKey={state.detail} />
+      </>
+    );
   }
 }
 
-/** Longest wait between reads: the refresh interval when it is longer than the backoff cap. */
-function pollFrequency(interval: number): { interval: number; backoff: boolean; max: number } {
-  return { interval, backoff: true, max: Math.max(interval, MAX_BACKOFF_MS) };
-}
-
 /** Wraps a {@link RunPanel} for the main area, titled "Run <name>". */
-export function createRunWidget(client: OpsbookClient, runId: string, refreshInterval: number): MainAreaWidget<RunPanel> {
-  const content = new RunPanel(client, runId, refreshInterval);
+export function createRunWidget(runs: IOpsbookRuns, runId: string): MainAreaWidget<RunPanel> {
+  const content = new RunPanel(runs, runId);
   const widget = new MainAreaWidget({ content });
   widget.id = runWidgetId(runId);
   widget.title.label = `Run ${runId.slice(0, 8)}`;

@@ -16,7 +16,8 @@ export function createLabClient(settings: ServerConnection.ISettings = ServerCon
     try {
       // `no-cache` still revalidates every read, but unlike the default `no-store` it does not make
       // ServerConnection append a cache-busting `?<timestamp>`, which the API rejects as an unknown parameter.
-      const init: RequestInit = { method: request.method, headers: request.headers, body, cache: 'no-cache' };
+      // The signal goes along so that closing a live event stream ends its request.
+      const init: RequestInit = { method: request.method, headers: request.headers, body, cache: 'no-cache', signal: request.signal };
       return await ServerConnection.makeRequest(request.url, init, settings);
     } catch (reason) {
       // makeRequest wraps fetch failures; say what could not be reached.

@@ -15,7 +15,7 @@ export { IOpsbookRuns, CommandIds, OPEN_RUN_EVENT, type OpenRunEventDetail, type
 
 const SIDEBAR_ID = 'opsbook-sidebar';
 
-/** Provides {@link IOpsbookRuns}: the API client and the polled run list. */
+/** Provides {@link IOpsbookRuns}: the API client and the run list, kept current by the live event stream. */
 const runsPlugin: JupyterFrontEndPlugin<IOpsbookRuns> = {
   id: '@opsbook/jupyterlab:runs',
   description: 'The Opsbook API client and the runs of this workspace.',
@@ -97,7 +97,7 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
           shell.activateById(existing.id);
           return;
         }
-        const widget = createRunWidget(runs.client, runId, runs.refreshInterval);
+        const widget = createRunWidget(runs, runId);
         void tracker.add(widget);
         shell.add(widget, 'main');
         shell.activateById(widget.id);
@@ -159,9 +159,6 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
     const applySettings = (settings: ISettingRegistry.ISettings): void => {
       const interval = settings.get('refreshInterval').composite;
       runs.refreshInterval = typeof interval === 'number' ? interval : DEFAULT_REFRESH_INTERVAL;
-      tracker.forEach((widget) => {
-        widget.content.refreshInterval = runs.refreshInterval;
-      });
     };
     if (settingRegistry) {
       settingRegistry

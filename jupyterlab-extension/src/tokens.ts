@@ -1,4 +1,4 @@
-import type { OpsbookClient } from '@opsbook/core/client';
+import type { LiveEvent, OpsbookClient } from '@opsbook/core/client';
 import type { Run } from '@opsbook/schema';
 import { Token } from '@lumino/coreutils';
 import type { ISignal } from '@lumino/signaling';
@@ -10,6 +10,12 @@ export type RunsState =
   | { kind: 'error'; message: string };
 
 /**
+ * What the live stream reports: a {@link LiveEvent} (a run as listed, or new metric points of a
+ * run), or `opened` when the stream (re)opened, after which a view reads what it shows afresh.
+ */
+export type RunsEvent = LiveEvent | { type: 'opened' };
+
+/**
  * The runs of this workspace as the Opsbook sidebar sees them, shared with other extensions.
  * Provided by `@opsbook/jupyterlab:runs`.
  */
@@ -18,16 +24,19 @@ export interface IOpsbookRuns {
   readonly client: OpsbookClient;
   /** The latest list (newest first) or why there is none. */
   readonly state: RunsState;
-  /** Emitted after each refresh that changed the list (new run, status, metrics) or its state. */
+  /** Emitted after each change of the list (new run, status, annotations, metrics) or its state. */
   readonly runsChanged: ISignal<IOpsbookRuns, RunsState>;
-  /** Milliseconds between refreshes while someone is watching. */
+  /** Each event of the daemon's live stream, while someone is watching (see {@link watch}). */
+  readonly events: ISignal<IOpsbookRuns, RunsEvent>;
+  /** Least milliseconds between reads of the list while metrics stream in. */
   refreshInterval: number;
   /**
    * Fetches the list now. Never rejects: a failure becomes the `error` state.
    */
   refresh(): Promise<void>;
   /**
-   * Declares interest in live updates; the list is polled while at least one watcher holds it.
+   * Declares interest in live updates: while at least one watcher holds it and the page is visible,
+   * the page keeps one event stream open and the list follows it (no polling).
    * @returns a function that releases this watch
    */
   watch(): () => void;

@@ -68,7 +68,13 @@ export class OpsbookClient {
   constructor(options: ClientOptions) {
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (options.token) headers.Authorization = `Bearer ${options.token}`;
-    this.api = createClient<paths>({ baseUrl: options.baseUrl, headers, fetch: options.fetch });
+    // Array parameters are comma-separated (`runs=ID,ID`), as openapi.json declares them (form, not exploded).
+    this.api = createClient<paths>({
+      baseUrl: options.baseUrl,
+      headers,
+      fetch: options.fetch,
+      querySerializer: { array: { style: 'form', explode: false } },
+    });
   }
 
   /** `getHealth`: which daemon answers. @throws OpsbookApiError */

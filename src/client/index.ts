@@ -11,3 +11,4 @@ export {
 } from './client';
 export * from './paths';
 export * from './announced';
+export * from './events';

@@ -19,6 +19,8 @@ interface OpenApiParameter {
   name: string;
   in: string;
   required?: boolean;
+  style?: string;
+  explode?: boolean;
   schema: Record<string, unknown> & { type?: string };
 }
 
@@ -107,6 +109,9 @@ export class Router {
       if (parameter.in !== 'path' && parameter.in !== 'query') {
         throw new Error(`${operation.operationId}: parameters in ${parameter.in} are not served`);
       }
+      if (parameter.schema.type === 'array' && (parameter.style !== 'form' || parameter.explode !== false)) {
+        throw new Error(`${operation.operationId}: array parameter ${parameter.name} must be style form, explode false (comma-separated)`);
+      }
       return { parameter, validate: this.ajv.compile(parameter.schema) };
     });
     const bodyRef = operation.requestBody?.content['application/json']?.schema.$ref;
@@ -142,6 +147,8 @@ export class Router {
 }
 
 function coerce(parameter: OpenApiParameter, raw: string): unknown {
+  // The only array style served: `form` without explode, the values comma-separated (`runs=ID,ID`).
+  if (parameter.schema.type === 'array') return raw === '' ? [] : raw.split(',');
   if (parameter.schema.type === 'integer') {
     if (!/^-?\d+$/.test(raw)) throw paramError(parameter.name, raw, `${parameter.name} must be an integer: ${JSON.stringify(raw)}`);
     return Number(raw);

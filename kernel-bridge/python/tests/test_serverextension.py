@@ -300,3 +300,78 @@ def test_proxy_answers_503_when_no_daemon_can_start(daemon_env: Any, tmp_path: P
     finally:
         stop_server(running)
     assert "node not found" in (tmp_path / "server-503.log").read_text()
+
+
+def established_to(port: int) -> int:
+    """How many TCP connections to 127.0.0.1:``port`` are established on this machine (from /proc/net/tcp)."""
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        remote, state = fields[2], fields[3]
+        address, _, remote_port = remote.partition(":")
+        if address == "0100007F" and int(remote_port, 16) == port and state == "01":
+            count += 1
+    return count
+
+
+def read_event(response: http.client.HTTPResponse, deadline: float) -> Dict[str, str]:
+    """The next event (its fields) of a text/event-stream, reading line by line as the proxy relays them."""
+    fields: Dict[str, str] = {}
+    while time.monotonic() < deadline:
+        line = response.fp.readline().decode("utf-8")
+        assert line, "the stream ended"
+        line = line.rstrip("\r\n")
+        if line == "":
+            if "data" in fields:
+                return fields
+            fields = {}
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        fields[name] = value[1:] if value.startswith(" ") else value
+    raise AssertionError("no event before the deadline")
+
+
+def test_proxy_relays_the_event_stream_as_it_comes_and_closes_it_with_the_browser(
+    server: JupyterServer, daemon_env: Any
+) -> None:
+    _, _, daemon = daemon_env
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    connection.request("GET", "/opsbook/api/v1/events", headers={"Authorization": f"token {server.token}"})
+    response = connection.getresponse()
+    try:
+        assert response.status == 200, response.read()
+        assert response.getheader("Content-Type") == "text/event-stream; charset=utf-8"
+        assert response.getheader("Cache-Control") == "no-store"
+        daemon_port = daemon.discovery()["port"]
+        assert established_to(daemon_port) >= 1
+
+        # Each change arrives while the stream stays open: nothing waits for the answer to end.
+        for name in ("first", "second"):
+            started = time.monotonic()
+            status, created = server.request("POST", "/opsbook/api/v1/runs", {"experiment": "live", "name": name})
+            assert status == 201, created
+            event = read_event(response, started + 10)
+            assert event["event"] == "run"
+            data = json.loads(event["data"])
+            schema_validator("event.schema.json").validate(data)
+            assert (data["id"], data["name"]) == (created["id"], name)
+            assert time.monotonic() - started < 5
+    finally:
+        connection.close()
+    # The browser left: the proxy closes its stream from the daemon at once, not at the next keep-alive.
+    deadline = time.monotonic() + 5
+    while established_to(daemon_port) > 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert established_to(daemon_port) == 0
+
+
+def test_proxy_passes_a_refused_stream_on_as_an_error(server: JupyterServer) -> None:
+    status, _ = server.request("GET", "/opsbook/api/v1/events", auth=False)
+    assert status in (401, 403)
+    # The daemon's own answer to a parameter it does not know comes back whole, in the API's shape.
+    status, body = server.request("GET", "/opsbook/api/v1/events?since=1")
+    assert status == 400, body
+    schema_validator("error.schema.json").validate(body)
+    assert body["error"]["field"] == "since"
