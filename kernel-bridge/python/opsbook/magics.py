@@ -190,7 +190,9 @@ class OpsbookMagics(Magics):
 
     @line_cell_magic
     def opsbook(self, line: str, cell: Optional[str] = None) -> Any:
-        """%opsbook <command> [options]: ``runs list``, ``runs show ID``, ``runs compare ID ID ...``; ``%%opsbook track ...`` == ``%%track ...``."""
+        """%opsbook <command> [options]: ``runs list``, ``runs show ID``, ``runs compare ID ID ...``,
+        ``models list``, ``models show NAME[:VERSION|@ALIAS]``, ``models alias NAME:VERSION ALIAS``;
+        ``%%opsbook track ...`` == ``%%track ...``."""
         __tracebackhide__ = True  # noqa: F841
         try:
             command, rest = _commands.split_command(line)
@@ -212,6 +214,11 @@ class OpsbookMagics(Magics):
             args = self._parse(command, rest)
             if args is not None:
                 self._compare(args)
+            return None
+        if command in ("models list", "models show", "models alias"):
+            args = self._parse(command, rest)
+            if args is not None:
+                self._models(command, args)
             return None
         raise UsageError(f"%opsbook {command} is not available in the notebook yet")
 
@@ -311,7 +318,42 @@ class OpsbookMagics(Magics):
 
         argv = ["runs", "compare", *args.run_ids, "--json", "--workspace", args.workspace or str(resolve_workspace())]
         document = _run_cli(argv)
-        display(_display.compare_bundle(document, only_differences=bool(args.only_differences)), raw=True)
+        only = bool(args.only_differences)
+        # The compare view starts with the same toggle; the JSON itself is compare.schema.json.
+        metadata = {_display.COMPARE_MIMETYPE: {"only_differences": only}}
+        display(_display.compare_bundle(document, only_differences=only), raw=True, metadata=metadata)
+
+
+    def _models(self, command: str, args: Any) -> None:
+        from ._workspace import resolve_workspace
+
+        positionals = [getattr(args, name) for name in ("model", "alias") if getattr(args, name, None) is not None]
+        argv = command.split() + positionals + ["--json", "--workspace", args.workspace or str(resolve_workspace())]
+        document = _run_cli(argv)
+        if command == "models list":
+            rows = [
+                [m["name"], m["latest_version"], len(m["versions"]), " ".join(f"{a}={v}" for a, v in m["aliases"].items())]
+                for m in document["models"]
+            ]
+            bundle = _display.table_bundle(["name", "latest", "versions", "aliases"], rows, "application/vnd.opsbook.model-list+json", document)
+        elif command == "models alias":
+            rows = [[document["name"], document["alias"], document["version"]]]
+            bundle = _display.table_bundle(["model", "alias", "version"], rows, "application/vnd.opsbook.model-alias+json", document)
+        elif "versions" in document:
+            rows = [[v["version"], v["flavor"], v["parity_max_abs_diff"], " ".join(v["aliases"]), v["run_id"]] for v in document["versions"]]
+            bundle = _display.table_bundle(["version", "flavor", "parity", "aliases", "run"], rows, "application/vnd.opsbook.model+json", document)
+        else:
+            signature = document["signature"]
+            rows = [
+                ["version", f"{document['name']}:{document['version']}"],
+                ["flavor", document["flavor"]],
+                ["aliases", " ".join(document["aliases"])],
+                ["features", ", ".join(signature.get("feature_names") or [])],
+                ["parity (max |diff|)", document["parity_max_abs_diff"]],
+                ["run", document["run_id"]],
+            ]
+            bundle = _display.table_bundle(["field", "value"], rows, "application/vnd.opsbook.model-version+json", document)
+        display(bundle, raw=True)
 
 
 def _ms(value: Optional[float]) -> str:

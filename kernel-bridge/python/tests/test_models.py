@@ -232,3 +232,38 @@ def test_artifacts_and_figures_from_the_kernel(live: Daemon, tmp_path: Path) -> 
     assert body.startswith(b"\x89PNG") and headers["x-content-type-options"] == "nosniff"
     names: List[str] = [a["name"] for a in live.get(f"/runs/{run.id}/artifacts")[1]["artifacts"]]
     assert names == sorted(["report.csv", "blobs/raw.bin", "figures/loss.png", chart["name"]])
+
+
+def test_log_model_in_a_real_kernel_and_the_models_magics(kernel: Any, daemon_env: Tuple[Path, Dict[str, str], Daemon]) -> None:
+    from conftest import run_cell
+
+    _, _, daemon = daemon_env
+    daemon.start()
+    run_cell(kernel, "%load_ext opsbook")
+    trained = run_cell(
+        kernel,
+        "import numpy as np, pandas as pd, opsbook\n"
+        "from sklearn.tree import DecisionTreeClassifier\n"
+        "X = pd.DataFrame({'a': np.arange(40.0), 'b': np.arange(40.0) % 7})\n"
+        "y = (X['a'] > 20).astype(int)\n"
+        "with opsbook.run('kernel', 'tree'):\n"
+        "    v = opsbook.log_model(DecisionTreeClassifier(max_depth=3).fit(X, y), 'tree', sample=X)\n"
+        "print(v['name'], v['version'])\n",
+        timeout=120,
+    )
+    assert trained.reply["status"] == "ok", trained.stream("stderr")
+    assert trained.stream("stdout").strip() == "tree 1"
+
+    listed = run_cell(kernel, "%opsbook models list")
+    assert listed.reply["status"] == "ok", listed.stream("stderr")
+    (table,) = listed.bundles()
+    schema_validator("model-list.schema.json").validate(table["application/vnd.opsbook.model-list+json"])
+    assert "tree" in table["text/plain"] and "<table" in table["text/html"]
+    aliased = run_cell(kernel, "%opsbook models alias tree:1 prod")
+    assert aliased.bundles()[0]["application/vnd.opsbook.model-alias+json"] == {"name": "tree", "alias": "prod", "version": 1}
+    shown = run_cell(kernel, "%opsbook models show tree@prod")
+    (version,) = shown.bundles()
+    schema_validator("model-version.schema.json").validate(version["application/vnd.opsbook.model-version+json"])
+    assert "a, b" in version["text/plain"]
+    bad = run_cell(kernel, "%opsbook models show tree:zero")
+    assert bad.reply["ename"] == "UsageError" and 'model reference "tree:zero"' in bad.stream("stderr")
