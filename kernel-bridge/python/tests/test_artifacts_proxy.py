@@ -7,26 +7,14 @@ from __future__ import annotations
 import http.client
 import json
 import uuid
-from pathlib import Path
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 from urllib.parse import quote
 
-import pytest
 
-from conftest import Daemon, requires_daemon
-from test_serverextension import JupyterServer, start_server, stop_server
+from conftest import requires_daemon
+from test_serverextension import JupyterServer, server  # noqa: F401 (the fixture: a real Jupyter server)
 
 pytestmark = requires_daemon
-
-
-@pytest.fixture
-def server(daemon_env: Tuple[Path, Dict[str, str], Daemon], tmp_path: Path) -> Iterator[JupyterServer]:
-    workspace, env, _ = daemon_env
-    running = start_server(workspace, env, tmp_path / "server.log")
-    try:
-        yield running
-    finally:
-        stop_server(running)
 
 
 def send(server: JupyterServer, method: str, path: str, body: Optional[bytes] = None, content_type: str = "application/octet-stream") -> Tuple[int, Dict[str, str], bytes]:
