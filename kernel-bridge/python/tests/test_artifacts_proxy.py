@@ -10,7 +10,6 @@ import uuid
 from typing import Any, Dict, Optional, Tuple
 from urllib.parse import quote
 
-
 from conftest import requires_daemon
 from test_serverextension import JupyterServer, server  # noqa: F401 (the fixture: a real Jupyter server)
 
