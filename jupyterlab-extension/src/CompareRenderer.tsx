@@ -29,13 +29,14 @@ export class CompareRenderer extends Widget implements IRenderMime.IRenderer {
     const comparison = model.data[this.options.mimeType] as unknown as RunComparison;
     labSeries ??= seriesLoader(createLabClient());
     const runIds = comparison.runs.map((run) => run.id);
+    const options = model.metadata[this.options.mimeType] as { only_differences?: unknown } | undefined;
     this.root ??= createRoot(this.node);
     this.root.render(
       <>
         <button type="button" className="jp-Button jp-mod-styled jp-mod-accept opsbook-CompareRenderer-open" onClick={() => this.requestCompare(runIds)}>
           Open in the compare view
         </button>
-        <CompareView comparison={comparison} loadSeries={labSeries} />
+        <CompareView comparison={comparison} loadSeries={labSeries} initialOnlyDifferences={options?.only_differences === true} />
       </>,
     );
     return Promise.resolve();

@@ -18,6 +18,8 @@ export interface CompareViewProps {
   onOpenRun?: (runId: string) => void;
   /** Supplies plotly.js to the overlay chart. */
   plotly?: PlotlyLoader;
+  /** Whether "only differences" starts on. */
+  initialOnlyDifferences?: boolean;
 }
 
 /** Width of one run's column and of the key column, in px: fixed so only visible columns need rendering. */
@@ -39,14 +41,14 @@ type Stat = (typeof STATS)[number];
  * "only differences" toggle, and the selected runs' metric overlaid in one chart. Only the columns in
  * view are rendered, so it stays responsive with hundreds of runs.
  */
-export function CompareView({ comparison, loadSeries, version, onOpenRun, plotly }: CompareViewProps): JSX.Element {
+export function CompareView({ comparison, loadSeries, version, onOpenRun, plotly, initialOnlyDifferences = false }: CompareViewProps): JSX.Element {
   useEffect(() => {
     ensureViewStyles();
     ensureCompareStyles();
   }, []);
   const id = useId();
   const { runs, metric_keys: metricKeys } = comparison;
-  const [onlyDifferences, setOnlyDifferences] = useState(false);
+  const [onlyDifferences, setOnlyDifferences] = useState(initialOnlyDifferences);
   const [flipped, setFlipped] = useState<Readonly<Record<string, MetricDirection>>>({});
   const [charted, setCharted] = useState<ReadonlySet<string> | null>(null);
   const grid = useRef<HTMLDivElement>(null);

@@ -235,6 +235,8 @@ describe('CompareView', () => {
     const toggle = Array.from(container.querySelectorAll('label')).find((l) => l.textContent === 'Only differences')!.querySelector('input')!;
     await act(async () => toggle.click());
     expect(paramRows()).toEqual(['lr', 'opt']);
+    await render(<CompareView comparison={three} key="again" initialOnlyDifferences />);
+    expect(paramRows()).toEqual(['lr', 'opt']);
   });
 
   it('highlights the best last value and extreme of each metric, and flips direction on request', async () => {

@@ -117,13 +117,16 @@ test.describe('Opsbook compare and sweep views', () => {
       await createRun(request, { experiment, name: 'large', params: { depth: '8', seed: '1' }, metrics: { rmse: [2.9, 1.7] } }),
     ];
     await page.notebook.createNew('compare.ipynb');
-    await page.notebook.setCell(0, 'code', `%load_ext opsbook\n%opsbook runs compare ${ids[0]} ${ids[1].slice(0, 8)}`);
+    await page.notebook.setCell(0, 'code', `%load_ext opsbook\n%opsbook runs compare ${ids[0]} ${ids[1].slice(0, 8)} --only-differences`);
     expect(await page.notebook.runCell(0)).toBe(true);
     const output = page.locator('.jp-OutputArea-output .opsbook-CompareView');
     await expect(output).toBeVisible({ timeout: 60_000 });
     await expect(output.locator('h2')).toHaveText('Comparing 2 runs');
     await expect(output.locator('tr[data-metric="rmse"][data-stat="last"] td.opsbook-best')).toHaveText('1.7');
-    await expect(output.locator('tr.opsbook-CompareView-differs')).toHaveCount(1);
+    // --only-differences starts the view with its toggle on: seed (the same in both) is not listed.
+    await expect(output.getByLabel('Only differences')).toBeChecked();
+    await expect(output.locator('tr[data-param]')).toHaveCount(1);
+    await expect(output.locator('tr.opsbook-CompareView-differs')).toHaveAttribute('data-param', 'depth');
     // The output's chart reads the series through the Jupyter server.
     await expect(output.locator('.opsbook-OverlayChart .legendtext')).toHaveText(['small', 'large']);
 

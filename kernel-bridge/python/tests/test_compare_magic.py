@@ -49,6 +49,8 @@ def test_compare_magic_displays_the_comparison_with_fallbacks(kernel: Any, daemo
     last = next(line for line in plain if "val_loss (lower is better) last" in line)
     assert last.split()[-3:] == ["0.3", "0.25*", "0.4"]
     assert "<b>0.25*</b>" in bundle["text/html"]
+    (shown_message,) = [m for m in shown.messages if m["msg_type"] == "display_data"]
+    assert shown_message["content"]["metadata"] == {COMPARE_MIME: {"only_differences": True}}
 
     bad = run_cell(kernel, f"%opsbook runs compare {ids[0]} nosuchrun")
     assert bad.reply["ename"] == "UsageError" and "nosuchrun" in bad.stream("stderr")
