@@ -4,6 +4,8 @@ export interface OptionSpec {
   type: 'string' | 'integer' | 'boolean';
   short?: string;
   choices?: string[];
+  /** The option may be given more than once; its value is then the list of values given. */
+  multiple?: boolean;
   help: string;
 }
 

@@ -7,7 +7,7 @@ export interface ParsedCommand {
   /** The command's words, e.g. `runs list`. */
   command: string;
   spec: CommandSpec;
-  values: Record<string, string | number | boolean | undefined>;
+  values: Record<string, string | number | boolean | string[] | undefined>;
   positionals: Record<string, string>;
   /** Every value of a `variadic` positional (its first is also in `positionals`). */
   lists: Record<string, string[]>;
@@ -47,7 +47,11 @@ export function parseCommand(argv: readonly string[]): ParsedCommand | null {
   const rest = argv.slice(command.split(' ').length);
   const options: NonNullable<ParseArgsConfig['options']> = { help: { type: 'boolean', short: 'h' } };
   for (const [name, option] of Object.entries(spec.options)) {
-    options[name] = { type: option.type === 'boolean' ? 'boolean' : 'string', ...(option.short ? { short: option.short } : {}) };
+    options[name] = {
+      type: option.type === 'boolean' ? 'boolean' : 'string',
+      ...(option.short ? { short: option.short } : {}),
+      ...(option.multiple ? { multiple: true } : {}),
+    };
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {
@@ -60,6 +64,10 @@ export function parseCommand(argv: readonly string[]): ParsedCommand | null {
   for (const [name, option] of Object.entries(spec.options)) {
     const raw = parsed.values[name];
     if (raw === undefined) continue;
+    if (option.multiple) {
+      values[name] = (raw as (string | boolean)[]).map(String);
+      continue;
+    }
     if (Array.isArray(raw)) throw new UsageError(`--${name} is given more than once`);
     if (option.type === 'integer') {
       if (!/^-?\d+$/.test(String(raw))) throw new UsageError(`--${name} must be an integer, not ${JSON.stringify(raw)}`);

@@ -135,7 +135,7 @@ describe('opsbook CLI', () => {
       try {
         const named = await opsbook(['runs', 'list', '--json'], { ...inherited, OPSBOOK_WORKSPACE: elsewhere }, deep);
         expect(named.code).toBe(0);
-        expect(JSON.parse(named.stdout)).toEqual({ runs: [] });
+        expect(JSON.parse(named.stdout)).toEqual({ runs: [], total: 0 });
       } finally {
         rmSync(elsewhere, { recursive: true, force: true });
       }
@@ -164,10 +164,11 @@ describe('opsbook CLI', () => {
     it('prints an aligned table and a readable block', async () => {
       const table = await opsbook(['runs', 'list', '--workspace', workspace], env);
       const lines = table.stdout.trimEnd().split('\n');
-      expect(lines[0]).toMatch(/^ID\s+EXPERIMENT\s+NAME\s+STATUS\s+STARTED\s+DURATION\s+METRICS$/);
+      expect(lines[0]).toMatch(/^ID\s+EXPERIMENT\s+NAME\s+STATUS\s+STARTED\s+DURATION\s+params\.lr\s+metrics\.loss$/);
       expect(lines).toHaveLength(3);
       expect(lines[2]).toContain('a1b2c3d4');
-      expect(lines[2]).toContain('loss=0.4');
+      expect(lines[2].slice(lines[0].indexOf('metrics.loss'))).toBe('0.4');
+      expect(lines[1][lines[0].indexOf('params.lr')]).toBe('-');
       expect(lines[2]).toContain('1m05s');
       expect(lines[2].indexOf('finished')).toBe(lines[0].indexOf('STATUS'));
       const block = (await opsbook(['runs', 'show', RUN_A, '--workspace', workspace], env)).stdout;
@@ -176,6 +177,56 @@ describe('opsbook CLI', () => {
       expect(block).toMatch(/^ {2}loss\s+2\s+0\.4\s+0\.4\s+0\.9\s+1$/m);
       expect(block).toMatch(/^ {2}team\s+ml$/m);
     });
+
+    it('runs list filters, sorts and pages; a bad filter exits 2 with one line naming the position', async () => {
+      const list = async (...args: string[]): Promise<{ runs: { id: string }[]; total: number }> => {
+        const result = await opsbook(['runs', 'list', '--json', '--workspace', workspace, ...args], env);
+        expect(result).toMatchObject({ code: 0, stderr: '' });
+        return JSON.parse(result.stdout) as { runs: { id: string }[]; total: number };
+      };
+      expect((await list('--filter', 'metrics.loss < 0.5 and params.lr = 0.1')).runs.map((r) => r.id)).toEqual([RUN_A]);
+      expect((await list('--filter', 'second')).runs.map((r) => r.id)).toEqual([RUN_B]);
+      expect((await list('--sort', 'name', '--order', 'asc')).runs.map((r) => r.id)).toEqual([RUN_A, RUN_B]);
+      expect(await list('--sort', 'name', '--order', 'asc', '--offset', '1', '--limit', '1')).toMatchObject({ runs: [{ id: RUN_B }], total: 2 });
+      const table = await opsbook(['runs', 'list', '-f', 'params.lr >= 0.1', '--workspace', workspace], env);
+      expect(table.stdout.split('\n')[0]).toMatch(/params\.lr\s+metrics\.loss$/);
+      for (const args of [['--filter', 'metrics.loss >'], ['--json', '--filter', 'metrics.loss >']]) {
+        const bad = await opsbook(['runs', 'list', ...args, '--workspace', workspace], env);
+        expect(bad.code).toBe(2);
+        expect(bad.stderr.trimEnd().split('\n')).toEqual(['opsbook: filter: expected a value after metrics.loss >, found end of filter (at position 15)']);
+        if (args[0] === '--json') expect(JSON.parse(bad.stdout)).toMatchObject({ error: { code: 'bad_request', field: 'filter', value: 'metrics.loss >' } });
+      }
+      expect((await opsbook(['runs', 'list', '--sort', 'bogus', '--workspace', workspace], env)).code).toBe(2);
+    }, 60_000);
+
+    it('runs update stars, notes, tags and untags; delete hides a run from the list and restore brings it back', async () => {
+      const updated = await opsbook(
+        ['runs', 'update', 'a1b2', '--star', '--note', 'best so far', '--tag', 'stage=prod', '--tag', 'owner=ana', '--untag', 'team', '--json', '--workspace', workspace],
+        env,
+      );
+      expect(updated.code).toBe(0);
+      const run = JSON.parse(updated.stdout);
+      expect(validator.check('run.schema.json', run)).toBeNull();
+      expect(run).toMatchObject({ id: RUN_A, starred: true, notes: 'best so far', tags: { stage: 'prod', owner: 'ana' } });
+      expect(run.tags).not.toHaveProperty('team');
+      const renamed = await opsbook(['runs', 'update', RUN_A, '--unstar', '--name', 'renamed', '--workspace', workspace], env);
+      expect(renamed.stdout).toBe(`${RUN_A}  renamed  finished  (tags: owner=ana stage=prod; notes: best so far)\n`);
+      const deleted = await opsbook(['runs', 'delete', 'b1b2', '--workspace', workspace], env);
+      expect(deleted.code).toBe(0);
+      expect(deleted.stderr).toContain('opsbook runs restore b1b2c3d4');
+      const listed = async (...args: string[]): Promise<string[]> =>
+        (JSON.parse((await opsbook(['runs', 'list', '--json', '--workspace', workspace, ...args], env)).stdout) as { runs: { id: string }[] }).runs.map((r) => r.id);
+      expect(await listed()).toEqual([RUN_A]);
+      expect(await listed('--deleted', 'only')).toEqual([RUN_B]);
+      expect((await opsbook(['runs', 'show', 'b1b2', '--json', '--workspace', workspace], env)).code).toBe(0);
+      expect((await opsbook(['runs', 'restore', 'b1b2', '--workspace', workspace], env)).code).toBe(0);
+      expect(await listed()).toEqual([RUN_B, RUN_A]);
+      for (const args of [['a1b2'], ['a1b2', '--star', '--unstar'], ['a1b2', '--tag', 'novalue']]) {
+        const bad = await opsbook(['runs', 'update', ...args, '--workspace', workspace], env);
+        expect(bad.code).toBe(2);
+        expect(bad.stderr.trimEnd().split('\n')).toHaveLength(1);
+      }
+    }, 60_000);
 
     it('exits 2 naming an unknown or ambiguous run id', async () => {
       const unknown = await opsbook(['runs', 'show', 'ffff', '--workspace', workspace], env);

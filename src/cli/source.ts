@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunComparison, RunDetail, RunList } from '@opsbook/schema';
+import type { Run, RunComparison, RunDetail, RunList, RunUpdate } from '@opsbook/schema';
 import { OpsbookApiError, OpsbookClient } from '../client/client';
 import { findDaemon } from '../daemon/daemon';
 import { DaemonStartError, ensureDaemon } from '../daemon/launch';
 import { BadInputError, NotFoundError } from '../store/errors';
+import { parseFilterParam } from '../tracking/run-filter';
 import { checkRunFilter, type RunFilter } from '../tracking/run-store';
 import { EnvironmentError } from './errors';
 
@@ -17,6 +18,12 @@ export interface RunSource {
    * @throws BadInputError when the prefix matches more than one run.
    */
   getRun(idOrPrefix: string): Promise<RunDetail>;
+  /**
+   * Updates a run named by id or unique prefix (soft-deleted runs included).
+   * @throws NotFoundError when no run matches.
+   * @throws BadInputError when the prefix matches more than one run.
+   */
+  updateRun(idOrPrefix: string, update: RunUpdate): Promise<Run>;
   /**
    * Runs side by side, in the order given (ids or unique prefixes).
    * @throws NotFoundError when an id matches no run.
@@ -57,22 +64,21 @@ function daemonSource(client: OpsbookClient): RunSource {
     }
     throw error;
   };
+  const resolve = async (idOrPrefix: string): Promise<string> => {
+    if (UUID.test(idOrPrefix)) return idOrPrefix;
+    // The API takes full ids only; a prefix is resolved against the run list, soft-deleted runs included.
+    const { runs } = await client.listRuns({ limit: 10_000, deleted: 'include' }).catch(translate);
+    const matches = idOrPrefix.length === 0 ? [] : runs.filter((run) => run.id.startsWith(idOrPrefix.toLowerCase()));
+    if (matches.length === 0) throw new NotFoundError('run_id', idOrPrefix, `no run with id ${JSON.stringify(idOrPrefix)}`);
+    if (matches.length > 1) {
+      throw new BadInputError('run_id', idOrPrefix, `run id prefix ${JSON.stringify(idOrPrefix)} matches more than one run; give more characters`);
+    }
+    return matches[0].id;
+  };
   return {
     listRuns: (filter) => client.listRuns(filter).catch(translate),
-    async getRun(idOrPrefix) {
-      let id = idOrPrefix;
-      if (!UUID.test(idOrPrefix)) {
-        // The API takes full ids only; a prefix is resolved against the run list.
-        const { runs } = await client.listRuns({ limit: 10_000 }).catch(translate);
-        const matches = idOrPrefix.length === 0 ? [] : runs.filter((run) => run.id.startsWith(idOrPrefix.toLowerCase()));
-        if (matches.length === 0) throw new NotFoundError('run_id', idOrPrefix, `no run with id ${JSON.stringify(idOrPrefix)}`);
-        if (matches.length > 1) {
-          throw new BadInputError('run_id', idOrPrefix, `run id prefix ${JSON.stringify(idOrPrefix)} matches more than one run; give more characters`);
-        }
-        id = matches[0].id;
-      }
-      return client.getRun(id).catch(translate);
-    },
+    getRun: async (idOrPrefix) => client.getRun(await resolve(idOrPrefix)).catch(translate),
+    updateRun: async (idOrPrefix, update) => client.updateRun(await resolve(idOrPrefix), update).catch(translate),
     async compareRuns(idsOrPrefixes) {
       // The API takes full ids only; prefixes are resolved against one read of the run list.
       const needsList = idsOrPrefixes.some((id) => !UUID.test(id));
@@ -96,9 +102,11 @@ function emptySource(): RunSource {
   return {
     listRuns: async (filter) => {
       checkRunFilter(filter);
-      return { runs: [] };
+      parseFilterParam(filter.filter);
+      return { runs: [], total: 0 };
     },
     getRun: (id) => Promise.reject(new NotFoundError('run_id', id, `no run with id ${JSON.stringify(id)}`)),
+    updateRun: (id) => Promise.reject(new NotFoundError('run_id', id, `no run with id ${JSON.stringify(id)}`)),
     compareRuns: (ids) => Promise.reject(new NotFoundError('run_ids', ids[0], `no run with id ${JSON.stringify(ids[0])}`)),
   };
 }

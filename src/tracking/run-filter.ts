@@ -88,10 +88,17 @@ export function parseFilterParam(text: string | undefined): FilterNode | null {
   }
 }
 
+/** An epoch-milliseconds column as `Date.prototype.toISOString` writes it. */
+const ISO_TIME = (column: string): string => `strftime(epoch_ms(${column}), '%Y-%m-%dT%H:%M:%S.%gZ')`;
+
 /**
- * The one statement that lists runs: the runs matching the query, in order, one page of them, each
- * with its params, tags, latest metric values and child count aggregated per run, and the number of
- * matching runs before the page (`total`). Set-based: one statement however many runs.
+ * The one statement that lists runs: the runs matching the query, in order (`ord`), one page of
+ * them, each as the JSON text of its `run.schema.json` list item (`run_json`: params, tags, latest
+ * metric values and child count aggregated per run), and the number of matching runs before the
+ * page (`total`). Set-based: one statement however many runs. DuckDB writes the JSON because
+ * building 10,000 objects in JS and serializing them again took most of the time of a list
+ * (its ordered `list()` and `string_agg()` aggregates were slower than `json_group_object` and
+ * joining the rows' texts in JS).
  * @throws BadInputError naming `filter` or `sort` when either does not parse.
  */
 export function buildRunListQuery(query: RunListQuery): BoundQuery {
@@ -119,14 +126,22 @@ export function buildRunListQuery(query: RunListQuery): BoundQuery {
       ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
       QUALIFY ord > ${first} AND ord <= ${last}
     )
-    SELECT page.*, p.keys AS param_keys, p.vals AS param_values, t.keys AS tag_keys, t.vals AS tag_values,
-      m.keys AS metric_keys, m.vals AS metric_values, coalesce(c.children, 0) AS child_count
+    SELECT page.ord, page.total, json_object(
+        'id', page.id, 'experiment_id', page.experiment_id, 'experiment', page.experiment, 'name', page.name,
+        'status', page.status, 'start_time', ${ISO_TIME('page.start_ms')},
+        'end_time', CASE WHEN page.end_ms IS NULL THEN NULL ELSE ${ISO_TIME('page.end_ms')} END,
+        'duration_ms', page.end_ms - page.start_ms, 'source_type', page.source_type,
+        'parent_run_id', page.parent_run_id, 'child_count', coalesce(c.children, 0), 'starred', page.starred,
+        'notes', page.notes, 'deleted', page.deleted_ms IS NOT NULL,
+        'tags', coalesce(t.entries, '{}')::JSON, 'params', coalesce(p.entries, '{}')::JSON,
+        'metrics_latest', coalesce(m.entries, '{}')::JSON
+      )::VARCHAR AS run_json
     FROM page
-    LEFT JOIN (SELECT run_id, list(key ORDER BY key) AS keys, list(value ORDER BY key) AS vals
+    LEFT JOIN (SELECT run_id, json_group_object(key, value)::VARCHAR AS entries
       FROM params WHERE run_id IN (SELECT id FROM page) GROUP BY run_id) p ON p.run_id = page.id
-    LEFT JOIN (SELECT run_id, list(key ORDER BY key) AS keys, list(value ORDER BY key) AS vals
+    LEFT JOIN (SELECT run_id, json_group_object(key, value)::VARCHAR AS entries
       FROM tags WHERE run_id IN (SELECT id FROM page) GROUP BY run_id) t ON t.run_id = page.id
-    LEFT JOIN (SELECT run_id, list(key ORDER BY key) AS keys, list(last_value ORDER BY key) AS vals
+    LEFT JOIN (SELECT run_id, json_group_object(key, last_value)::VARCHAR AS entries
       FROM metric_summaries WHERE run_id IN (SELECT id FROM page) GROUP BY run_id) m ON m.run_id = page.id
     LEFT JOIN (SELECT parent_run_id, count(*) AS children
       FROM runs WHERE parent_run_id IN (SELECT id FROM page) GROUP BY parent_run_id) c ON c.parent_run_id = page.id

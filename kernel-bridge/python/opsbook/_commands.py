@@ -54,6 +54,9 @@ def build_parser(command: str, prog: Optional[str] = None) -> argparse.ArgumentP
         kwargs: Dict[str, Any] = {"help": option.get("help"), "dest": name.replace("-", "_")}
         if option["type"] == "boolean":
             kwargs["action"] = "store_true"
+        elif option.get("multiple"):
+            kwargs["action"] = "append"
+            kwargs["type"] = _TYPES[option["type"]]
         else:
             kwargs["type"] = _TYPES[option["type"]]
             if "choices" in option:
