@@ -62,7 +62,7 @@ function mlflowClientFor(uri: string): MlflowClient {
     const local = uri.startsWith('file:') || (existsSync(uri) && statSync(uri).isDirectory());
     throw new UsageError(
       local
-        ? `${JSON.stringify(uri)} is a local mlruns folder; give the URI of an MLflow tracking server instead (e.g. run \`mlflow server --backend-store-uri ${uri}\` and pass http://127.0.0.1:5000)`
+        ? `${JSON.stringify(uri)} is a local mlruns folder; give the URI of an MLflow tracking server that serves it instead (MLflow 3 serves a folder only when told to: \`MLFLOW_ALLOW_FILE_STORE=true mlflow server --backend-store-uri ${uri}\`, then pass http://127.0.0.1:5000)`
         : `the MLflow tracking URI must start with http:// or https://, not ${JSON.stringify(uri)}`,
     );
   }

@@ -20,6 +20,7 @@ import {
   filterString,
   isUuid,
   keyValues,
+  MLFLOW_PARENT_TAG,
   MLFLOW_RUN_NAME_TAG,
   mlflowMetric,
   mlflowStatus,
@@ -38,8 +39,6 @@ const PARENT_TAG = 'opsbook.parent_run_id';
 const STARRED_TAG = 'opsbook.starred';
 /** MLflow's own tag for a run's notes (its UI shows it as the description). */
 const NOTE_TAG = 'mlflow.note.content';
-/** MLflow's own tag naming a nested run's parent (an MLflow run id). */
-const MLFLOW_PARENT_TAG = 'mlflow.parentRunId';
 /** Tags the backend reads into fields and so leaves out of a run's tags. */
 const FIELD_TAGS = new Set([OPSBOOK_RUN_ID_TAG, SOURCE_TYPE_TAG, SOURCE_CODE_TAG, SOURCE_ERROR_TAG, PARENT_TAG, STARRED_TAG, NOTE_TAG]);
 /** MLflow refuses longer tag values (MAX_TAG_VAL_LENGTH). */

@@ -2,7 +2,7 @@ import type { MlflowTransfer, Run } from '@opsbook/schema';
 import type { OpsbookClient } from '../../client/client';
 import type { MlflowClient, MlflowMetric } from './client';
 import type { TransferredRun } from './import';
-import { filterString, keyValues, MLFLOW_RUN_NAME_TAG, mlflowMetric, mlflowStatus, OPSBOOK_RUN_ID_TAG } from './mapping';
+import { filterString, keyValues, MLFLOW_PARENT_TAG, MLFLOW_RUN_NAME_TAG, mlflowMetric, mlflowStatus, OPSBOOK_RUN_ID_TAG, parentsFirst } from './mapping';
 
 /** Most points of one metric the daemon hands out in one history (openapi.json: max_points). */
 const MAX_POINTS_PER_KEY = 100_000;
@@ -34,14 +34,17 @@ export async function exportToMlflow(opsbook: OpsbookClient, mlflow: MlflowClien
   const list = await opsbook.listRuns({ ...(options.filter ? { filter: options.filter } : {}), limit: MAX_RUNS, order: 'asc' });
   const report: MlflowTransfer = { direction: 'export', mlflow: mlflow.baseUrl, runs: [], copied: 0, skipped: 0, seconds: 0 };
   const experimentIds = new Map<string, string>();
-  for (const run of list.runs) {
+  /** Opsbook id → MLflow id of the runs met so far, for their children's mlflow.parentRunId. */
+  const exported = new Map<string, string>();
+  for (const run of parentsFirst(list.runs, (r) => r.id, (r) => r.parent_run_id)) {
     const experimentName = options.experiment ?? run.experiment;
     let experimentId = experimentIds.get(experimentName);
     if (experimentId === undefined) {
       experimentId = (await mlflow.ensureExperiment(experimentName)).experiment_id;
       experimentIds.set(experimentName, experimentId);
     }
-    const result = await exportRun(opsbook, mlflow, run, experimentName, experimentId);
+    const result = await exportRun(opsbook, mlflow, run, experimentName, experimentId, exported);
+    if (result.mlflow_run_id) exported.set(run.id, result.mlflow_run_id);
     report.runs.push(result);
     report[result.outcome === 'copied' ? 'copied' : 'skipped'] += 1;
     options.onRun?.(result);
@@ -50,7 +53,14 @@ export async function exportToMlflow(opsbook: OpsbookClient, mlflow: MlflowClien
   return report;
 }
 
-async function exportRun(opsbook: OpsbookClient, mlflow: MlflowClient, run: Run, experimentName: string, experimentId: string): Promise<TransferredRun> {
+async function exportRun(
+  opsbook: OpsbookClient,
+  mlflow: MlflowClient,
+  run: Run,
+  experimentName: string,
+  experimentId: string,
+  exported: ReadonlyMap<string, string>,
+): Promise<TransferredRun> {
   const result: TransferredRun = {
     run_id: run.id,
     mlflow_run_id: '',
@@ -66,7 +76,10 @@ async function exportRun(opsbook: OpsbookClient, mlflow: MlflowClient, run: Run,
   if (already) return { ...result, mlflow_run_id: already.info.run_id, outcome: 'skipped', reason: 'already in the MLflow experiment' };
 
   const detail = await opsbook.getRun(run.id);
-  const tags = { ...detail.tags, [OPSBOOK_RUN_ID_TAG]: run.id, [MLFLOW_RUN_NAME_TAG]: run.name };
+  const tags: Record<string, string> = { ...detail.tags, [OPSBOOK_RUN_ID_TAG]: run.id, [MLFLOW_RUN_NAME_TAG]: run.name };
+  // A nested run points at its parent's copy (an imported run's tag names the parent it was copied from).
+  const parentCopy = detail.parent_run_id ? exported.get(detail.parent_run_id) : undefined;
+  if (parentCopy !== undefined) tags[MLFLOW_PARENT_TAG] = parentCopy;
   const created = await mlflow.createRun({
     experimentId,
     name: run.name,

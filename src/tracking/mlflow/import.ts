@@ -3,12 +3,14 @@ import { OpsbookApiError, type OpsbookClient } from '../../client/client';
 import type { MlflowClient, MlflowExperiment, MlflowRun } from './client';
 import {
   isUuid,
+  MLFLOW_PARENT_TAG,
   MLFLOW_RUN_ID_TAG,
   MLFLOW_RUN_NAME_TAG,
   OPSBOOK_RUN_ID_TAG,
   opsbookIdFor,
   opsbookPoint,
   opsbookStatus,
+  parentsFirst,
   recordOf,
 } from './mapping';
 
@@ -42,11 +44,15 @@ export interface ImportOptions {
 export async function importFromMlflow(mlflow: MlflowClient, opsbook: OpsbookClient, options: ImportOptions = {}): Promise<MlflowTransfer> {
   const started = Date.now();
   const experiments = await selectExperiments(mlflow, options.experiments ?? []);
+  /** MLflow id → Opsbook id of the runs met so far, for their children. */
+  const known = new Map<string, string>();
   const report: MlflowTransfer = { direction: 'import', mlflow: mlflow.baseUrl, runs: [], copied: 0, skipped: 0, seconds: 0 };
   for (const experiment of experiments) {
-    const runs = await mlflow.searchRuns([experiment.experiment_id], { orderBy: ['attributes.start_time ASC'] });
+    const found = await mlflow.searchRuns([experiment.experiment_id], { orderBy: ['attributes.start_time ASC'] });
+    const runs = parentsFirst(found, (run) => run.info.run_id, (run) => recordOf(run.data.tags)[MLFLOW_PARENT_TAG]);
     for (const run of runs) {
-      const result = await importRun(mlflow, opsbook, experiment, run);
+      const result = await importRun(mlflow, opsbook, experiment, run, known);
+      known.set(result.mlflow_run_id, result.run_id);
       report.runs.push(result);
       report[result.outcome === 'copied' ? 'copied' : 'skipped'] += 1;
       options.onRun?.(result);
@@ -79,7 +85,13 @@ export class NoSuchExperimentError extends Error {
   }
 }
 
-async function importRun(mlflow: MlflowClient, opsbook: OpsbookClient, experiment: MlflowExperiment, run: MlflowRun): Promise<TransferredRun> {
+async function importRun(
+  mlflow: MlflowClient,
+  opsbook: OpsbookClient,
+  experiment: MlflowExperiment,
+  run: MlflowRun,
+  known: ReadonlyMap<string, string>,
+): Promise<TransferredRun> {
   const tags = recordOf(run.data.tags);
   const params = recordOf(run.data.params);
   // A run exported from Opsbook comes back under its own id.
@@ -103,7 +115,11 @@ async function importRun(mlflow: MlflowClient, opsbook: OpsbookClient, experimen
   const tagEntries = Object.entries(allTags);
   const paramEntries = Object.entries(params);
   result.tags = tagEntries.length;
+  // A nested run (MLflow's tag mlflow.parentRunId) nests under its parent when that is in the workspace.
+  const parentMlflowId = tags[MLFLOW_PARENT_TAG];
+  const parentId = parentMlflowId === undefined ? undefined : (known.get(parentMlflowId) ?? opsbookIdFor(parentMlflowId));
   const create: RunCreate = {
+    ...(parentId !== undefined && (await exists(opsbook, parentId)) ? { parent_run_id: parentId } : {}),
     id: runId,
     experiment: experiment.name,
     name: name.slice(0, 250),

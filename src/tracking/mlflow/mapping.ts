@@ -9,6 +9,8 @@ import type { MlflowMetric, MlflowRunStatus } from './client';
 export const OPSBOOK_RUN_ID_TAG = 'opsbook.run_id';
 /** On an Opsbook run: the MLflow run it was imported from. */
 export const MLFLOW_RUN_ID_TAG = 'opsbook.mlflow_run_id';
+/** MLflow's tag naming a nested run's parent (an MLflow run id). */
+export const MLFLOW_PARENT_TAG = 'mlflow.parentRunId';
 /** MLflow's tag for a run's name. */
 export const MLFLOW_RUN_NAME_TAG = 'mlflow.runName';
 /** Tags that only say where a run was copied from: left out when comparing a run with its copy. */
@@ -77,4 +79,24 @@ export function recordOf(list: readonly { key: string; value: string }[] | undef
 /** Quotes a string for an MLflow search filter. */
 export function filterString(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/**
+ * `items` with every parent among them placed before its children (a cycle of parent links, which
+ * MLflow's tags do not forbid, is cut where it closes).
+ */
+export function parentsFirst<T>(items: readonly T[], idOf: (item: T) => string, parentOf: (item: T) => string | null | undefined): T[] {
+  const byId = new Map(items.map((item) => [idOf(item), item]));
+  const placed = new Set<string>();
+  const ordered: T[] = [];
+  const place = (item: T, depth: number): void => {
+    if (placed.has(idOf(item))) return;
+    const parentId = parentOf(item);
+    const parent = parentId ? byId.get(parentId) : undefined;
+    if (parent && depth < items.length) place(parent, depth + 1);
+    placed.add(idOf(item));
+    ordered.push(item);
+  };
+  for (const item of items) place(item, 0);
+  return ordered;
 }

@@ -47,8 +47,10 @@ statuses = ["FINISHED", "FAILED", "KILLED", "RUNNING"]
 made = []
 for i in range(int(sys.argv[1])):
     start = 1_700_000_000_000 + i * 1_000_000
-    run = client.create_run(exp, start_time=start, run_name=f"trial-{i}",
-                            tags={"team": "vision", "mlflow.user": "alice", "mlflow.source.name": "train.py", "idx": str(i)})
+    tags = {"team": "vision", "mlflow.user": "alice", "mlflow.source.name": "train.py", "idx": str(i)}
+    if i == 1:
+        tags["mlflow.parentRunId"] = made[0]  # nested under trial-0
+    run = client.create_run(exp, start_time=start, run_name=f"trial-{i}", tags=tags)
     rid = run.info.run_id
     metrics = []
     for step in range(150):
@@ -197,6 +199,8 @@ describe('MLflow interop with a real mlflow server', () => {
       );
       expect(Object.fromEntries(detail.params.map((p) => [p.key, p.value]))).toEqual(record(original.data.params));
       expect(detail.tags).toEqual({ ...record(original.data.tags), 'opsbook.mlflow_run_id': original.info.run_id });
+      const parent = record(original.data.tags)['mlflow.parentRunId'];
+      expect(detail.parent_run_id).toBe(parent ? report.runs.find((run) => run.mlflow_run_id === parent)!.run_id : null);
       const history = await client.metricHistory(entry!.run_id, { max_points: 100_000, x: 'time' });
       const points = history.series.flatMap((s) =>
         s.steps.map((step, i) => `${s.key}|${step}|${s.values[i] === null ? 'NaN' : String(s.values[i])}|${s.timestamps![i]}`),
@@ -235,7 +239,12 @@ describe('MLflow interop with a real mlflow server', () => {
       const copy = copies.find((run) => record(run.data.tags)['opsbook.mlflow_run_id'] === original.info.run_id);
       expect(copy).toBeDefined();
       expect(record(copy!.data.params)).toEqual(record(original.data.params));
-      expect(withoutBookkeeping(record(copy!.data.tags))).toEqual(withoutBookkeeping(record(original.data.tags)));
+      // A nested copy points at its parent's copy; every other tag is the same.
+      const { 'mlflow.parentRunId': parent, ...originalTags } = withoutBookkeeping(record(original.data.tags));
+      const { 'mlflow.parentRunId': copyParent, ...copyTags } = withoutBookkeeping(record(copy!.data.tags));
+      expect(copyTags).toEqual(originalTags);
+      const parentCopy = copies.find((run) => record(run.data.tags)['opsbook.mlflow_run_id'] === parent);
+      expect(copyParent).toBe(parent === undefined ? undefined : parentCopy!.info.run_id);
       expect(await pointsOf(server, copy!)).toEqual(await pointsOf(server, original));
       expect(copy!.info.status).toBe(original.info.status);
       expect(Number(copy!.info.start_time)).toBe(Number(original.info.start_time));
