@@ -5,9 +5,11 @@ import { announcedDaemon } from '../client/announced';
 import { Store } from '../store/store';
 import { RunStore } from '../tracking/run-store';
 import { RunSupervisor } from '../tracking/run-supervisor';
+import { readTrackingConfig } from '../tracking/mlflow/config';
 import { createToken } from './auth';
 import { discoveryPath, readDiscovery, removeDiscovery, runtimeDir, writeDiscovery } from './discovery';
 import { apiHandlers } from './handlers';
+import { withTrackingBackend } from './tracking-backend';
 import { Router, type OpenApiDocument } from './router';
 import { createApiServer } from './server';
 import { CORE_VERSION } from './version';
@@ -55,9 +57,12 @@ export class PortTakenError extends Error {
  * @throws PortTakenError when the port asked for is in use.
  * @throws RangeError when the heartbeat timeout is not a positive integer.
  * @throws Error when the workspace folder does not exist.
+ * @throws TrackingConfigError when the workspace's tracking settings (.opsbook/config.yaml) are unusable.
  */
 export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
   const workspace = realpathSync(options.workspace);
+  // Read before the store opens: a bad setting stops the daemon before it holds anything.
+  const tracking = readTrackingConfig(workspace);
   const store = await Store.open(workspace);
   const runs = new RunStore(store);
   let supervisor: RunSupervisor;
@@ -72,10 +77,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const listening: { info?: DaemonInfo } = {};
   const server = createApiServer({
     router: new Router(openapiDocument as unknown as OpenApiDocument),
-    handlers: apiHandlers(runs, supervisor, () => {
+    handlers: withTrackingBackend(tracking, apiHandlers(runs, supervisor, () => {
       if (!listening.info) throw new Error('the daemon is not listening yet');
       return listening.info;
-    }),
+    })),
     token,
     port: () => (server.address() as AddressInfo | null)?.port ?? -1,
     validateResponses: options.validateResponses,

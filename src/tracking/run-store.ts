@@ -24,6 +24,7 @@ import type {
 } from '@opsbook/schema';
 import { BadInputError, ConflictError, NotFoundError } from '../store/errors';
 import type { SqlParams, SqlRow, SqlTypes, Store, StoreSession } from '../store/store';
+import type { TrackingService } from './tracking-service';
 
 export type RunStatus = Run['status'];
 
@@ -59,7 +60,7 @@ const ENDED: readonly RunStatus[] = ['finished', 'failed', 'killed'];
  * A run's status moves once, `running → finished | failed | killed`; after that the run takes no
  * new status, params or metrics (only its name and tags may change).
  */
-export class RunStore {
+export class RunStore implements TrackingService {
   constructor(private readonly store: Store) {}
 
   /**
