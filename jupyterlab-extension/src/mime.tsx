@@ -26,6 +26,8 @@ export const RUN_DETAIL_MIME_TYPE = 'application/vnd.opsbook.run-detail+json';
 
 /** Tallest a runs table output grows before it scrolls, in px. */
 const RUN_LIST_MAX_HEIGHT = 420;
+/** The toolbar, the header and borders of the runs table above its 30 px rows. */
+const RUN_LIST_CHROME_HEIGHT = 80;
 
 /** A React root in a widget, with the way an output asks the sidebar to open a run. */
 abstract class OpsbookRenderer extends Widget implements IRenderMime.IRenderer {
@@ -87,7 +89,7 @@ export class RunListRenderer extends OpsbookRenderer {
     const list = model.data[this.options.mimeType] as unknown as RunList;
     const runs = (list.runs ?? []) as TableRun[];
     // Sized to its rows up to a cap: the table scrolls inside a fixed height, as virtualization needs.
-    this.node.style.height = `${Math.min(RUN_LIST_MAX_HEIGHT, 90 + 30 * Math.max(runs.length, 3))}px`;
+    this.node.style.height = `${Math.min(RUN_LIST_MAX_HEIGHT, RUN_LIST_CHROME_HEIGHT + 30 * Math.max(runs.length, 4))}px`;
     return this.renderView(<RunListOutput runs={runs} onOpen={(runId) => this.requestOpen(runId)} />);
   }
 }

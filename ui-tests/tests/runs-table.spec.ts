@@ -154,4 +154,37 @@ test.describe('Opsbook runs table', () => {
       copyFileSync(testInfo.outputPath('runs-table.png'), path.join(SCREENSHOTS_DIR, 'runs-table.png'));
     }
   });
+
+  test('%opsbook runs list and runs show render the runs table and the run view in a notebook', async ({ page, request }) => {
+    const experiment = `magic-${Date.now().toString(36)}`;
+    const first = await createRun(request, experiment, 'b-run', '0.3', 0.5);
+    await createRun(request, experiment, 'a-run', '0.7', 0.1);
+    await page.notebook.createNew('runs-table.ipynb');
+    await page.notebook.setCell(0, 'code', `%load_ext opsbook\n%opsbook runs list --experiment ${experiment}`);
+    expect(await page.notebook.runCell(0)).toBe(true);
+    const table = page.locator('.jp-OutputArea-output .opsbook-RunsTable');
+    await expect(table).toBeVisible({ timeout: 60_000 });
+    // Newest first, as `runs list` lists them; the output sorts and picks columns in the page.
+    await expect.poll(() => rowNames(table)).toEqual(['a-run', 'b-run']);
+    const nameHeader = table.locator('[role="columnheader"][data-column="name"]');
+    await nameHeader.getByRole('button').click();
+    await expect(nameHeader).toHaveAttribute('aria-sort', 'ascending');
+    await nameHeader.getByRole('button').click();
+    await expect(nameHeader).toHaveAttribute('aria-sort', 'descending');
+    await expect.poll(() => rowNames(table)).toEqual(['b-run', 'a-run']);
+    await table.getByRole('button', { name: 'Columns' }).click();
+    await table.getByRole('checkbox', { name: 'params.lr' }).check();
+    await expect(table.locator(`[role="row"][data-run-id="${first}"] [data-column="params.lr"]`)).toHaveText('0.3');
+    // Read-only: no stars to press, no deleting from an output.
+    await expect(table.getByRole('button', { name: /^Star run/ })).toHaveCount(0);
+
+    // Running a cell may leave an empty one below; the new cell is the last.
+    await page.notebook.addCell('code', `%opsbook runs show ${first}`);
+    expect(await page.notebook.runCell((await page.notebook.getCellCount()) - 1)).toBe(true);
+    const detail = page.locator(`.jp-OutputArea-output .opsbook-RunDetail[data-run-id="${first}"]`);
+    await expect(detail).toBeVisible({ timeout: 60_000 });
+    await expect(detail.locator('.opsbook-RunDetail-name')).toHaveText('b-run');
+    await expect(detail.locator('.opsbook-RunDetail-params')).toContainText('0.3');
+    await expect(detail.locator('.opsbook-RunDetail-metrics')).toContainText('loss');
+  });
 });
