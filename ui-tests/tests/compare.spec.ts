@@ -41,7 +41,7 @@ async function reloadRestoring(page: IJupyterLabPageFixture): Promise<void> {
   await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
 }
 
-async function execute(page: IJupyterLabPageFixture, command: string, args: Record<string, unknown>): Promise<void> {
+async function execute(page: IJupyterLabPageFixture, command: string, args: { runIds: string[] } | { runId: string }): Promise<void> {
   await page.evaluate(
     async ({ command, args }) => {
       await window.jupyterapp.commands.execute(command, args);
@@ -108,6 +108,55 @@ test.describe('Opsbook compare and sweep views', () => {
       mkdirSync(SCREENSHOTS_DIR, { recursive: true });
       copyFileSync(testInfo.outputPath('compare.png'), path.join(SCREENSHOTS_DIR, 'compare.png'));
     }
+  });
+
+  test('stays responsive comparing 500 runs: a window of columns, the best found across all', async ({ page, request }) => {
+    const experiment = `many-${Date.now().toString(36)}`;
+    const ids: string[] = [];
+    for (let batch = 0; batch < 500; batch += 25) {
+      const made = await Promise.all(
+        Array.from({ length: 25 }, async (_, j) => {
+          const i = batch + j;
+          const params = { lr: String(0.001 * (i + 1)), layers: String(2 + (i % 4)), seed: '1' };
+          const created = await request.post(`${API}/runs`, { data: { experiment, name: `run-${i}`, params } });
+          expect(created.status()).toBe(201);
+          const id = ((await created.json()) as { id: string }).id;
+          const metrics = [0, 1].map((step) => ({ key: 'val_loss', value: 1 + ((i * 7919) % 500) / 100 - step * 0.5, step, timestamp: Date.now() }));
+          expect((await request.post(`${API}/runs/${id}/metrics`, { data: { metrics } })).ok()).toBe(true);
+          return id;
+        }),
+      );
+      ids.push(...made);
+    }
+    // Run 0 has the lowest loss: (0 * 7919) % 500 = 0.
+    const started = Date.now();
+    await execute(page, 'opsbook:compare', { runIds: ids });
+    const view = page.locator('.jp-MainAreaWidget:visible .opsbook-CompareView');
+    await expect(view.locator('h2')).toHaveText('Comparing 500 runs');
+    const best = view.locator('tr[data-metric="val_loss"][data-stat="last"] td.opsbook-best');
+    await expect(best).toHaveAttribute('data-run-id', ids[0]);
+    test.info().annotations.push({ type: 'compare-500-ms', description: String(Date.now() - started) });
+    const columns = view.locator('thead th[data-run-id]');
+    expect(await columns.count()).toBeLessThan(30);
+
+    // Scrolled to the far end, the last runs' columns are drawn and the first ones gone.
+    // The time from the scroll to the frame that shows the last column is measured in the page.
+    const grid = view.locator('.opsbook-CompareView-grid');
+    await grid.evaluate((element, lastId) => {
+      const started = performance.now();
+      const check = (): void => {
+        if (element.querySelector(`thead th[data-run-id="${lastId}"]`)) element.dataset.scrollMs = String(Math.round(performance.now() - started));
+        else requestAnimationFrame(check);
+      };
+      element.scrollLeft = element.scrollWidth;
+      requestAnimationFrame(check);
+    }, ids[499]);
+    await expect(view.locator(`thead th[data-run-id="${ids[499]}"]`)).toBeVisible();
+    await expect(view.locator(`thead th[data-run-id="${ids[0]}"]`)).toHaveCount(0);
+    await expect(grid).toHaveAttribute('data-scroll-ms', /\d+/);
+    test.info().annotations.push({ type: 'compare-500-scroll-ms', description: (await grid.getAttribute('data-scroll-ms')) ?? '' });
+    await view.getByLabel('Only differences').check();
+    await expect(view.locator('tr[data-param]')).toHaveCount(2);
   });
 
   test('%opsbook runs compare in a notebook renders the compare view, which opens the live one', async ({ page, request }) => {
