@@ -10,7 +10,8 @@
 //   compareRuns        500 runs of 10 params and 5 metrics, through RunStore and HTTP
 //   peer: getRun × 500 the same 500 runs read one by one over HTTP (what a compare view pays without it)
 //
-// Uses the built modules in src/dist (run `make build` first). Prints medians of --repeats (5).
+// Uses the built modules in src/dist (run `make build` first). Prints medians of --repeats (5): wall
+// time, and the CPU time of this process (the daemon runs in it), which others' load does not move.
 //   node bench/series.mjs [--points 1000000] [--runs 500] [--repeats 5]
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -34,20 +35,33 @@ const RUNS = Number(args.runs);
 const REPEATS = Number(args.repeats);
 const BATCH = 50_000;
 
+/** CPU time of this process (DuckDB's threads and the in-process daemon included), in ms. */
+function cpuMs() {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+/**
+ * Median wall time of `measure`, in ms, with the median CPU time of this process beside it: on a
+ * machine others load, the CPU time is the figure that does not move with them.
+ */
 async function median(measure) {
   const times = [];
+  const cpus = [];
   for (let i = 0; i < REPEATS; i += 1) {
+    const cpu = cpuMs();
     const started = performance.now();
     await measure();
     times.push(performance.now() - started);
+    cpus.push(cpuMs() - cpu);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  const middle = (list) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)];
+  return { wall: middle(times), cpu: middle(cpus) };
 }
 
-function line(name, ms, peer) {
-  const ratio = peer === undefined ? '' : `  (${(peer / ms).toFixed(1)}× faster than the peer)`;
-  process.stdout.write(`${name.padEnd(48)} ${ms.toFixed(1).padStart(9)} ms${ratio}\n`);
+function line(name, { wall, cpu }, peer) {
+  const ratio = peer === undefined ? '' : `  (${(peer.wall / wall).toFixed(1)}× faster than the peer)`;
+  process.stdout.write(`${name.padEnd(52)} ${wall.toFixed(1).padStart(9)} ms wall ${cpu.toFixed(1).padStart(9)} ms CPU${ratio}\n`);
 }
 
 const workspace = mkdtempSync(join(tmpdir(), 'opsbook-bench-series-'));

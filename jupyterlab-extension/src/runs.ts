@@ -1,4 +1,4 @@
-import { EventStreamEnded, followEvents, type FollowedEvents, type OpsbookClient } from '@opsbook/core/client';
+import { EventStreamEnded, followEvents, OpsbookApiError, type FollowedEvents, type OpsbookClient } from '@opsbook/core/client';
 import type { Run } from '@opsbook/schema';
 import { Signal, type ISignal } from '@lumino/signaling';
 import { RepeatingTask } from './coalesce';
@@ -107,9 +107,16 @@ export class RunsModel implements IOpsbookRuns {
         this.received.emit(event);
       },
       onError: (error) => {
-        // An open stream that ended (the daemon restarted) is simply opened again; a stream that
-        // cannot be opened means the views cannot follow the runs: say so until it opens.
-        if (!(error instanceof EventStreamEnded)) this.setState({ kind: 'error', message: describeError(error) });
+        // An open stream that ended (the daemon restarted) is simply opened again.
+        if (error instanceof EventStreamEnded) return;
+        if (error instanceof OpsbookApiError && error.status === 400) {
+          // The workspace's backend serves no stream (tracking to MLflow): the list is read at each
+          // retry instead (every 30 s once the backoff is at its cap).
+          void this.refresh();
+          return;
+        }
+        // The stream cannot be opened: the views cannot follow the runs; say so until it opens.
+        this.setState({ kind: 'error', message: describeError(error) });
       },
     });
   }
