@@ -1,10 +1,12 @@
 import { expect, test, type IJupyterLabPageFixture } from '@jupyterlab/galata';
-import type { APIRequestContext, Locator } from '@playwright/test';
+import type { APIRequestContext, Locator, Request } from '@playwright/test';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 
 /** The Opsbook API as the page reaches it: through the Jupyter server's proxy. */
 const API = '/opsbook/api/v1';
+/** Long enough for a poll of the list, if there were one, to show itself. */
+const QUIET_MS = 3500;
 /** Where `make screenshots` wants the README's images copied (see opsbook.spec.ts). */
 const SCREENSHOTS_DIR = process.env.OPSBOOK_SCREENSHOTS_DIR;
 
@@ -121,6 +123,17 @@ test.describe('Opsbook runs table', () => {
     await expect(reloaded.locator('[role="columnheader"][data-column="params.lr"]')).toBeVisible();
     await expect.poll(() => rowNames(reloaded)).toEqual(['lr-low', 'lr-mid', 'lr-high']);
     await expect(reloaded.locator(`[role="row"][data-run-id="${ids.mid}"] [data-column="params.lr"]`)).toHaveText('0.1');
+
+    // While nothing changes nothing is read: the table follows the daemon's pushes, with no timer of its own.
+    const reads: string[] = [];
+    const onRequest = (sent: Request): void => {
+      const url = new URL(sent.url());
+      if (url.pathname === `${API}/runs`) reads.push(url.search);
+    };
+    page.on('request', onRequest);
+    await page.waitForTimeout(QUIET_MS);
+    page.off('request', onRequest);
+    expect(reads).toEqual([]);
 
     // Star a run from its row.
     const midRow = reloaded.locator(`[role="row"][data-run-id="${ids.mid}"]`);
