@@ -19,8 +19,8 @@ const FILTER_DELAY_MS = 400;
 /** Rows PageUp/PageDown move the focus by. */
 const PAGE_ROWS = 10;
 
-const FIXED_TRACKS = ['32px', '30px', 'minmax(180px, 2fr)', '104px', 'minmax(110px, 1fr)', '110px', '96px'];
-const FIXED_MIN_WIDTH = 32 + 30 + 180 + 104 + 110 + 110 + 96;
+const FIXED_TRACKS = ['32px', '30px', 'minmax(150px, 2fr)', '104px', 'minmax(100px, 1fr)', '100px', '90px'];
+const FIXED_MIN_WIDTH = 32 + 30 + 150 + 104 + 100 + 100 + 90;
 const EXTRA_WIDTH = 130;
 
 export interface RunsTableProps {

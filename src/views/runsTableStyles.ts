@@ -87,7 +87,7 @@ export const RUNS_TABLE_CSS = `
 .opsbook-ColumnChooser-list label { display: flex; gap: 6px; align-items: center; padding: 2px 0; font-family: var(--opsbook-mono); }
 .opsbook-ColumnChooser-actions { display: flex; justify-content: flex-end; gap: 8px; }
 .opsbook-RunDetailsPane {
-  flex: 0 0 300px; overflow: auto; padding: 8px 12px; border-left: 1px solid var(--opsbook-border); background: var(--opsbook-bg);
+  flex: 0 0 280px; overflow: auto; padding: 8px 12px; border-left: 1px solid var(--opsbook-border); background: var(--opsbook-bg);
 }
 .opsbook-RunDetailsPane-title { display: flex; align-items: center; gap: 8px; }
 .opsbook-RunDetailsPane-title h3 { margin: 0; flex: 1; min-width: 0; overflow-wrap: anywhere; font-size: 1.15em; }
@@ -96,6 +96,8 @@ export const RUNS_TABLE_CSS = `
 .opsbook-RunDetailsPane-actions { display: flex; flex-wrap: wrap; gap: 6px; }
 .opsbook-RunDetailsPane-tags { list-style: none; margin: 0; padding: 0; display: flex; flex-wrap: wrap; gap: 4px; }
 .opsbook-RunDetailsPane-addTag { display: flex; gap: 6px; margin-top: 6px; }
+.opsbook-RunDetailsPane .opsbook-RunDetailsPane-addTag input { flex: 1; width: auto; min-width: 0; }
+.opsbook-RunDetailsPane-addTag button { white-space: nowrap; }
 .opsbook-RunDetailsPane-notes { display: block; resize: vertical; margin-bottom: 4px; }
 .opsbook-RunDetailsPane-notesText { white-space: pre-wrap; }
 `;
