@@ -44,17 +44,14 @@ if (!existsSync(python)) {
 const benchmarks = readdirSync(benchDir)
   .filter((name) => (name.endsWith('.mjs') && name !== 'run.mjs') || name.endsWith('.py'))
   .sort();
-// What a Python benchmark needs installed before it runs (its peer), by file name.
-const prerequisites = { 'log_metrics.py': ensureMlflow };
+// What a benchmark needs installed before it runs (its peer), by file name. tracking.mjs measures
+// MLflow's search_runs and reuses log_metrics.py's measurements (bench/tracking/peers.py).
+const prerequisites = { 'log_metrics.py': ensureMlflow, 'tracking.mjs': ensureMlflow };
 const failed = [];
 for (const name of benchmarks) {
   const file = join(benchDir, name);
-  let ok;
-  if (name.endsWith('.py')) {
-    ok = (prerequisites[name] ?? (() => true))() && run(python, [file]);
-  } else {
-    ok = run(process.execPath, [file]);
-  }
+  const ready = (prerequisites[name] ?? (() => true))();
+  const ok = ready && (name.endsWith('.py') ? run(python, [file]) : run(process.execPath, [file]));
   if (!ok) failed.push(name);
 }
 process.stdout.write(`\n${benchmarks.length - failed.length} of ${benchmarks.length} benchmarks ran${failed.length ? `; failed: ${failed.join(', ')}` : ''}\n`);

@@ -205,7 +205,7 @@ class OpsbookMagics(Magics):
             return None if args is None else self._track(args, cell)
         if cell is not None:
             raise UsageError(f"%%opsbook {command} takes no cell; use the line magic %opsbook {command}")
-        if command in ("runs list", "runs show"):
+        if command in ("runs list", "runs show", "runs update", "runs delete", "runs restore"):
             args = self._parse(command, rest)
             if args is not None:
                 self._runs(command, args)
@@ -291,10 +291,16 @@ class OpsbookMagics(Magics):
         argv = command.split() + ["--json"]
         if getattr(args, "run_id", None):
             argv.append(args.run_id)
-        for name in ("experiment", "status", "limit"):
-            value = getattr(args, name, None)
-            if value is not None:
-                argv += [f"--{name}", str(value)]
+        # Every option of the table goes on as parsed; `--name=value`, so a value such as a filter
+        # starting with "-" stays a value.
+        for name, option in _commands.command_table()[command]["options"].items():
+            value = getattr(args, name.replace("-", "_"), None)
+            if name in ("workspace", "json") or value is None or value is False:
+                continue
+            if option["type"] == "boolean":
+                argv.append(f"--{name}")
+            else:
+                argv += [f"--{name}={item}" for item in (value if isinstance(value, list) else [value])]
         from ._workspace import resolve_workspace
 
         argv += ["--workspace", args.workspace or str(resolve_workspace())]
@@ -306,6 +312,10 @@ class OpsbookMagics(Magics):
             ]
             columns = ["name", "experiment", "status", "started", "duration", "id"]
             display(_display.table_bundle(columns, rows, "application/vnd.opsbook.run-list+json", document), raw=True)
+        elif command != "runs show":
+            marks = [word for word, on in (("starred", document.get("starred")), ("deleted", document.get("deleted"))) if on]
+            tags = " ".join(f"{key}={value}" for key, value in sorted(document.get("tags", {}).items()))
+            print(f"{document['id']}  {document['name']}  {document['status']}  {' '.join(marks)}  {tags}".rstrip())
         else:
             run = document["run"]
             rows = [["status", run["status"]], ["experiment", run["experiment"]], ["name", run["name"]]]
