@@ -7,6 +7,7 @@ import { compareCommand } from './compare-command';
 import { daemonCommand } from './daemon-command';
 import { EnvironmentError, EXIT_USAGE, UsageError } from './errors';
 import { mlflowCommand } from './mlflow-command';
+import { modelsCommand } from './models-command';
 import { runsCommand, type CliOutput } from './runs-command';
 
 const processOutput: CliOutput = {
@@ -41,12 +42,19 @@ export async function runCli(argv: readonly string[], out: CliOutput = processOu
         return await daemonCommand(parsed, out);
       case 'runs list':
       case 'runs show':
+      case 'runs update':
+      case 'runs delete':
+      case 'runs restore':
         return await runsCommand(parsed, out);
+      case 'runs compare':
+        return await compareCommand(parsed, out);
+      case 'models list':
+      case 'models show':
+      case 'models alias':
+        return await modelsCommand(parsed, out);
       case 'runs import-mlflow':
       case 'runs export-mlflow':
         return await mlflowCommand(parsed, out);
-      case 'runs compare':
-        return await compareCommand(parsed, out);
       default:
         throw new UsageError(`"${parsed.command}" is not available from the command line yet`);
     }

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openapiDocument, SchemaValidator, type SchemaName } from '@opsbook/schema';
 import { startDaemon, type RunningDaemon } from '../daemon/daemon';
+import { EventStreamParser } from './events';
 import { OpsbookApiError, OpsbookClient, type ApiRequestBody, type FetchLike, type OperationId } from './client';
 
 /** One operation of openapi.json as the document states it. */
@@ -53,7 +54,58 @@ const CALLS: { [Op in OperationId]: (client: OpsbookClient) => Promise<unknown> 
   logMetrics: (client) => client.logMetrics(RUN_ID, [{ key: 'loss', value: 0.5, step: 1, timestamp: 1_700_000_000_000 }], randomUUID()),
   getMetricHistory: (client) => client.metricHistory(RUN_ID, { key: 'loss', max_points: 10 }),
   heartbeat: (client) => client.heartbeat([RUN_ID]),
+  getMetricSeries: (client) => client.metricSeries([RUN_ID], 'loss', { max_points: 10, x: 'time' }),
+  compareRuns: (client) => client.compareRuns([RUN_ID]),
+  streamEvents: (client) => firstLiveEvent(client),
+  uploadArtifact: (client) => client.uploadArtifact(RUN_ID, 'notes/readme.txt', 'hello', { media_type: 'text/plain' }),
+  listArtifacts: (client) => client.listArtifacts(RUN_ID),
+  getArtifactContent: (client) => client.artifactContent(RUN_ID, MODEL_FILE),
+  listModels: (client) => client.listModels(),
+  resolveModel: (client) => client.resolveModel(`${MODEL}@prod`),
+  getModel: (client) => client.getModel(MODEL),
+  registerModelVersion: (client) =>
+    client.registerModelVersion(MODEL, { run_id: RUN_ID, artifact: MODEL_FILE, flavor: 'onnx', signature: SIGNATURE }),
+  getModelVersion: (client) => client.getModelVersion(MODEL, 1),
+  setModelAlias: (client) => client.setModelAlias(MODEL, 'prod', 1),
+  deleteModelAlias: (client) => client.deleteModelAlias(MODEL, 'prod'),
+  getWorkspaceSetting: (client) => client.getWorkspaceSetting(SETTING),
+  putWorkspaceSetting: (client) => client.putWorkspaceSetting(SETTING, { columns: ['name', 'metrics.acc'], sort: 'metrics.acc', order: 'desc', filter: '' }),
 };
+
+/** The workspace setting the settings calls above read and write; kept in `beforeAll`. */
+const SETTING = 'runs-table';
+/** The registered model and its file that the registry calls above refer to; made in `beforeAll`. */
+const MODEL = 'client-model';
+const MODEL_FILE = 'models/client.onnx';
+const SIGNATURE = { inputs: [{ name: 'X', dtype: 'float32', shape: [null, 2] }], outputs: [], feature_names: null };
+/** Path parameters of the templates, as the calls above fill them. */
+const PATH_VALUES: Record<string, string> = { run_id: RUN_ID, name: MODEL, version: '1', alias: 'prod', key: 'runs-table' };
+/** Operations whose success answer is not JSON, and what the client gives for them instead. */
+const RAW_ANSWERS: Partial<Record<OperationId, (answer: unknown) => void>> = {
+  getArtifactContent: (answer) => expect(answer).toBeInstanceOf(Blob),
+  streamEvents: (answer) => expect(new SchemaValidator().check('event.schema.json', answer)).toBeNull(),
+};
+
+/** A client whose requests are not recorded, to make changes that a call under test watches for. */
+let unrecorded: OpsbookClient | undefined;
+
+/** Opens the live stream, renames the run through {@link unrecorded}, and gives the data of the event that follows. */
+async function firstLiveEvent(client: OpsbookClient): Promise<unknown> {
+  const reader = (await client.openEventStream()).getReader();
+  const decoder = new TextDecoder();
+  try {
+    await unrecorded!.updateRun(RUN_ID, { name: 'streamed' });
+    const parser = new EventStreamParser();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) throw new Error('the event stream ended before an event');
+      const [message] = parser.push(decoder.decode(value, { stream: true }));
+      if (message) return JSON.parse(message.data) as unknown;
+    }
+  } finally {
+    await reader.cancel();
+  }
+}
 
 // `heartbeat` (and `experiment`) have defaults in run-create.schema.json; a caller may still leave them out.
 const minimalRun: ApiRequestBody<'createRun'> = {};
@@ -77,7 +129,12 @@ describe('OpsbookClient against a real daemon', () => {
       return fetch(request);
     };
     client = new OpsbookClient({ baseUrl: daemon.info.url, token: daemon.token, fetch: recording });
+    unrecorded = new OpsbookClient({ baseUrl: daemon.info.url, token: daemon.token });
     await client.createRun({ ...minimalRun, id: RUN_ID, experiment: 'client', name: 'drift' });
+    await client.uploadArtifact(RUN_ID, MODEL_FILE, new Uint8Array([1, 2, 3]), { kind: 'model' });
+    await client.registerModelVersion(MODEL, { run_id: RUN_ID, artifact: MODEL_FILE, flavor: 'onnx', signature: SIGNATURE });
+    await client.setModelAlias(MODEL, 'prod', 1);
+    await client.putWorkspaceSetting(SETTING, { columns: ['name'] });
   });
   afterAll(async () => {
     await daemon?.close();
@@ -100,8 +157,13 @@ describe('OpsbookClient against a real daemon', () => {
       const call = CALLS[operationId as OperationId];
       expect(call).toBeDefined();
       const answer = await call(client);
-      const path = `/api/v1${operation.template.replace('{run_id}', RUN_ID)}`;
+      const path = `/api/v1${operation.template.replace(/\{(\w+)\}/g, (_whole, name: string) => encodeURIComponent(PATH_VALUES[name]))}`;
       expect(sent.map(({ method, path: sentPath }) => ({ method, path: sentPath }))).toEqual([{ method: operation.method, path }]);
+      const raw = RAW_ANSWERS[operationId as OperationId];
+      if (raw) {
+        raw(answer);
+        return;
+      }
       expect(operation.responseSchema).toBeDefined();
       expect(validator.check(operation.responseSchema!, answer)).toBeNull();
     },

@@ -102,7 +102,10 @@ export class OpsbookClient {
     return answer(this.api.GET('/runs/{run_id}', { params: { path: { run_id: runId } } }));
   }
 
-  /** `updateRun`: end or rename a run. @throws OpsbookApiError (404, or 409 when it has ended) */
+  /**
+   * `updateRun`: end, rename, re-tag (a null tag removes it), star, annotate, soft-delete or restore a run.
+   * @throws OpsbookApiError (404, or 409 when it has ended and the update would end it again)
+   */
   updateRun(runId: string, body: ApiRequestBody<'updateRun'>): Promise<ApiResponse<'updateRun'>> {
     return answer(this.api.PATCH('/runs/{run_id}', { params: { path: { run_id: runId } }, body }));
   }
@@ -130,9 +133,127 @@ export class OpsbookClient {
     return answer(this.api.GET('/runs/{run_id}/metrics', { params: { path: { run_id: runId }, query: withoutEmpty(query) } }));
   }
 
+  /**
+   * `getMetricSeries`: one metric of several runs, each series downsampled, for overlay charts.
+   * @throws OpsbookApiError (404 naming the first id that is no run; 400 on a bad id or over 1000 ids)
+   */
+  metricSeries(
+    runIds: readonly string[],
+    key: string,
+    options: Omit<ApiQuery<'getMetricSeries'>, 'runs' | 'key'> = {},
+  ): Promise<ApiResponse<'getMetricSeries'>> {
+    return answer(this.api.GET('/metrics/series', { params: { query: withoutEmpty({ ...options, runs: [...runIds], key }) } }));
+  }
+
+  /**
+   * `compareRuns`: runs side by side, with the params that differ.
+   * @throws OpsbookApiError (404 naming the first id that is no run; 400 on a bad id or over 1000 ids)
+   */
+  compareRuns(runIds: readonly string[]): Promise<ApiResponse<'compareRuns'>> {
+    return answer(this.api.POST('/runs/compare', { body: { run_ids: [...runIds] } }));
+  }
+
+  /**
+   * `streamEvents`: opens the live event stream (Server-Sent Events) and hands back its body
+   * unread; {@link followEvents} reads it, reconnecting when it ends.
+   * @throws OpsbookApiError when the API refuses the stream (401, 403, 503 through a proxy)
+   */
+  async openEventStream(signal?: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+    const pending = this.api.GET('/events', { parseAs: 'stream', signal, headers: { Accept: 'text/event-stream' } });
+    const stream = (await answer(pending)) as unknown as ReadableStream<Uint8Array> | undefined;
+    if (!stream) throw new OpsbookApiError(502, { error: { code: 'internal', message: 'the event stream answered without a body' } });
+    return stream;
+  }
+
+  /** `getWorkspaceSetting`. @throws OpsbookApiError (404) when the setting is not set */
+  getWorkspaceSetting(key: string): Promise<ApiResponse<'getWorkspaceSetting'>> {
+    return answer(this.api.GET('/settings/{key}', { params: { path: { key } } }));
+  }
+
+  /** `putWorkspaceSetting`: keep any JSON value (up to 64 KiB) under a key. @throws OpsbookApiError (400) */
+  putWorkspaceSetting(key: string, value: ApiRequestBody<'putWorkspaceSetting'>['value']): Promise<ApiResponse<'putWorkspaceSetting'>> {
+    return answer(this.api.PUT('/settings/{key}', { params: { path: { key } }, body: { value } }));
+  }
+
   /** `heartbeat`: the runs this process holds open are alive. @throws OpsbookApiError */
   heartbeat(runIds: ApiRequestBody<'heartbeat'>['runs']): Promise<ApiResponse<'heartbeat'>> {
     return answer(this.api.POST('/heartbeat', { body: { runs: runIds } }));
+  }
+
+  /**
+   * `uploadArtifact`: stores bytes with a run under `name` (replacing an artifact of that name).
+   * @throws OpsbookApiError (400 naming `name` for a name outside the allow-list; 404; 413)
+   */
+  uploadArtifact(
+    runId: string,
+    name: string,
+    content: Blob | Uint8Array | string,
+    options: { kind?: 'file' | 'figure' | 'model'; media_type?: string } = {},
+  ): Promise<ApiResponse<'uploadArtifact'>> {
+    return answer(
+      this.api.PUT('/runs/{run_id}/artifacts', {
+        params: { path: { run_id: runId }, query: withoutEmpty({ name, ...options }) },
+        body: content as never,
+        bodySerializer: (body: unknown) => body as BodyInit,
+        headers: { 'Content-Type': 'application/octet-stream' },
+      }),
+    );
+  }
+
+  /** `listArtifacts`, sorted by name. @throws OpsbookApiError (404) when the run does not exist */
+  listArtifacts(runId: string): Promise<ApiResponse<'listArtifacts'>> {
+    return answer(this.api.GET('/runs/{run_id}/artifacts', { params: { path: { run_id: runId } } }));
+  }
+
+  /**
+   * `getArtifactContent`: the artifact's bytes, typed with its media type.
+   * @throws OpsbookApiError (400 for a bad name; 404)
+   */
+  async artifactContent(runId: string, name: string): Promise<Blob> {
+    const { data, error, response } = await this.api.GET('/runs/{run_id}/artifacts/content', {
+      params: { path: { run_id: runId }, query: { name } },
+      parseAs: 'blob',
+    });
+    // A 4xx/5xx rejects here with the API's error body, as every other call does.
+    if (!response.ok) await answer(Promise.resolve({ data: undefined, error, response }));
+    const blob = data as unknown as Blob;
+    const type = response.headers.get('Content-Type') ?? blob.type;
+    return blob.type === type ? blob : new Blob([blob], { type });
+  }
+
+  /** `listModels`: registered models with versions and aliases. @throws OpsbookApiError */
+  listModels(): Promise<ApiResponse<'listModels'>> {
+    return answer(this.api.GET('/models'));
+  }
+
+  /** `getModel`. @throws OpsbookApiError (404) when no model has that name */
+  getModel(name: string): Promise<ApiResponse<'getModel'>> {
+    return answer(this.api.GET('/models/{name}', { params: { path: { name } } }));
+  }
+
+  /** `registerModelVersion`: the next version of `name`. @throws OpsbookApiError (404 for an unknown run or artifact) */
+  registerModelVersion(name: string, body: ApiRequestBody<'registerModelVersion'>): Promise<ApiResponse<'registerModelVersion'>> {
+    return answer(this.api.POST('/models/{name}/versions', { params: { path: { name } }, body }));
+  }
+
+  /** `getModelVersion`. @throws OpsbookApiError (404) */
+  getModelVersion(name: string, version: number): Promise<ApiResponse<'getModelVersion'>> {
+    return answer(this.api.GET('/models/{name}/versions/{version}', { params: { path: { name, version } } }));
+  }
+
+  /** `setModelAlias`: points `alias` at `version`. @throws OpsbookApiError (404 for an unknown model or version) */
+  setModelAlias(name: string, alias: string, version: number): Promise<ApiResponse<'setModelAlias'>> {
+    return answer(this.api.PUT('/models/{name}/aliases/{alias}', { params: { path: { name, alias } }, body: { version } }));
+  }
+
+  /** `deleteModelAlias`. @throws OpsbookApiError (404 for an unknown model or alias) */
+  deleteModelAlias(name: string, alias: string): Promise<ApiResponse<'deleteModelAlias'>> {
+    return answer(this.api.DELETE('/models/{name}/aliases/{alias}', { params: { path: { name, alias } } }));
+  }
+
+  /** `resolveModel`: NAME, NAME:VERSION, NAME@ALIAS or an .onnx path. @throws OpsbookApiError (400 bad ref, 404 unknown) */
+  resolveModel(ref: string): Promise<ApiResponse<'resolveModel'>> {
+    return answer(this.api.GET('/models/resolve', { params: { query: { ref } } }));
   }
 }
 

@@ -6,8 +6,12 @@ import { Store } from '../store/store';
 import { RunStore } from '../tracking/run-store';
 import { RunSupervisor } from '../tracking/run-supervisor';
 import { readTrackingConfig } from '../tracking/mlflow/config';
+import { ArtifactStore } from '../tracking/artifacts';
+import { ModelRegistry } from '../tracking/registry';
+import { SettingsStore } from '../tracking/settings-store';
 import { createToken } from './auth';
 import { discoveryPath, readDiscovery, removeDiscovery, runtimeDir, writeDiscovery } from './discovery';
+import { EventHub } from './events';
 import { apiHandlers } from './handlers';
 import { withTrackingBackend } from './tracking-backend';
 import { Router, type OpenApiDocument } from './router';
@@ -25,6 +29,8 @@ export interface DaemonOptions {
   heartbeatTimeoutMs?: number;
   /** Check every success answer against its response schema (for tests). */
   validateResponses?: boolean;
+  /** Largest artifact accepted, in bytes (default 2 GiB). */
+  maxArtifactBytes?: number;
   /** Where the daemon reports unexpected failures; defaults to stderr. */
   log?: (line: string) => void;
 }
@@ -65,6 +71,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const tracking = readTrackingConfig(workspace);
   const store = await Store.open(workspace);
   const runs = new RunStore(store);
+  const artifacts = new ArtifactStore(store, { maxBytes: options.maxArtifactBytes });
+  const registry = new ModelRegistry(store, artifacts);
+  const events = new EventHub(runs, { log: options.log });
   let supervisor: RunSupervisor;
   try {
     supervisor = new RunSupervisor(runs, { timeoutMs: options.heartbeatTimeoutMs, log: options.log });
@@ -80,7 +89,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     handlers: withTrackingBackend(tracking, apiHandlers(runs, supervisor, () => {
       if (!listening.info) throw new Error('the daemon is not listening yet');
       return listening.info;
-    })),
+    }, { artifacts, registry }, new SettingsStore(store), events)),
     token,
     port: () => (server.address() as AddressInfo | null)?.port ?? -1,
     validateResponses: options.validateResponses,
@@ -128,6 +137,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     close: () => {
       closing ??= (async () => {
         removeDiscovery(discoveryFile, process.pid, port);
+        // Event streams never end on their own: end them, or the server would wait out its grace.
+        const streamsEnded = events.close();
         await new Promise<void>((resolve) => {
           // Requests in flight may finish; a client that never does must not keep the store open.
           const deadline = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
@@ -137,6 +148,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
           });
           server.closeIdleConnections();
         });
+        await streamsEnded;
         await supervisor.stop();
         await store.close();
       })();

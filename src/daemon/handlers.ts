@@ -1,7 +1,16 @@
-import type { DaemonInfo, Heartbeat, MetricsBatch, ParamsBatch, RunCreate, RunUpdate } from '@opsbook/schema';
-import type { RunStore, RunStatus } from '../tracking/run-store';
+import type { IncomingMessage } from 'node:http';
+import type { CompareRequest, DaemonInfo, Heartbeat, WorkspaceSettingPut, MetricsBatch, ModelAliasSet, ModelVersionCreate, ParamsBatch, RunCreate, RunUpdate } from '@opsbook/schema';
+import { Readable } from 'node:stream';
+import type { RunFilter, RunStore, RunStatus } from '../tracking/run-store';
 import type { RunSupervisor } from '../tracking/run-supervisor';
 import type { TrackingService } from '../tracking/tracking-service';
+import type { SeriesX } from '../tracking/downsample';
+import type { EventHub } from './events';
+import type { SettingsStore } from '../tracking/settings-store';
+import type { DeletedFilter } from '../tracking/run-filter';
+import { contentHeadersFor, type ArtifactKind, type ArtifactStore } from '../tracking/artifacts';
+import type { ModelRegistry } from '../tracking/registry';
+import { RawAnswer } from './raw';
 
 /** What a handler gets: validated parameters (path + query) and the validated body. */
 export interface HandlerInput {
@@ -27,12 +36,7 @@ export const TRACKING_OPERATIONS = [
 export function trackingHandlers(tracking: TrackingService): Record<(typeof TRACKING_OPERATIONS)[number], Handler> {
   return {
     listExperiments: () => tracking.listExperiments(),
-    listRuns: ({ params }) =>
-      tracking.listRuns({
-        experiment: params.experiment as string | undefined,
-        status: params.status as RunStatus | undefined,
-        limit: params.limit as number | undefined,
-      }),
+    listRuns: ({ params }) => tracking.listRuns(runListQuery(params)),
     createRun: ({ body }) => tracking.createRun(body as RunCreate),
     getRun: ({ params }) => tracking.getRun(params.run_id as string),
     updateRun: ({ params, body }) => tracking.updateRun(params.run_id as string, body as RunUpdate),
@@ -44,18 +48,85 @@ export function trackingHandlers(tracking: TrackingService): Record<(typeof TRAC
       tracking.metricHistory(params.run_id as string, {
         key: params.key as string | undefined,
         maxPoints: params.max_points as number | undefined,
+        x: params.x as SeriesX | undefined,
       }),
   };
+}
+
+/** The query of `listRuns` from its validated parameters. */
+function runListQuery(params: Record<string, unknown>): RunFilter {
+  return {
+    experiment: params.experiment as string | undefined,
+    status: params.status as RunStatus | undefined,
+    limit: params.limit as number | undefined,
+    filter: params.filter as string | undefined,
+    sort: params.sort as string | undefined,
+    order: params.order as 'asc' | 'desc' | undefined,
+    offset: params.offset as number | undefined,
+    deleted: params.deleted as DeletedFilter | undefined,
+    parent: params.parent as string | undefined,
+  };
+}
+
+/** JSON text sent as it is (the store wrote it), so a list of 10,000 runs is not parsed and serialized again. */
+function jsonText(text: string): RawAnswer {
+  const bytes = Buffer.from(text, 'utf8');
+  return new RawAnswer(Readable.from([bytes]), bytes.length, { 'Content-Type': 'application/json; charset=utf-8' });
 }
 
 /**
  * The operations of `schema/openapi.json`, keyed by operationId. Handlers are thin: the router has
  * validated their input, the services do the work, and errors are mapped in `errors.ts`.
  */
-export function apiHandlers(runs: RunStore, supervisor: RunSupervisor, info: () => DaemonInfo): Record<string, Handler> {
+export function apiHandlers(
+  runs: RunStore,
+  supervisor: RunSupervisor,
+  info: () => DaemonInfo,
+  models: { artifacts: ArtifactStore; registry: ModelRegistry },
+  settings: SettingsStore,
+  events: EventHub,
+): Record<string, Handler> {
+  const { artifacts, registry } = models;
   return {
     getHealth: () => Promise.resolve(info()),
     ...trackingHandlers(runs),
+    listRuns: async ({ params }) => jsonText(await runs.listRunsText(runListQuery(params))),
+    getMetricSeries: ({ params }) =>
+      runs.metricSeries(params.runs as string[], params.key as string, {
+        maxPoints: params.max_points as number | undefined,
+        x: params.x as SeriesX | undefined,
+      }),
+    compareRuns: ({ body }) => runs.compareRuns((body as CompareRequest).run_ids),
+    streamEvents: () => Promise.resolve(events.answer()),
     heartbeat: ({ body }) => supervisor.beat((body as Heartbeat).runs),
+    uploadArtifact: ({ params, body }) => {
+      const request = body as IncomingMessage;
+      const declared = request.headers['content-length'];
+      return artifacts.upload(
+        params.run_id as string,
+        {
+          name: params.name as string,
+          kind: params.kind as ArtifactKind,
+          mediaType: params.media_type as string | undefined,
+          declaredBytes: declared === undefined ? undefined : Number(declared),
+        },
+        request,
+      );
+    },
+    listArtifacts: ({ params }) => artifacts.list(params.run_id as string),
+    getArtifactContent: async ({ params }) => {
+      const opened = await artifacts.open(params.run_id as string, params.name as string);
+      return new RawAnswer(opened.stream, opened.size, contentHeadersFor(opened.artifact));
+    },
+    listModels: () => registry.list(),
+    getModel: ({ params }) => registry.get(params.name as string),
+    registerModelVersion: ({ params, body }) => registry.register(params.name as string, body as ModelVersionCreate),
+    getModelVersion: ({ params }) => registry.getVersion(params.name as string, params.version as number),
+    setModelAlias: ({ params, body }) =>
+      registry.setAlias(params.name as string, params.alias as string, (body as ModelAliasSet).version),
+    deleteModelAlias: ({ params }) => registry.deleteAlias(params.name as string, params.alias as string),
+    resolveModel: ({ params }) => registry.resolve(params.ref as string),
+    getWorkspaceSetting: ({ params }) => settings.get(params.key as string),
+    putWorkspaceSetting: ({ params, body }) => settings.put(params.key as string, (body as WorkspaceSettingPut).value),
   };
 }

@@ -14,23 +14,27 @@ import type {
   HeartbeatReply,
   MetricHistory,
   MetricPoint,
+  MetricSeries,
   MetricSummary,
   Provenance,
   Run,
+  RunComparison,
   RunCreate,
   RunDetail,
   RunList,
   RunUpdate,
 } from '@opsbook/schema';
 import { BadInputError, ConflictError, NotFoundError } from '../store/errors';
+import { compareRuns } from './compare';
+import { DEFAULT_MAX_POINTS, readDownsampled, type SeriesX } from './downsample';
 import type { SqlParams, SqlRow, SqlTypes, Store, StoreSession } from '../store/store';
+import { buildRunCountQuery, buildRunListQuery, type RunListQuery } from './run-filter';
 import type { TrackingService } from './tracking-service';
 
 export type RunStatus = Run['status'];
 
-/** Filters of {@link RunStore.listRuns}. */
-export interface RunFilter {
-  experiment?: string;
+/** What {@link RunStore.listRuns} lists: the query of `listRuns` (see `run-filter.ts`). */
+export interface RunFilter extends Omit<RunListQuery, 'limit' | 'status'> {
   status?: RunStatus;
   /** Defaults to 1000. */
   limit?: number;
@@ -45,11 +49,21 @@ export const MAX_LIST_LIMIT = 10_000;
 /** Rows per data chunk: DuckDB's vector size. */
 const CHUNK_ROWS = 2048;
 const METRIC_COLUMN_TYPES = [VARCHAR, VARCHAR, DOUBLE, BIGINT, DOUBLE];
-/** Orders points of one key: by step, then time, then arrival. */
-const POINT_ORDER = '(step, timestamp_ms, rowid)';
 
 const RUN_COLUMNS = `r.id, r.experiment_id, e.name AS experiment, r.name, r.status, r.start_ms, r.end_ms,
   r.source_type, r.source_code, r.source_error`;
+
+/**
+ * What one committed write changed, as {@link RunStore.onChange} tells it: a run was created, updated,
+ * ended or annotated, or took params (`run`); a metrics batch was stored (`metrics`: its keys, its
+ * largest step and its number of points).
+ */
+export type RunChange =
+  | { kind: 'run'; runId: string }
+  | { kind: 'metrics'; runId: string; keys: string[]; lastStep: number; count: number };
+
+/** Told of each committed change; it must not throw (a write that committed stays committed). */
+export type RunChangeListener = (change: RunChange) => void;
 
 /** Statuses a run can end with; a run moves from `running` to one of them once. */
 const ENDED: readonly RunStatus[] = ['finished', 'failed', 'killed'];
@@ -61,7 +75,33 @@ const ENDED: readonly RunStatus[] = ['finished', 'failed', 'killed'];
  * new status, params or metrics (only its name and tags may change).
  */
 export class RunStore implements TrackingService {
+  private readonly listeners = new Set<RunChangeListener>();
+
   constructor(private readonly store: Store) {}
+
+  /**
+   * Subscribes to the changes of committed writes (never of writes that were refused or rolled back).
+   * Listeners run synchronously after the commit, in subscription order.
+   * @returns a function that unsubscribes
+   */
+  onChange(listener: RunChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /** Tells the listeners of a committed change, then hands the write's result on. */
+  private committed<T>(result: T, change: RunChange): T {
+    for (const listener of this.listeners) {
+      try {
+        listener(change);
+      } catch {
+        // A listener's failure is its own: the write it hears about has committed and must not fail.
+      }
+    }
+    return result;
+  }
 
   /**
    * Starts a run, creating its experiment on first use; nested under `parent_run_id` when given.
@@ -100,11 +140,13 @@ export class RunStore implements TrackingService {
         await db.run('INSERT INTO run_heartbeats (run_id, last_beat_ms) VALUES ($1, $2)', [id, BigInt(Date.now())]);
       }
       return readRun(db, id);
-    });
+    }).then((run) => this.committed(run, { kind: 'run', runId: run.id }));
   }
 
   /**
-   * Ends, renames or re-tags a run. Setting a final status without `end_time` ends it now.
+   * Ends, renames, re-tags (a null tag value removes the tag), stars, annotates, soft-deletes
+   * (`deleted: true`) or restores a run. Setting a final status without `end_time` ends it now.
+   * @returns the run as {@link listRuns} lists it.
    * @throws NotFoundError when the run does not exist.
    * @throws ConflictError when the run has ended and the update would change its status, end time,
    *   error or code (the error's value is the run's status).
@@ -133,13 +175,26 @@ export class RunStore implements TrackingService {
       if (update.name !== undefined) set('name', update.name);
       if (update.error !== undefined) set('source_error', update.error);
       if (update.code !== undefined) set('source_code', update.code);
+      if (update.starred !== undefined) set('starred', update.starred);
+      if (update.notes !== undefined) set('notes', update.notes);
+      if (update.deleted === false) sets.push('deleted_ms = NULL');
+      if (update.deleted === true) {
+        // Deleting a deleted run again keeps the time it was first deleted.
+        values.push(BigInt(Date.now()));
+        sets.push(`deleted_ms = coalesce(deleted_ms, $${values.length})`);
+      }
       if (sets.length > 0) {
         values.push(runId);
         await db.run(`UPDATE runs SET ${sets.join(', ')} WHERE id = $${values.length}`, values);
       }
-      await upsertTags(db, runId, update.tags ?? {});
-      return readRun(db, runId);
-    });
+      const tags = Object.entries(update.tags ?? {});
+      await upsertTags(db, runId, Object.fromEntries(tags.filter((entry): entry is [string, string] => entry[1] !== null)));
+      const removed = tags.filter(([, value]) => value === null).map(([key]) => key);
+      if (removed.length > 0) {
+        await db.run('DELETE FROM tags WHERE run_id = $1 AND list_contains($2, key)', [runId, listValue(removed)], [VARCHAR, LIST(VARCHAR)]);
+      }
+      return readListedRun(db, runId);
+    }).then((run) => this.committed(run, { kind: 'run', runId }));
   }
 
   /**
@@ -153,7 +208,7 @@ export class RunStore implements TrackingService {
       refuseIfEnded(await readRun(db, runId), 'takes no more params');
       await insertParams(db, runId, params);
       return readDetail(db, runId);
-    });
+    }).then((detail) => this.committed(detail, { kind: 'run', runId }));
   }
 
   /**
@@ -171,12 +226,14 @@ export class RunStore implements TrackingService {
         new BadInputError('/metrics', points.length, `/metrics holds ${points.length} points; at most ${MAX_METRICS_PER_BATCH} per batch`),
       );
     }
+    let stored = false;
     return this.store.transaction(async (db) => {
       const run = await readRun(db, runId);
       if (batchId !== undefined) {
         const [seen] = await db.all('SELECT points FROM metric_batches WHERE run_id = $1 AND batch_id = $2', [runId, batchId]);
         if (seen) return Number(seen.points);
       }
+      stored = true;
       refuseIfEnded(run, 'takes no more metrics');
       if (batchId !== undefined) {
         await db.run('INSERT INTO metric_batches VALUES ($1, $2, $3)', [runId, batchId, points.length]);
@@ -201,51 +258,54 @@ export class RunStore implements TrackingService {
         appender.closeSync();
       }
       return points.length;
-    });
+    }).then((count) => (stored && count > 0 ? this.committed(count, { kind: 'metrics', runId, ...batchExtent(points), count }) : count));
   }
 
   /**
-   * Runs, newest first, each with the last value of each of its metrics.
-   * @throws BadInputError when the limit is not an integer from 1 to {@link MAX_LIST_LIMIT}.
+   * Runs matching a filter (docs/filter.md), sorted (newest first by default), one page of them,
+   * each with its params, tags, annotations, child count and the last value of each metric;
+   * `total` counts the matching runs before the page. Soft-deleted runs are left out unless
+   * `deleted` is `include` or `only`. One statement, however many runs.
+   * @throws BadInputError when the limit is not an integer from 1 to {@link MAX_LIST_LIMIT}, the
+   *   offset is negative, or the filter (field `filter`, with the position) or sort does not parse.
    */
-  listRuns(filter: RunFilter = {}): Promise<RunList> {
-    let limit: number;
+  async listRuns(filter: RunFilter = {}): Promise<RunList> {
+    return JSON.parse(await this.listRunsText(filter)) as RunList;
+  }
+
+  /**
+   * {@link listRuns} as the JSON text of its `run-list.schema.json` document, written by DuckDB:
+   * what the API sends, with no objects built in between.
+   * @throws BadInputError as {@link listRuns} does.
+   */
+  listRunsText(filter: RunFilter = {}): Promise<string> {
+    let query: RunListQuery;
     try {
-      limit = checkRunFilter(filter);
+      query = { ...filter, limit: checkRunFilter(filter) };
+      buildRunListQuery(query);
     } catch (error) {
       return Promise.reject(error);
     }
     return this.store.read(async (db) => {
-      const where: string[] = [];
-      const values: SqlParams = [];
-      if (filter.experiment !== undefined) {
-        values.push(filter.experiment);
-        where.push(`e.name = $${values.length}`);
+      const { sql, values, types } = buildRunListQuery(query);
+      const rows = await db.all(sql, values, types);
+      if (rows.length > 0) return `{"runs":[${rows.map((row) => row.run_json as string).join(',')}],"total":${Number(rows[0].total)}}`;
+      let total = 0;
+      if ((query.offset ?? 0) > 0) {
+        const count = buildRunCountQuery(query);
+        total = Number((await db.all(count.sql, count.values, count.types))[0].total);
       }
-      if (filter.status !== undefined) {
-        values.push(filter.status);
-        where.push(`r.status = $${values.length}`);
-      }
-      values.push(limit);
-      const selected = `SELECT ${RUN_COLUMNS} FROM runs r JOIN experiments e ON e.id = r.experiment_id
-        ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-        ORDER BY r.start_ms DESC, r.created_seq DESC LIMIT $${values.length}`;
-      const rows = await db.all(selected, values);
-      const latest = await db.all(
-        `WITH selected AS (${selected})
-         SELECT m.run_id, m.key, m.last_value
-         FROM metric_summaries m JOIN selected s ON s.id = m.run_id ORDER BY m.key`,
-        values,
-      );
-      const byRun = new Map<string, Record<string, number | null>>();
-      for (const row of latest) {
-        const runId = row.run_id as string;
-        const entry = byRun.get(runId) ?? {};
-        entry[row.key as string] = row.last_value as number | null;
-        byRun.set(runId, entry);
-      }
-      return { runs: rows.map((row) => ({ ...toRun(row), metrics_latest: byRun.get(row.id as string) ?? {} })) };
+      return `{"runs":[],"total":${total}}`;
     });
+  }
+
+  /**
+   * One run as {@link listRuns} gives it (same query, same shape), or null when it does not exist.
+   * @throws Error only when the store fails.
+   */
+  async listItem(runId: string): Promise<Run | null> {
+    const { runs } = await this.listRuns({ runId, limit: 1 });
+    return runs[0] ?? null;
   }
 
   /**
@@ -267,47 +327,65 @@ export class RunStore implements TrackingService {
   }
 
   /**
-   * Metric series for charts, downsampled to at most `maxPoints` per key (first and last kept).
+   * Metric series of one run for charts, each downsampled in the store to at most `maxPoints` points
+   * (default 2000) keeping its extremes and its first and last point (see `downsample.ts`); with
+   * `x: 'time'` ordered and bucketed by time, and carrying timestamps.
    * @throws NotFoundError when the run does not exist.
+   * @throws BadInputError when `maxPoints` is not an integer ≥ 2.
    */
-  metricHistory(runId: string, options: { key?: string; maxPoints?: number } = {}): Promise<MetricHistory> {
-    const maxPoints = Math.max(2, options.maxPoints ?? 2000);
+  metricHistory(runId: string, options: { key?: string; maxPoints?: number; x?: SeriesX } = {}): Promise<MetricHistory> {
+    const maxPoints = options.maxPoints ?? DEFAULT_MAX_POINTS;
+    const x = options.x ?? 'step';
+    if (!Number.isInteger(maxPoints) || maxPoints < 2) {
+      return Promise.reject(new BadInputError('max_points', maxPoints, `max_points must be an integer of at least 2: ${maxPoints}`));
+    }
     return this.store.read(async (db) => {
       await readRun(db, runId);
-      const values: SqlParams = [runId, maxPoints];
-      let keyFilter = '';
-      if (options.key !== undefined) {
-        values.push(options.key);
-        keyFilter = 'AND key = $3';
-      }
-      // Keeps, of n ordered points, each first point whose index k lands in a new bucket of
-      // floor(k·(m−1)/(n−1)): exactly m points, the first (k = 0) and the last (k = n−1) among them.
-      const rows = await db.all(
-        `WITH points AS (
-           SELECT key, step, value,
-             row_number() OVER (PARTITION BY key ORDER BY ${POINT_ORDER}) - 1 AS k,
-             count(*) OVER (PARTITION BY key) AS n
-           FROM metrics WHERE run_id = $1 ${keyFilter}
-         )
-         SELECT key, step, value, n FROM points
-         WHERE n <= $2 OR k = 0
-            OR (k * ($2 - 1)) // (n - 1) <> ((k - 1) * ($2 - 1)) // (n - 1)
-         ORDER BY key, k`,
-        values,
-      );
-      const series = new Map<string, MetricHistory['series'][number]>();
-      for (const row of rows) {
-        const key = row.key as string;
-        let entry = series.get(key);
-        if (!entry) {
-          entry = { key, count: Number(row.n), steps: [], values: [] };
-          series.set(key, entry);
-        }
-        entry.steps.push(Number(row.step));
-        entry.values.push(row.value as number | null);
-      }
-      return { run_id: runId, series: [...series.values()] };
+      const sql = `SELECT key AS series, step, timestamp_ms, value, rowid AS r FROM metrics
+        WHERE run_id = $1 ${options.key === undefined ? '' : 'AND key = $2'}`;
+      const source = options.key === undefined ? { sql, params: [runId], types: [VARCHAR] } : { sql, params: [runId, options.key], types: [VARCHAR, VARCHAR] };
+      const series = await readDownsampled(db, source, maxPoints, x);
+      return { run_id: runId, series: [...series].map(([key, points]) => ({ key, ...points })) };
     });
+  }
+
+  /**
+   * One metric of several runs, each series downsampled as in {@link metricHistory}, for overlay
+   * charts. A run that never logged the key gets an empty series.
+   * @returns one series per run, in the order of `runIds` (an id given twice is answered once)
+   * @throws NotFoundError naming the first id that is no run.
+   * @throws BadInputError when `maxPoints` is not an integer ≥ 2.
+   */
+  metricSeries(runIds: readonly string[], key: string, options: { maxPoints?: number; x?: SeriesX } = {}): Promise<MetricSeries> {
+    const maxPoints = options.maxPoints ?? DEFAULT_MAX_POINTS;
+    const x = options.x ?? 'step';
+    if (!Number.isInteger(maxPoints) || maxPoints < 2) {
+      return Promise.reject(new BadInputError('max_points', maxPoints, `max_points must be an integer of at least 2: ${maxPoints}`));
+    }
+    const ids = [...new Set(runIds)];
+    return this.store.read(async (db) => {
+      const found = await db.all('SELECT id FROM runs WHERE list_contains($1, id)', [listValue(ids)], [LIST(VARCHAR)]);
+      const known = new Set(found.map((row) => row.id as string));
+      const missing = ids.find((id) => !known.has(id));
+      if (missing !== undefined) throw new NotFoundError('runs', missing, `no run with id ${JSON.stringify(missing)}`);
+      const source = {
+        sql: `SELECT run_id AS series, step, timestamp_ms, value, rowid AS r FROM metrics
+          WHERE key = $2 AND run_id IN (SELECT unnest($1))`,
+        params: [listValue(ids), key],
+        types: [LIST(VARCHAR), VARCHAR],
+      };
+      const series = await readDownsampled(db, source, maxPoints, x);
+      const empty = (): MetricSeries['series'][number] => ({ run_id: '', count: 0, steps: [], values: [], ...(x === 'time' ? { timestamps: [] } : {}) });
+      return { key, x, series: ids.map((id) => ({ ...(series.get(id) ?? empty()), run_id: id })) };
+    });
+  }
+
+  /**
+   * Runs side by side: params, metric summaries, and which params differ (see `compare.ts`).
+   * @throws NotFoundError naming the first id that is no run.
+   */
+  compareRuns(runIds: readonly string[]): Promise<RunComparison> {
+    return this.store.read((db) => compareRuns(db, runIds));
   }
 
   /**
@@ -372,6 +450,9 @@ export class RunStore implements TrackingService {
       const ids = rows.map((row) => row.id as string);
       if (ids.length > 0) await db.run('DELETE FROM run_heartbeats WHERE list_contains($1, run_id)', [listValue(ids)], [LIST(VARCHAR)]);
       return ids;
+    }).then((ids) => {
+      for (const runId of ids) this.committed(undefined, { kind: 'run', runId });
+      return ids;
     });
   }
 }
@@ -386,7 +467,20 @@ export function checkRunFilter(filter: RunFilter): number {
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) {
     throw new BadInputError('limit', limit, `limit must be an integer from 1 to ${MAX_LIST_LIMIT}: ${limit}`);
   }
+  const offset = filter.offset ?? 0;
+  if (!Number.isInteger(offset) || offset < 0) throw new BadInputError('offset', offset, `offset must be an integer of 0 or more: ${offset}`);
   return limit;
+}
+
+/** The keys of a batch and its largest step, for the change it makes. */
+function batchExtent(points: readonly MetricPoint[]): { keys: string[]; lastStep: number } {
+  const keys = new Set<string>();
+  let lastStep = -Infinity;
+  for (const point of points) {
+    keys.add(point.key);
+    if (point.step > lastStep) lastStep = point.step;
+  }
+  return { keys: [...keys].sort(), lastStep };
 }
 
 /** @throws ConflictError naming the run's status when it has ended. */
@@ -543,6 +637,19 @@ async function readDetail(db: StoreSession, runId: string): Promise<RunDetail> {
     child_count: Number(nesting.child_count),
     ...(nesting.provenance === null ? {} : { provenance: JSON.parse(nesting.provenance as string) as Provenance }),
   };
+}
+
+/** A run as the list gives it, read in the session of a write (its answer). */
+async function readListedRun(db: StoreSession, runId: string): Promise<Run> {
+  const { sql, values, types } = buildRunListQuery({ runId, limit: 1 });
+  const [row] = await db.all(sql, values, types);
+  if (!row) throw new NotFoundError('run_id', runId, `no run with id ${JSON.stringify(runId)}`);
+  return toListedRun(row);
+}
+
+/** A row of {@link buildRunListQuery} as a list item of `run.schema.json`. */
+function toListedRun(row: SqlRow): Run {
+  return JSON.parse(row.run_json as string) as Run;
 }
 
 function toRun(row: SqlRow): Run {
