@@ -1,13 +1,13 @@
+import type { Heartbeat, HeartbeatReply } from '@opsbook/schema';
 import { BadInputError, NotFoundError } from '../store/errors';
 import { MlflowClient, MlflowError } from '../tracking/mlflow/client';
 import { MlflowBackend, NotWithMlflowError } from '../tracking/mlflow/backend';
 import type { TrackingConfig } from '../tracking/mlflow/config';
-import type { TrackingService } from '../tracking/tracking-service';
 import { HttpError } from './errors';
 import { trackingHandlers, type Handler } from './handlers';
 
 /** Operations about the daemon or the workspace itself, served the same whatever the backend. */
-const WORKSPACE_OPERATIONS = new Set(['getHealth', 'heartbeat', 'getWorkspaceSetting', 'putWorkspaceSetting']);
+const WORKSPACE_OPERATIONS = new Set(['getHealth', 'getWorkspaceSetting', 'putWorkspaceSetting']);
 
 /** The daemon's handlers for the workspace's tracking backend: `base` itself for the local store. */
 export function withTrackingBackend(config: TrackingConfig, base: Record<string, Handler>): Record<string, Handler> {
@@ -16,13 +16,21 @@ export function withTrackingBackend(config: TrackingConfig, base: Record<string,
 
 /**
  * The handlers of a daemon whose workspace tracks to MLflow (`tracking.backend: mlflow`): the core
- * tracking operations go to `backend`, the workspace's own operations stay as `base` has them, and
+ * tracking operations and heartbeats go to `backend`, the workspace's own operations stay as `base` has them, and
  * every other operation (compare, series, events, artifacts, registry …) answers 400 naming
  * `tracking.backend`. MLflow's failures become 404 (unknown run), 400 (a value MLflow refused) or
  * 503 (the server cannot be reached or failed).
  */
-export function mlflowHandlers(base: Record<string, Handler>, backend: TrackingService): Record<string, Handler> {
-  const core: Record<string, Handler> = trackingHandlers(backend);
+export function mlflowHandlers(base: Record<string, Handler>, backend: MlflowBackend): Record<string, Handler> {
+  const core: Record<string, Handler> = {
+    ...trackingHandlers(backend),
+    // The local supervisor answers for the timeout and interval; the backend for its MLflow runs.
+    heartbeat: async (input) => {
+      const reply = (await base.heartbeat(input)) as HeartbeatReply;
+      const ours = await backend.beat((input.body as Heartbeat).runs, reply.timeout_ms);
+      return { ...reply, runs: [...reply.runs, ...ours] };
+    },
+  };
   const handlers: Record<string, Handler> = {};
   for (const operation of Object.keys(base)) {
     if (WORKSPACE_OPERATIONS.has(operation)) handlers[operation] = base[operation];

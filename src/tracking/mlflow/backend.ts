@@ -14,6 +14,7 @@ import type {
 import { BadInputError, ConflictError, NotFoundError } from '../../store/errors';
 import { DEFAULT_MAX_POINTS, type SeriesX } from '../downsample';
 import { DEFAULT_EXPERIMENT, MAX_LIST_LIMIT, MAX_METRICS_PER_BATCH, type RunFilter, type RunStatus } from '../run-store';
+import { DEFAULT_HEARTBEAT_TIMEOUT_MS } from '../run-supervisor';
 import type { TrackingService } from '../tracking-service';
 import { MlflowError, type MlflowClient, type MlflowExperiment, type MlflowRun } from './client';
 import {
@@ -60,7 +61,9 @@ export class NotWithMlflowError extends BadInputError {
  * run ids are UUIDs its clients choose before a run exists, MLflow picks its own: each MLflow run the
  * backend creates carries its Opsbook id in the tag `opsbook.run_id`, and a run created in MLflow by
  * anything else is known by the UUID spelled with its MLflow id's 32 hex digits. Experiments are
- * matched by name. Heartbeats are not supervised here: a kernel that dies leaves its MLflow run RUNNING.
+ * matched by name. Runs created with `heartbeat: true` are supervised in memory ({@link beat}): a
+ * kernel that dies has its MLflow run ended KILLED once the daemon next hears a beat or reads runs
+ * (a daemon that restarts forgets them, and leaves them RUNNING).
  * Errors of the server become NotFoundError (unknown run), BadInputError (MLflow refused a value)
  * or, when it cannot be reached, {@link MlflowError} with status 0 (the daemon answers 503).
  */
@@ -71,6 +74,10 @@ export class MlflowBackend implements TrackingService {
   private readonly endedRuns = new Map<string, RunStatus>();
   private readonly batches = new Map<string, string[]>();
   private readonly experiments = new Map<string, MlflowExperiment>();
+  /** Runs created with `heartbeat: true` and still running here → when their process last beat. */
+  private readonly beats = new Map<string, number>();
+  /** The daemon's heartbeat timeout, as its supervisor tells it with each beat. */
+  private heartbeatTimeoutMs = DEFAULT_HEARTBEAT_TIMEOUT_MS;
 
   constructor(readonly client: MlflowClient) {}
 
@@ -95,12 +102,14 @@ export class MlflowBackend implements TrackingService {
     }
     const created = await this.client.createRun({ experimentId: experiment.experiment_id, name, startTime: startMs, tags: keyValues(tags) });
     this.mlflowIds.set(id, created.info.run_id);
+    if (input.heartbeat === true) this.beats.set(id, Date.now());
     if (input.params && Object.keys(input.params).length > 0) await this.client.logBatch(created.info.run_id, { params: keyValues(input.params) });
     return toRun(await this.client.getRun(created.info.run_id), experiment.name);
   }
 
   /** @throws NotFoundError when no run has this id. */
   async getRun(id: string): Promise<RunDetail> {
+    await this.killSilentRuns();
     const run = await this.mlflowRun(id);
     const experiment = await this.experimentById(run.info.experiment_id);
     const summaries: MetricSummary[] = [];
@@ -149,6 +158,7 @@ export class MlflowBackend implements TrackingService {
     if (extra.offset) throw new NotWithMlflowError('an offset into the run list');
     if (extra.deleted !== undefined && extra.deleted !== 'exclude') throw new NotWithMlflowError('listing deleted runs');
     if (extra.parent) throw new NotWithMlflowError('listing the runs nested under a run');
+    await this.killSilentRuns();
     let experiments: MlflowExperiment[];
     if (filter.experiment !== undefined) {
       const found = await this.client.getExperimentByName(filter.experiment);
@@ -214,7 +224,10 @@ export class MlflowBackend implements TrackingService {
         name: update.name,
       });
     }
-    if (update.status !== undefined) this.endedRuns.set(id, update.status);
+    if (update.status !== undefined) {
+      this.endedRuns.set(id, update.status);
+      this.beats.delete(id);
+    }
     const after = await this.client.getRun(runId);
     return toRun(after, (await this.experimentById(after.info.experiment_id)).name);
   }
@@ -300,6 +313,35 @@ export class MlflowBackend implements TrackingService {
     }
     experiments.sort((a, b) => a.created_at.localeCompare(b.created_at) || a.name.localeCompare(b.name));
     return { experiments };
+  }
+
+  /**
+   * A beat, made at `nowMs`, for the runs its process holds open; then ends as `killed` every
+   * supervised run whose beats stopped for `timeoutMs` (the daemon's heartbeat timeout). The daemon
+   * has no timer for MLflow runs: silent runs are also ended whenever runs are listed or read.
+   * @returns the status of each named run this backend supervises or has seen end.
+   */
+  async beat(runIds: readonly string[], timeoutMs: number, nowMs: number = Date.now()): Promise<{ id: string; status: RunStatus }[]> {
+    this.heartbeatTimeoutMs = timeoutMs;
+    for (const id of runIds) if (this.beats.has(id)) this.beats.set(id, nowMs);
+    await this.killSilentRuns(nowMs);
+    return runIds
+      .filter((id) => this.beats.has(id) || this.endedRuns.has(id))
+      .map((id) => ({ id, status: this.endedRuns.get(id) ?? 'running' }));
+  }
+
+  private async killSilentRuns(nowMs: number = Date.now()): Promise<void> {
+    for (const [id, last] of [...this.beats]) {
+      if (nowMs - last <= this.heartbeatTimeoutMs) continue;
+      this.beats.delete(id);
+      const error = `killed: no heartbeat from the process that ran it for ${Math.round(this.heartbeatTimeoutMs / 1000)} s (its kernel stopped or died)`;
+      try {
+        await this.updateRun(id, { status: 'killed', error });
+      } catch (failure) {
+        // Ended meanwhile by its own process or by MLflow: nothing to kill.
+        if (!(failure instanceof ConflictError || failure instanceof NotFoundError)) throw failure;
+      }
+    }
   }
 
   private remember(run: MlflowRun): void {

@@ -331,9 +331,10 @@ describe('MLflow interop with a real mlflow server', () => {
     expect(experiments.experiments.find((e) => e.name === 'backend')?.run_count).toBe(1);
 
     // A run logged in MLflow by something else is listed under the UUID spelled with its id.
-    const seedRun = (await runsOf(server, 'seed'))[0];
-    const spelled = seedRun.info.run_id.replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5');
-    expect((await client.getRun(spelled)).run.name).toBe(seedRun.info.run_name);
+    const { experiment_id } = await mlflowApi<{ experiment_id: string }>(server, 'experiments/create', { name: 'made-in-mlflow' });
+    const { run: outside } = await mlflowApi<{ run: RestRun }>(server, 'runs/create', { experiment_id, run_name: 'outside', start_time: 1_700_000_000_000 });
+    const spelled = outside.info.run_id.replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5');
+    expect((await client.getRun(spelled)).run).toMatchObject({ id: spelled, name: 'outside', experiment: 'made-in-mlflow', status: 'running' });
 
     // What only the local store does answers 400 naming the setting.
     const refused = await client.compareRuns([id]).catch((error: unknown) => error);
@@ -348,6 +349,37 @@ describe('MLflow interop with a real mlflow server', () => {
     expect(listed.code).toBe(0);
     expect(JSON.parse(listed.stdout).runs.map((r: { id: string }) => r.id)).toEqual([id]);
   }, 300_000);
+
+  it('with tracking.backend mlflow, a run whose heartbeats stop is ended KILLED on the MLflow server', async () => {
+    const workspace = folder('opsbook-mlflow-ws-');
+    const runtime = folder('opsbook-mlflow-rt-');
+    mkdirSync(join(workspace, '.opsbook'));
+    writeFileSync(join(workspace, '.opsbook', 'config.yaml'), `tracking:\n  backend: mlflow\n  uri: ${server.uri}\n`);
+    const daemon = await startDaemon({ workspace, runtimeDir: runtime, validateResponses: true, heartbeatTimeoutMs: 1500 });
+    daemons.push(daemon);
+    const client = new OpsbookClient({ baseUrl: daemon.info.url, token: daemon.token });
+    const [alive, silent] = [randomUUID(), randomUUID()];
+    await client.createRun({ id: alive, experiment: 'beats', heartbeat: true });
+    await client.createRun({ id: silent, experiment: 'beats', heartbeat: true });
+    const first = await client.heartbeat([alive, silent]);
+    expect(first.runs).toEqual([
+      { id: alive, status: 'running' },
+      { id: silent, status: 'running' },
+    ]);
+    for (let i = 0; i < 5; i += 1) {
+      await new Promise((done) => setTimeout(done, 500));
+      await client.heartbeat([alive]);
+    }
+    const reply = await client.heartbeat([alive, silent]);
+    expect(reply.runs).toEqual([
+      { id: alive, status: 'running' },
+      { id: silent, status: 'killed' },
+    ]);
+    const killed = (await runsOf(server, 'beats')).find((run) => record(run.data.tags)['opsbook.run_id'] === silent)!;
+    expect(killed.info.status).toBe('KILLED');
+    expect((await client.getRun(silent)).source.error).toContain('no heartbeat');
+    expect((await client.getRun(alive)).run.status).toBe('running');
+  }, 120_000);
 
   it('answers 503 naming the server when the MLflow server cannot be reached', async () => {
     const workspace = folder('opsbook-mlflow-ws-');
