@@ -5,6 +5,7 @@ import { SidePanel, ToolbarButton, refreshIcon, tableRowsIcon } from '@jupyterla
 import { createLabClient } from './client';
 import { comparePlugin } from './comparePlugin';
 import { ExperimentsPanel } from './ExperimentsPanel';
+import { ModelsPanel } from './ModelsPanel';
 import { opsbookIcon } from './icon';
 import { createRunWidget, runWidgetId, type RunPanel } from './RunPanel';
 import { DEFAULT_REFRESH_INTERVAL, RunsModel } from './runs';
@@ -64,6 +65,7 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
       }),
     );
     sidebar.addWidget(experiments);
+    sidebar.addWidget(new ModelsPanel(runs, (runId) => void commands.execute(CommandIds.openRun, { runId })));
     shell.add(sidebar, 'left', { rank: 850 });
     restorer?.add(sidebar, SIDEBAR_ID);
 

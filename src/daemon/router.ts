@@ -31,6 +31,8 @@ export interface Route {
   template: string;
   /** Schema file of the JSON body, when the operation takes one. */
   bodySchema?: SchemaName;
+  /** True when the body is raw bytes (`application/octet-stream`): the handler reads the request stream itself. */
+  rawBody?: boolean;
   /** Status and schema file of the success answer. */
   success: { status: number; schema?: SchemaName };
   /** Validates and coerces path and query parameters into one object. */
@@ -122,6 +124,7 @@ export class Router {
       method,
       template,
       bodySchema: bodyRef as SchemaName | undefined,
+      rawBody: operation.requestBody?.content['application/octet-stream'] !== undefined,
       success: { status: Number(status), schema: responseRef as SchemaName | undefined },
       readParams: (path, query) => {
         const known = new Set(checks.map((c) => c.parameter.name));

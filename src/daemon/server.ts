@@ -1,8 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
 import { SchemaValidator } from '@opsbook/schema';
 import { bearerMatches, hostAllowed } from './auth';
 import { HttpError, toErrorAnswer } from './errors';
+import { EventStreamAnswer } from './events';
 import type { Handler } from './handlers';
+import { RawAnswer } from './raw';
 import type { Router } from './router';
 
 /** Largest request body accepted (a full 50,000-point metrics batch is about 5 MiB). */
@@ -36,8 +39,8 @@ export function createApiServer(options: ApiServerOptions): Server {
           const detail = answer.unexpected instanceof Error ? (answer.unexpected.stack ?? answer.unexpected.message) : String(answer.unexpected);
           log(`opsbook daemon: ${request.method ?? '?'} ${pathOf(request.url)} failed: ${detail}`);
         }
-        if (answer.status === 413) {
-          // A body we refused must not be kept coming: answer, then close the connection.
+        if (answer.status === 413 || (rawBodies.has(request) && !request.readableEnded)) {
+          // A body we refused (or did not read to its end) must not be kept coming: answer, then close the connection.
           response.once('finish', () => request.destroy());
           send(response, answer.status, answer.body, { ...answer.headers, Connection: 'close' });
           return;
@@ -71,7 +74,15 @@ async function handle(
   const { route } = match;
   const params = route.readParams(match.path, url.searchParams);
   let body: unknown;
-  if (route.bodySchema) {
+  if (route.rawBody) {
+    const type = (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    if (type !== 'application/octet-stream') {
+      throw new HttpError(415, 'unsupported_media_type', `Content-Type must be application/octet-stream, not ${JSON.stringify(type)}`, 'Content-Type', type);
+    }
+    // The handler streams the bytes itself (to disk, hashing as they come).
+    rawBodies.add(request);
+    body = request;
+  } else if (route.bodySchema) {
     const type = (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     if (type !== 'application/json') {
       throw new HttpError(415, 'unsupported_media_type', `Content-Type must be application/json, not ${JSON.stringify(type)}`, 'Content-Type', type);
@@ -89,7 +100,7 @@ async function handle(
   const handler = options.handlers[route.operationId];
   if (!handler) throw new Error(`no handler for operation ${route.operationId}`);
   const result = await handler({ params, body });
-  if (options.validateResponses && route.success.schema) {
+  if (options.validateResponses && route.success.schema && !(result instanceof RawAnswer)) {
     const issue = validator.check(route.success.schema, result);
     if (issue) throw new Error(`answer of ${route.operationId} does not match ${route.success.schema}: ${issue.message}`);
   }
@@ -130,8 +141,25 @@ function tooLarge(): HttpError {
   return new HttpError(413, 'payload_too_large', `the body is larger than ${MAX_BODY_BYTES} bytes`, 'body');
 }
 
+/** Requests whose body a handler reads as a stream (see `Route.rawBody`). */
+const rawBodies = new WeakSet<IncomingMessage>();
+
 function send(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (response.headersSent) return;
+  if (body instanceof EventStreamAnswer) {
+    body.open(response);
+    return;
+  }
+  if (body instanceof RawAnswer) {
+    response.writeHead(status, {
+      ...body.headers,
+      'Content-Length': body.length,
+      'Cache-Control': 'no-store',
+      'X-Content-Type-Options': 'nosniff',
+    });
+    pipeline(body.body, response).catch(() => response.destroy());
+    return;
+  }
   const text = JSON.stringify(body);
   response.writeHead(status, {
     'Content-Type': 'application/json; charset=utf-8',

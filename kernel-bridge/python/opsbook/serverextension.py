@@ -39,6 +39,8 @@ STREAM_MAX_BODY_BYTES = 2**62
 # Error answers of a stream's request are small JSON; more than this is not an answer of the API.
 STREAM_ERROR_BODY_BYTES = 64 * 1024
 _BODY_METHODS = ("POST", "PATCH", "PUT")
+# Headers of the daemon's answers that keep an artifact's bytes from running in the app's origin.
+_PASSED_HEADERS = ("Content-Disposition", "Content-Security-Policy", "X-Content-Type-Options")
 AUTH_RESOURCE = "opsbook"
 
 
@@ -216,8 +218,11 @@ class DaemonProxyHandler(APIHandler):
             self._answer_error(503, "unavailable", f"opsbook daemon unavailable for {self.link.workspace}: {why}")
             return
         self.set_status(response.code, reason=response.reason)
-        self.set_header("Content-Type", response.headers.get("Content-Type", "application/json"))
-        self.finish(response.body or b"")
+        for name in _PASSED_HEADERS:
+            if name in response.headers:
+                self.set_header(name, response.headers[name])
+        # APIHandler.finish would label every answer JSON; an artifact keeps its own type.
+        self.finish(response.body or b"", set_content_type=response.headers.get("Content-Type", "application/json"))
 
     def _answer_error(
         self, status: int, code: str, message: str, field: Optional[str] = None, value: Optional[str] = None
