@@ -103,7 +103,8 @@ def test_track_cell_with_the_mlflow_backend_lands_in_mlflow(kernel: Any, daemon_
     def finished_run() -> Any:
         experiments = _mlflow(mlflow_server, "experiments/search", {"max_results": 100})["experiments"]
         ids = [e["experiment_id"] for e in experiments if e["name"] == "via-mlflow"]
-        runs = _mlflow(mlflow_server, "runs/search", {"experiment_ids": ids})["runs"] if ids else []
+        # MLflow leaves "runs" out of an empty answer: the experiment may exist before its run.
+        runs = _mlflow(mlflow_server, "runs/search", {"experiment_ids": ids}).get("runs", []) if ids else []
         return runs[0] if len(runs) == 1 and runs[0]["info"]["status"] == "FINISHED" else None
 
     run = wait_for(finished_run, timeout=60)

@@ -73,6 +73,8 @@ export class MlflowBackend implements TrackingService {
   /** Final statuses this backend has seen or set, so a late batch gets its 409 without a round trip. */
   private readonly endedRuns = new Map<string, RunStatus>();
   private readonly batches = new Map<string, string[]>();
+  /** Batches being sent, by run and batch id: a retry that comes while the first is in flight waits for it. */
+  private readonly sending = new Map<string, Promise<number>>();
   private readonly experiments = new Map<string, MlflowExperiment>();
   /** Runs created with `heartbeat: true` and still running here → when their process last beat. */
   private readonly beats = new Map<string, number>();
@@ -262,6 +264,15 @@ export class MlflowBackend implements TrackingService {
       throw new BadInputError('/metrics', points.length, `a batch holds at most ${MAX_METRICS_PER_BATCH} points, not ${points.length}`);
     }
     if (batchId !== undefined && this.batches.get(id)?.includes(batchId)) return points.length;
+    const key = `${id} ${batchId ?? randomUUID()}`;
+    const inFlight = this.sending.get(key);
+    if (inFlight) return inFlight;
+    const sent = this.sendMetrics(id, points, batchId).finally(() => this.sending.delete(key));
+    this.sending.set(key, sent);
+    return sent;
+  }
+
+  private async sendMetrics(id: string, points: readonly MetricPoint[], batchId: string | undefined): Promise<number> {
     let ended = this.endedRuns.get(id);
     const mlflowId = await this.mlflowIdOf(id);
     if (ended === undefined) {
