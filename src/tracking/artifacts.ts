@@ -179,12 +179,15 @@ export class ArtifactStore {
     body.once('error', abort);
     body.once('close', closedEarly);
     body.pipe(meter);
+    const file = createWriteStream(temporary, { flags: 'wx', mode: 0o600 });
     try {
-      await pipeline(meter, createWriteStream(temporary, { flags: 'wx', mode: 0o600 }));
+      await pipeline(meter, file);
       // Checked again just before the move: the folder may have changed while the bytes came.
       renameSync(temporary, this.prepare(runId, name, true));
     } catch (error) {
       body.unpipe(meter);
+      // The file may still be opening when the pipeline fails: remove it only once the stream closed.
+      if (!file.closed) await new Promise<void>((resolve) => file.once('close', () => resolve()));
       rmSync(temporary, { force: true });
       throw error;
     } finally {
