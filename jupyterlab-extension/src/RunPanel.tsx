@@ -62,6 +62,12 @@ export class RunPanel extends ReactWidget {
   /** Called with each fresh read of the run (the title follows the run's name and status). */
   onRun: ((detail: RunDetailData) => void) | undefined;
 
+  /** Opens another run (the parent link of a nested run). */
+  openRun: ((runId: string) => void) | undefined;
+
+  /** Opens the sweep of a run with children. */
+  openSweep: ((runId: string) => void) | undefined;
+
   override dispose(): void {
     if (this.isDisposed) return;
     this.runs.events.disconnect(this.onEvent, this);
@@ -173,13 +179,15 @@ export class RunPanel extends ReactWidget {
               Retry
             </button>
           </div>
-          {state.last && <RunDetail detail={state.last.detail} history={state.last.history} />}
+          {state.last && (
+            <RunDetail detail={state.last.detail} history={state.last.history} onOpenRun={this.openRun} onOpenChildren={this.openSweep} />
+          )}
         </div>
       );
     }
     return (
       <>
-        <RunDetail detail={state.detail} history={state.history} />
+        <RunDetail detail={state.detail} history={state.history} onOpenRun={this.openRun} onOpenChildren={this.openSweep} />
         <RunArtifacts client={this.runs.client} runId={this.runId} readKey={state.detail} />
       </>
     );

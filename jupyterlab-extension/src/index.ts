@@ -100,6 +100,8 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
           return;
         }
         const widget = createRunWidget(runs, runId);
+        widget.content.openRun = (id) => void commands.execute(CommandIds.openRun, { runId: id });
+        widget.content.openSweep = (id) => void commands.execute(CommandIds.openSweep, { runId: id });
         void tracker.add(widget);
         shell.add(widget, 'main');
         shell.activateById(widget.id);

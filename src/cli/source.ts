@@ -5,6 +5,7 @@ import { OpsbookApiError, OpsbookClient } from '../client/client';
 import { findDaemon } from '../daemon/daemon';
 import { DaemonStartError, ensureDaemon } from '../daemon/launch';
 import { BadInputError, NotFoundError } from '../store/errors';
+import { readTrackingConfig } from '../tracking/mlflow/config';
 import { parseFilterParam } from '../tracking/run-filter';
 import { checkRunFilter, type RunFilter } from '../tracking/run-store';
 import { EnvironmentError } from './errors';
@@ -40,7 +41,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * @throws EnvironmentError when no daemon answers and none can be started.
  */
 export async function openRunSource(workspace: string): Promise<RunSource> {
-  const storeExists = existsSync(join(workspace, '.opsbook', 'opsbook.duckdb'));
+  // A workspace tracking to MLflow has runs before it has a local store: start its daemon too.
+  const storeExists =
+    existsSync(join(workspace, '.opsbook', 'opsbook.duckdb')) || readTrackingConfig(workspace).backend === 'mlflow';
   const running = storeExists ? await connect(workspace) : await findDaemon(workspace);
   if (!running) return emptySource();
   return daemonSource(new OpsbookClient({ baseUrl: running.info.url, token: running.token }));
