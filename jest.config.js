@@ -12,6 +12,9 @@ const project = (name, roots, extra = {}) => ({
 
 module.exports = {
   rootDir: __dirname,
+  // Many suites start real daemons, kernels and CLI processes; on two loaded cores a start can take
+  // seconds. Timings are benchmarks' business, so the per-test limit only catches hangs.
+  testTimeout: 60_000,
   projects: [
     project('core', ['<rootDir>/src']),
     project('kernel-bridge', ['<rootDir>/kernel-bridge/src']),
