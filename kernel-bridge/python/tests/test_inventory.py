@@ -200,7 +200,8 @@ def _declare(module: str, name: str, *bases: type, **members: Any) -> type:
 
 
 def test_xgboost_lightgbm_and_torch_are_recognised_by_module_name_without_importing_them() -> None:
-    """These libraries are not installed here: classes that declare their modules stand in."""
+    """Classes that declare these libraries' module names stand in for theirs: describing reads names only."""
+    absent_before = [library for library in ("xgboost", "lightgbm", "torch") if library not in sys.modules]
     from sklearn.base import BaseEstimator
 
     xgb_model = _declare(
@@ -225,7 +226,9 @@ def test_xgboost_lightgbm_and_torch_are_recognised_by_module_name_without_import
                                               "library": "lightgbm", "fitted": True, "n_features": 5}
     assert describe("net", torch_linear()) == {"name": "net", "kind": "model", "type": "torch.nn.modules.linear.Linear",
                                                "library": "torch"}
-    for library in ("xgboost", "lightgbm", "torch"):
+    # Other tests of the session (autolog, log_model) import these for real; what this test holds is
+    # that describing did not import one that was not imported before.
+    for library in absent_before:
         assert library not in sys.modules
 
 
