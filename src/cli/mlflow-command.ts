@@ -5,7 +5,8 @@ import { DaemonStartError, ensureDaemon } from '../daemon/launch';
 import { BadInputError, NotFoundError } from '../store/errors';
 import { MlflowClient, MlflowError } from '../tracking/mlflow/client';
 import { exportToMlflow } from '../tracking/mlflow/export';
-import { importFromMlflow, NoSuchExperimentError, type TransferredRun } from '../tracking/mlflow/import';
+import { FileStoreError, FileStoreReader } from '../tracking/mlflow/filestore';
+import { importFromMlflow, NoSuchExperimentError, type MlflowSource, type TransferredRun } from '../tracking/mlflow/import';
 import type { ParsedCommand } from './args';
 import { EnvironmentError, UsageError } from './errors';
 import type { CliOutput } from './runs-command';
@@ -15,14 +16,16 @@ const validator = new SchemaValidator();
 
 /**
  * `opsbook runs import-mlflow URI` and `opsbook runs export-mlflow URI`: copy runs between an MLflow
- * tracking server and the workspace, through the workspace's daemon (started when none runs).
- * @throws UsageError for a URI that is not http(s), a local folder (not supported yet), an unknown
- *   experiment or a bad filter.
+ * tracking server and the workspace, through the workspace's daemon (started when none runs). Import
+ * also reads a local mlruns folder (MLflow's file store) directly, without MLflow installed.
+ * @throws UsageError for a URI that is not http(s) or a folder, a folder that is not an mlruns folder,
+ *   a folder given to export (not supported), an unknown experiment or a bad filter.
  * @throws EnvironmentError when the MLflow server or the daemon cannot be reached.
  */
 export async function mlflowCommand(parsed: ParsedCommand, out: CliOutput): Promise<number> {
   const uri = parsed.positionals.tracking_uri;
-  const mlflow = mlflowClientFor(uri);
+  const importing = parsed.command === 'runs import-mlflow';
+  const mlflow = importing ? mlflowSourceFor(uri) : mlflowClientFor(uri);
   const workspace = workspaceOf(parsed.values.workspace as string | undefined);
   let running: Awaited<ReturnType<typeof ensureDaemon>>;
   try {
@@ -42,9 +45,9 @@ export async function mlflowCommand(parsed: ParsedCommand, out: CliOutput): Prom
   let transfer: MlflowTransfer;
   try {
     transfer =
-      parsed.command === 'runs import-mlflow'
+      importing
         ? await importFromMlflow(mlflow, opsbook, { experiments: experiment === undefined ? [] : [experiment], onRun: json ? undefined : progress })
-        : await exportToMlflow(opsbook, mlflow, { filter: parsed.values.filter as string | undefined, experiment, onRun: json ? undefined : progress });
+        : await exportToMlflow(opsbook, mlflow as MlflowClient, { filter: parsed.values.filter as string | undefined, experiment, onRun: json ? undefined : progress });
   } catch (error) {
     throw translate(error);
   }
@@ -56,13 +59,25 @@ export async function mlflowCommand(parsed: ParsedCommand, out: CliOutput): Prom
   return 0;
 }
 
+const isLocal = (uri: string): boolean => uri.startsWith('file:') || (existsSync(uri) && statSync(uri).isDirectory());
+
+/** Import's source: a local mlruns folder (a path or `file:` URI), else a server. @throws UsageError */
+function mlflowSourceFor(uri: string): MlflowSource {
+  if (!isLocal(uri)) return mlflowClientFor(uri);
+  try {
+    return new FileStoreReader(uri);
+  } catch (error) {
+    if (error instanceof FileStoreError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
 /** @throws UsageError for anything but an http(s) tracking URI. */
 function mlflowClientFor(uri: string): MlflowClient {
   if (!/^https?:\/\//i.test(uri)) {
-    const local = uri.startsWith('file:') || (existsSync(uri) && statSync(uri).isDirectory());
     throw new UsageError(
-      local
-        ? `${JSON.stringify(uri)} is a local mlruns folder; give the URI of an MLflow tracking server that serves it instead (MLflow 3 serves a folder only when told to: \`MLFLOW_ALLOW_FILE_STORE=true mlflow server --backend-store-uri ${uri}\`, then pass http://127.0.0.1:5000)`
+      isLocal(uri)
+        ? `export-mlflow writes only to an MLflow tracking server, not to a local mlruns folder (${JSON.stringify(uri)}); serve the folder and pass the server's URI (MLflow 3 serves a folder only when told to: \`MLFLOW_ALLOW_FILE_STORE=true mlflow server --backend-store-uri ${uri}\`, then pass http://127.0.0.1:5000)`
         : `the MLflow tracking URI must start with http:// or https://, not ${JSON.stringify(uri)}`,
     );
   }
@@ -75,6 +90,7 @@ function mlflowClientFor(uri: string): MlflowClient {
 
 function translate(error: unknown): unknown {
   if (error instanceof NoSuchExperimentError) return new UsageError(error.message);
+  if (error instanceof FileStoreError) return new UsageError(error.message);
   if (error instanceof MlflowError) {
     if (error.status === 0) return new EnvironmentError(error.message);
     if (error.status === 404 || error.errorCode === 'ENDPOINT_NOT_FOUND') {

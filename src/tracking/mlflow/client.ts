@@ -252,6 +252,11 @@ export class MlflowClient {
     return files;
   }
 
+  /** Whether this server proxies the run's artifacts (an artifact URI `mlflow-artifacts:/…`). */
+  canReadArtifacts(run: MlflowRunInfo): boolean {
+    return run.artifact_uri?.startsWith('mlflow-artifacts:') === true;
+  }
+
   /**
    * The bytes of one artifact of a run whose artifact URI is served by this server
    * (`mlflow-artifacts:/…`).

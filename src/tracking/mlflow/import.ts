@@ -1,6 +1,6 @@
 import type { MetricPoint, MlflowTransfer, RunCreate } from '@opsbook/schema';
 import { OpsbookApiError, type OpsbookClient } from '../../client/client';
-import type { MlflowClient, MlflowExperiment, MlflowRun } from './client';
+import type { MlflowExperiment, MlflowFileInfo, MlflowMetric, MlflowRun, MlflowRunInfo } from './client';
 import {
   isUuid,
   MLFLOW_PARENT_TAG,
@@ -21,6 +21,29 @@ const TAGS_PER_CALL = 100;
 /** Params one call takes (params-batch.schema.json). */
 const PARAMS_PER_CALL = 1000;
 
+/**
+ * Where runs are imported from: an MLflow tracking server (`MlflowClient`, client.ts) or a local
+ * mlruns folder read directly (`FileStoreReader`, filestore.ts).
+ */
+export interface MlflowSource {
+  /** The tracking URI read from (`http(s)://…` or `file://…`), as the report names it. */
+  readonly baseUrl: string;
+  /** Where that is, in words, for messages (default: "the MLflow server at <baseUrl>"). */
+  readonly description?: string;
+  /** Active experiments. */
+  listExperiments(): Promise<MlflowExperiment[]>;
+  getExperimentByName(name: string): Promise<MlflowExperiment | null>;
+  /** Active runs of the experiments, with every param and tag and the keys of their metrics. */
+  searchRuns(experimentIds: readonly string[], options?: { orderBy?: string[] }): Promise<MlflowRun[]>;
+  /** Every point of one metric of a run. */
+  metricHistory(runId: string, key: string): Promise<MlflowMetric[]>;
+  /** Whether the source can read this run's artifacts (a server only those it proxies). */
+  canReadArtifacts(run: MlflowRunInfo): boolean;
+  /** Every file under a run's artifact root, paths relative to it. */
+  listArtifactFiles(runId: string): Promise<MlflowFileInfo[]>;
+  downloadArtifact(run: MlflowRunInfo, path: string): Promise<Uint8Array>;
+}
+
 /** What became of one run. */
 export type TransferredRun = MlflowTransfer['runs'][number];
 
@@ -32,7 +55,7 @@ export interface ImportOptions {
 }
 
 /**
- * Copies runs of an MLflow tracking server into the workspace through its daemon: experiments by
+ * Copies runs of an MLflow tracking server (or a local mlruns folder) into the workspace through its daemon: experiments by
  * name, runs with their params, every tag (MLflow's system tags too), every metric point with its
  * step and timestamp, status, start and end times, and artifacts. The Opsbook id of a run is
  * derived from its MLflow id (see {@link opsbookIdFor}) and the MLflow id is kept in the tag
@@ -41,7 +64,7 @@ export interface ImportOptions {
  * @throws MlflowError when the server cannot be read; BadInputError-like OpsbookApiError from the daemon.
  * @throws Error naming an experiment asked for that the server does not have.
  */
-export async function importFromMlflow(mlflow: MlflowClient, opsbook: OpsbookClient, options: ImportOptions = {}): Promise<MlflowTransfer> {
+export async function importFromMlflow(mlflow: MlflowSource, opsbook: OpsbookClient, options: ImportOptions = {}): Promise<MlflowTransfer> {
   const started = Date.now();
   const experiments = await selectExperiments(mlflow, options.experiments ?? []);
   /** MLflow id → Opsbook id of the runs met so far, for their children. */
@@ -63,30 +86,31 @@ export async function importFromMlflow(mlflow: MlflowClient, opsbook: OpsbookCli
 }
 
 /** @throws Error naming the first experiment the server does not have. */
-export async function selectExperiments(mlflow: MlflowClient, names: readonly string[]): Promise<MlflowExperiment[]> {
+export async function selectExperiments(mlflow: MlflowSource, names: readonly string[]): Promise<MlflowExperiment[]> {
   if (names.length === 0) return mlflow.listExperiments();
   const found: MlflowExperiment[] = [];
   for (const name of names) {
     const experiment = await mlflow.getExperimentByName(name);
-    if (!experiment) throw new NoSuchExperimentError(name, mlflow.baseUrl);
+    if (!experiment) throw new NoSuchExperimentError(name, mlflow.description ?? `the MLflow server at ${mlflow.baseUrl}`);
     found.push(experiment);
   }
   return found;
 }
 
-/** An experiment asked for by name is not on the MLflow server. */
+/** An experiment asked for by name is not on the MLflow server (or in the mlruns folder). */
 export class NoSuchExperimentError extends Error {
   constructor(
     readonly experiment: string,
-    server: string,
+    /** Where it was looked for, in words: "the MLflow server at …". */
+    source: string,
   ) {
-    super(`the MLflow server at ${server} has no experiment named ${JSON.stringify(experiment)}`);
+    super(`${source} has no experiment named ${JSON.stringify(experiment)}`);
     this.name = 'NoSuchExperimentError';
   }
 }
 
 async function importRun(
-  mlflow: MlflowClient,
+  mlflow: MlflowSource,
   opsbook: OpsbookClient,
   experiment: MlflowExperiment,
   run: MlflowRun,
@@ -146,7 +170,7 @@ async function importRun(
   }
 
   const skippedArtifacts: string[] = [];
-  if (run.info.artifact_uri?.startsWith('mlflow-artifacts:')) {
+  if (mlflow.canReadArtifacts(run.info)) {
     for (const file of await mlflow.listArtifactFiles(run.info.run_id)) {
       const bytes = await mlflow.downloadArtifact(run.info, file.path);
       try {
