@@ -257,7 +257,7 @@ function ProvenanceSection(props: { runId: string; provenance: Provenance; sourc
           </>
         )}
       </dl>
-      {cellSource && !(sourceCode && cellSource.includes(sourceCode)) && (
+      {cellSource && !(sourceCode && cellSource.includes(sourceCode.trim())) && (
         <details>
           <summary>Cell source</summary>
           <pre className="opsbook-code">
