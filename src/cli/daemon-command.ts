@@ -51,9 +51,13 @@ export async function daemonCommand(parsed: ParsedCommand, out: CliOutput): Prom
     }
   }
   const stopped = new Promise<number>((resolve) => {
+    let stopping = false;
+    // The listeners stay: removing the last one restores the default action, and a second signal
+    // arriving then (a supervisor's SIGTERM right after ours) would kill the process before the
+    // discovery file is removed. A repeated signal joins the stop under way.
     const stop = (signal: NodeJS.Signals): void => {
-      process.removeListener('SIGTERM', stop);
-      process.removeListener('SIGINT', stop);
+      if (stopping) return;
+      stopping = true;
       out.stderr(`opsbook daemon: ${signal}, stopping\n`);
       daemon
         .close()

@@ -76,6 +76,15 @@ describe('opsbook daemon (a real process)', () => {
     expect(existsSync(join(workspace, '.opsbook', 'opsbook.duckdb'))).toBe(true);
   });
 
+  it('stops cleanly when SIGTERM comes twice in a row (the second joins the first stop)', async () => {
+    const daemon = await startCli(['daemon', '--workspace', workspace], env);
+    started.push(daemon.child);
+    daemon.child.kill('SIGTERM');
+    daemon.child.kill('SIGTERM');
+    expect(await daemon.exit).toBe(0);
+    expect(existsSync(discoveryPath(workspace, runtime))).toBe(false);
+  });
+
   it('lets exactly one of two racing daemons open the store; the other attaches', async () => {
     const [a, b] = await Promise.all([startCli(['daemon', '--workspace', workspace], env), startCli(['daemon', '--workspace', workspace], env)]);
     started.push(a.child, b.child);
