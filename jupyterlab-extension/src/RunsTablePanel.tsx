@@ -2,10 +2,17 @@ import { MainAreaWidget } from '@jupyterlab/apputils';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import type { Message } from '@lumino/messaging';
 import { OpsbookApiError } from '@opsbook/core/client';
-import { DEFAULT_RUNS_TABLE_QUERY, RunsTable, type RunAnnotation, type RunsTableQuery, type TableRun } from '@opsbook/core/views';
+import {
+  DEFAULT_RUNS_TABLE_QUERY,
+  filterRuns,
+  RunsTable,
+  type RunAnnotation,
+  type RunsTableQuery,
+  type TableRun,
+} from '@opsbook/core/views';
 import { describeError } from './errors';
 import { opsbookIcon } from './icon';
-import type { IOpsbookRuns } from './tokens';
+import type { IOpsbookRuns, RunsEvent } from './tokens';
 
 /** The workspace setting that keeps the table's columns, sort and filter (a contract with the daemon). */
 export const RUNS_TABLE_SETTING = 'runs-table';
@@ -112,7 +119,7 @@ export class RunsTablePanel extends ReactWidget {
     super.onAfterShow(msg);
     if (!this.releaseWatch) {
       this.releaseWatch = this.host.runs.watch();
-      this.host.runs.runsChanged.connect(this.onRunsChanged, this);
+      this.host.runs.events.connect(this.onEvent, this);
     }
     void this.refresh();
   }
@@ -142,7 +149,26 @@ export class RunsTablePanel extends ReactWidget {
   private stopWatching(): void {
     this.releaseWatch?.();
     this.releaseWatch = null;
-    this.host.runs.runsChanged.disconnect(this.onRunsChanged, this);
+    this.host.runs.events.disconnect(this.onEvent, this);
+  }
+
+  /**
+   * Reads again only for an event that can change what the table shows: one about a run it lists,
+   * or a run its filter takes in (a new run, a restored one), or a stream that (re)opened and may
+   * have missed some. A change elsewhere in the workspace costs no request.
+   */
+  private onEvent(_sender: IOpsbookRuns, event: RunsEvent): void {
+    if (event.type === 'opened') {
+      this.onRunsChanged();
+      return;
+    }
+    const runId = event.type === 'run' ? event.data.id : event.data.run_id;
+    const listed = this.rows.some((row) => row.id === runId);
+    const takenIn =
+      event.type === 'run' &&
+      (this.query.deleted === 'include' || Boolean(event.data.deleted) === (this.query.deleted === 'only')) &&
+      filterRuns([event.data], this.query.filter).length > 0;
+    if (listed || takenIn) this.onRunsChanged();
   }
 
   /** A run changed somewhere: read again, at most every {@link REREAD_SPACING_MS} while changes stream in. */
