@@ -2,9 +2,9 @@
  * @jest-environment jsdom
  */
 import { act } from 'react';
-import { createRoot, type Root } from 'react-dom/client';
 import { SchemaValidator, type Run, type RunDetail as RunDetailData } from '@opsbook/schema';
 import { RunDetail } from './index';
+import { useTestRoot } from './testing';
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
 
@@ -45,26 +45,8 @@ const detail: RunDetailData = {
   },
 };
 
-let container: HTMLDivElement;
-let root: Root;
-
-beforeEach(() => {
-  container = document.createElement('div');
-  document.body.appendChild(container);
-  root = createRoot(container);
-});
-
-afterEach(() => {
-  act(() => root.unmount());
-  container.remove();
-});
-
-async function render(element: JSX.Element): Promise<void> {
-  await act(async () => {
-    root.render(element);
-    await Promise.resolve();
-  });
-}
+const dom = useTestRoot();
+const { render } = dom;
 
 /** The definition list of a section as [term, description] pairs. */
 function facts(section: Element | null): [string, string][] {
@@ -81,8 +63,8 @@ describe('RunDetail: nesting and provenance', () => {
     const opened: string[] = [];
     const children: string[] = [];
     await render(<RunDetail detail={detail} now={NOW} onOpenRun={(id) => opened.push(id)} onOpenChildren={(id) => children.push(id)} />);
-    const parent = container.querySelector<HTMLButtonElement>('button.opsbook-RunDetail-parent');
-    const kids = container.querySelector<HTMLButtonElement>('button.opsbook-RunDetail-children');
+    const parent = dom.container.querySelector<HTMLButtonElement>('button.opsbook-RunDetail-parent');
+    const kids = dom.container.querySelector<HTMLButtonElement>('button.opsbook-RunDetail-children');
     expect(parent?.textContent).toBe(PARENT);
     expect(kids?.textContent).toBe('3 child runs');
     act(() => parent?.click());
@@ -93,17 +75,17 @@ describe('RunDetail: nesting and provenance', () => {
 
   it('shows parent and children as text without callbacks, and neither for a top-level run without children', async () => {
     await render(<RunDetail detail={{ ...detail, child_count: 1 }} now={NOW} />);
-    expect(container.querySelector('button')).toBeNull();
-    expect(container.querySelector('.opsbook-RunDetail-children')?.textContent).toBe('1 child run');
+    expect(dom.container.querySelector('button')).toBeNull();
+    expect(dom.container.querySelector('.opsbook-RunDetail-children')?.textContent).toBe('1 child run');
     await render(<RunDetail detail={{ ...detail, parent_run_id: null, child_count: 0 }} now={NOW} onOpenRun={() => undefined} />);
-    const header = facts(container.querySelector('.opsbook-RunDetail-facts')).map(([term]) => term);
+    const header = facts(dom.container.querySelector('.opsbook-RunDetail-facts')).map(([term]) => term);
     expect(header).not.toContain('Parent');
     expect(header).not.toContain('Children');
   });
 
   it('shows where the run was made: notebook, cell, git with its dirty flag, python, packages by name, host', async () => {
     await render(<RunDetail detail={detail} now={NOW} />);
-    const section = container.querySelector('.opsbook-RunDetail-provenance');
+    const section = dom.container.querySelector('.opsbook-RunDetail-provenance');
     expect(section?.querySelector('h3')?.textContent).toBe('Provenance');
     expect(facts(section)).toEqual([
       ['Notebook', 'experiments/churn.ipynb'],
@@ -125,13 +107,13 @@ describe('RunDetail: nesting and provenance', () => {
       provenance: { python_version: '3.12.1', cell_source: 'with opsbook.run():\n    fit()', git: { commit: COMMIT, dirty: false } },
     };
     await render(<RunDetail detail={started} now={NOW} />);
-    const section = container.querySelector('.opsbook-RunDetail-provenance');
+    const section = dom.container.querySelector('.opsbook-RunDetail-provenance');
     expect(facts(section)).toEqual([
       ['Git', COMMIT.slice(0, 12)],
       ['Python', '3.12.1'],
     ]);
     expect(section?.querySelector('details code')?.textContent).toBe('with opsbook.run():\n    fit()');
     await render(<RunDetail detail={{ ...detail, provenance: undefined }} now={NOW} />);
-    expect(container.querySelector('.opsbook-RunDetail-provenance')).toBeNull();
+    expect(dom.container.querySelector('.opsbook-RunDetail-provenance')).toBeNull();
   });
 });

@@ -2,7 +2,6 @@
  * @jest-environment jsdom
  */
 import { act, useState } from 'react';
-import { createRoot, type Root } from 'react-dom/client';
 import {
   DEFAULT_RUNS_TABLE_QUERY,
   RunsTable,
@@ -14,6 +13,7 @@ import {
   type RunsTableQuery,
   type TableRun,
 } from './index';
+import { useTestRoot } from './testing';
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
 
@@ -44,8 +44,8 @@ function makeRun(i: number, overrides: Partial<TableRun> = {}): TableRun {
   };
 }
 
-let container: HTMLDivElement;
-let root: Root;
+const dom = useTestRoot();
+const { render } = dom;
 let clientHeight: PropertyDescriptor | undefined;
 
 beforeAll(() => {
@@ -61,24 +61,6 @@ beforeAll(() => {
 afterAll(() => {
   if (clientHeight) Object.defineProperty(HTMLElement.prototype, 'clientHeight', clientHeight);
 });
-
-beforeEach(() => {
-  container = document.createElement('div');
-  document.body.appendChild(container);
-  root = createRoot(container);
-});
-
-afterEach(() => {
-  act(() => root.unmount());
-  container.remove();
-});
-
-async function render(element: JSX.Element): Promise<void> {
-  await act(async () => {
-    root.render(element);
-    await Promise.resolve();
-  });
-}
 
 /** A host that keeps the query as state, as the JupyterLab panel does, and records each change. */
 function Host(props: Partial<RunsTableProps> & { runs: readonly TableRun[]; changes?: RunsTableQuery[] }): JSX.Element {
@@ -96,8 +78,8 @@ function Host(props: Partial<RunsTableProps> & { runs: readonly TableRun[]; chan
   );
 }
 
-const rows = (): HTMLElement[] => Array.from(container.querySelectorAll<HTMLElement>('.opsbook-RunsTable-rows [role="row"]'));
-const grid = (): HTMLElement => container.querySelector<HTMLElement>('[role="grid"]')!;
+const rows = (): HTMLElement[] => Array.from(dom.container.querySelectorAll<HTMLElement>('.opsbook-RunsTable-rows [role="row"]'));
+const grid = (): HTMLElement => dom.container.querySelector<HTMLElement>('[role="grid"]')!;
 const row = (name: string): HTMLElement => rows().find((r) => r.textContent?.includes(name) && r.querySelector('.opsbook-RunsTable-nameText')?.textContent === name)!;
 
 async function click(element: Element, init: MouseEventInit = {}): Promise<void> {
@@ -125,7 +107,7 @@ async function type(input: HTMLInputElement | HTMLTextAreaElement, text: string)
 }
 
 function button(text: string | RegExp): HTMLButtonElement {
-  const found = Array.from(container.querySelectorAll('button')).find((b) =>
+  const found = Array.from(dom.container.querySelectorAll('button')).find((b) =>
     typeof text === 'string' ? b.textContent?.trim() === text : text.test(b.textContent ?? ''),
   );
   if (!found) throw new Error(`no button ${String(text)}`);
@@ -157,9 +139,9 @@ describe('RunsTable', () => {
   it('sorts through the query: a header click asks for the key, a second click flips the order', async () => {
     const changes: RunsTableQuery[] = [];
     await render(<Host runs={[makeRun(1), makeRun(2)]} changes={changes} query={{ ...DEFAULT_RUNS_TABLE_QUERY, columns: ['metrics.loss'] }} />);
-    const header = (): HTMLElement => container.querySelector<HTMLElement>('[role="columnheader"][data-column="metrics.loss"]')!;
+    const header = (): HTMLElement => dom.container.querySelector<HTMLElement>('[role="columnheader"][data-column="metrics.loss"]')!;
     expect(header().getAttribute('aria-sort')).toBe('none');
-    expect(container.querySelector('[data-column="start_time"]')!.getAttribute('aria-sort')).toBe('descending');
+    expect(dom.container.querySelector('[data-column="start_time"]')!.getAttribute('aria-sort')).toBe('descending');
 
     await click(header().querySelector('button')!);
     expect(changes.at(-1)).toMatchObject({ sort: 'metrics.loss', order: 'desc' });
@@ -168,7 +150,7 @@ describe('RunsTable', () => {
     expect(changes.at(-1)).toMatchObject({ sort: 'metrics.loss', order: 'asc' });
     expect(header().getAttribute('aria-sort')).toBe('ascending');
 
-    await click(container.querySelector('[data-column="name"] button')!);
+    await click(dom.container.querySelector('[data-column="name"] button')!);
     expect(changes.at(-1)).toMatchObject({ sort: 'name', order: 'asc' });
   });
 
@@ -177,10 +159,10 @@ describe('RunsTable', () => {
     try {
       const changes: RunsTableQuery[] = [];
       await render(<Host runs={[makeRun(1)]} changes={changes} />);
-      const input = container.querySelector<HTMLInputElement>('input[aria-label="Filter runs"]')!;
+      const input = dom.container.querySelector<HTMLInputElement>('input[aria-label="Filter runs"]')!;
 
       await type(input, 'metrics.loss >');
-      const alert = container.querySelector('.opsbook-RunsTable-filterError')!;
+      const alert = dom.container.querySelector('.opsbook-RunsTable-filterError')!;
       expect(alert.getAttribute('role')).toBe('alert');
       expect(alert.textContent).toMatch(/position/);
       expect(input.getAttribute('aria-invalid')).toBe('true');
@@ -192,7 +174,7 @@ describe('RunsTable', () => {
       expect(changes).toEqual([]);
 
       await type(input, 'metrics.loss > 0.5');
-      expect(container.querySelector('.opsbook-RunsTable-filterError')).toBeNull();
+      expect(dom.container.querySelector('.opsbook-RunsTable-filterError')).toBeNull();
       await act(async () => {
         jest.advanceTimersByTime(1000);
         await Promise.resolve();
@@ -210,7 +192,7 @@ describe('RunsTable', () => {
     expect(open.getAttribute('aria-expanded')).toBe('false');
     await click(open);
     expect(open.getAttribute('aria-expanded')).toBe('true');
-    const dialog = container.querySelector('[role="dialog"]')!;
+    const dialog = dom.container.querySelector('[role="dialog"]')!;
     const offered = (): string[] => Array.from(dialog.querySelectorAll('input[type="checkbox"]')).map((box) => box.getAttribute('data-column')!);
     expect(offered()).toEqual(['params.lr', 'params.model', 'metrics.accuracy', 'metrics.loss', 'tags.team']);
     const search = dialog.querySelector<HTMLInputElement>('input[type="search"]')!;
@@ -221,10 +203,10 @@ describe('RunsTable', () => {
     await click(dialog.querySelector('input[data-column="params.lr"]')!);
     expect(changes.at(-1)!.columns).toEqual(['params.lr']);
     expect(row('run-1').querySelector('[data-column="params.lr"]')!.textContent).toBe('0.2');
-    expect(container.querySelector('[role="columnheader"][data-column="params.lr"]')).not.toBeNull();
+    expect(dom.container.querySelector('[role="columnheader"][data-column="params.lr"]')).not.toBeNull();
 
     await key(search, 'Escape');
-    expect(container.querySelector('[role="dialog"]')).toBeNull();
+    expect(dom.container.querySelector('[role="dialog"]')).toBeNull();
     expect(document.activeElement).toBe(button('Columns (1)'));
   });
 
@@ -234,7 +216,7 @@ describe('RunsTable', () => {
     const runs = [0, 1, 2, 3, 4].map((i) => makeRun(i));
     await render(<Host runs={runs} onOpen={(id) => opened.push(id)} onCompare={(ids) => compared.push(ids)} />);
     const focusedName = (): string | null | undefined =>
-      container.querySelector('.opsbook-RunsTable-focused .opsbook-RunsTable-nameText')?.textContent;
+      dom.container.querySelector('.opsbook-RunsTable-focused .opsbook-RunsTable-nameText')?.textContent;
 
     await key(grid(), 'ArrowDown');
     expect(focusedName()).toBe('run-0');
@@ -252,7 +234,7 @@ describe('RunsTable', () => {
       runs[2].id,
       runs[3].id,
     ]);
-    expect(container.textContent).toContain('3 selected');
+    expect(dom.container.textContent).toContain('3 selected');
     await click(button('Compare'));
     expect(compared).toEqual([[runs[1].id, runs[2].id, runs[3].id]]);
 
@@ -274,10 +256,10 @@ describe('RunsTable', () => {
     expect(updates.pop()).toEqual([run.id, { starred: true }]);
 
     await click(row('run-7'));
-    const pane = (): HTMLElement => container.querySelector<HTMLElement>('.opsbook-RunDetailsPane')!;
+    const pane = (): HTMLElement => dom.container.querySelector<HTMLElement>('.opsbook-RunDetailsPane')!;
     expect(pane().textContent).toContain('stage=dev');
     await key(grid(), 'F2');
-    const rename = container.querySelector<HTMLInputElement>('input[aria-label="New name for run run-7"]')!;
+    const rename = dom.container.querySelector<HTMLInputElement>('input[aria-label="New name for run run-7"]')!;
     await type(rename, 'renamed');
     await key(rename, 'Enter');
     expect(updates.pop()).toEqual([run.id, { name: 'renamed' }]);
@@ -297,7 +279,7 @@ describe('RunsTable', () => {
     fail = true;
     await click(button('Delete'));
     expect(updates.pop()).toEqual([run.id, { deleted: true }]);
-    expect(container.querySelector('[role="alert"]')!.textContent).toContain('the daemon said no');
+    expect(dom.container.querySelector('[role="alert"]')!.textContent).toContain('the daemon said no');
   });
 
   it('restores a deleted run, lists deleted runs on request, and is read-only without onUpdate', async () => {
@@ -306,7 +288,7 @@ describe('RunsTable', () => {
     const deleted = makeRun(1, { deleted: true });
     await render(<Host runs={[deleted]} changes={changes} onUpdate={(_, change) => Promise.resolve(void updates.push(change))} />);
     expect(row('run-1').className).toContain('opsbook-RunsTable-deleted');
-    const toggle = Array.from(container.querySelectorAll('label')).find((l) => l.textContent?.includes('Show deleted'))!;
+    const toggle = Array.from(dom.container.querySelectorAll('label')).find((l) => l.textContent?.includes('Show deleted'))!;
     await click(toggle.querySelector('input')!);
     expect(changes.at(-1)!.deleted).toBe('include');
     await click(row('run-1'));
@@ -314,10 +296,10 @@ describe('RunsTable', () => {
     expect(updates).toEqual([{ deleted: false }]);
 
     await render(<Host runs={[makeRun(2, { starred: true })]} />);
-    expect(container.querySelector('button[aria-label^="Star run"]')).toBeNull();
-    expect(container.textContent).not.toContain('Show deleted');
+    expect(dom.container.querySelector('button[aria-label^="Star run"]')).toBeNull();
+    expect(dom.container.textContent).not.toContain('Show deleted');
     await click(row('run-2'));
-    expect(container.querySelector('.opsbook-RunDetailsPane textarea')).toBeNull();
+    expect(dom.container.querySelector('.opsbook-RunDetailsPane textarea')).toBeNull();
     expect(() => button('Delete')).toThrow();
   });
 

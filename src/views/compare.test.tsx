@@ -2,7 +2,6 @@
  * @jest-environment jsdom
  */
 import { act } from 'react';
-import { createRoot, type Root } from 'react-dom/client';
 import type { ComparedRun, MetricSeries, RunComparison } from '@opsbook/schema';
 import { bestIndex, defaultDirection, differingParamKeys, paramAxis, smoothEma } from './compareData';
 import {
@@ -16,6 +15,7 @@ import {
   type SweepRun,
 } from './index';
 import type { FigureTheme } from './usePlotlyChart';
+import { useTestRoot } from './testing';
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
 
@@ -36,26 +36,8 @@ class RecordingPlotly implements PlotlyApi {
 
 const THEME: FigureTheme = { font: '#111', fontFamily: 'sans-serif', line: '#00f', grid: '#ccc', series: ['c0', 'c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8', 'c9'] };
 
-let container: HTMLDivElement;
-let root: Root;
-
-beforeEach(() => {
-  container = document.createElement('div');
-  document.body.appendChild(container);
-  root = createRoot(container);
-});
-
-afterEach(() => {
-  act(() => root.unmount());
-  container.remove();
-});
-
-async function render(element: JSX.Element): Promise<void> {
-  await act(async () => {
-    root.render(element);
-    await new Promise((resolve) => setTimeout(resolve, 0));
-  });
-}
+const dom = useTestRoot(() => new Promise((resolve) => setTimeout(resolve, 0)));
+const { render } = dom;
 
 async function settle(): Promise<void> {
   await act(async () => {
@@ -162,14 +144,14 @@ describe('OverlayChart', () => {
       <OverlayChart metricKeys={['acc', 'loss']} metricKey="loss" onMetricKeyChange={(k) => picked.push(k)} series={series} plotly={() => Promise.resolve(plotly)} />,
     );
     expect(plotly.drawn).toHaveLength(1);
-    expect(container.textContent).toContain('5 of 13 points shown');
-    const [metric, xAxis] = Array.from(container.querySelectorAll('select'));
+    expect(dom.container.textContent).toContain('5 of 13 points shown');
+    const [metric, xAxis] = Array.from(dom.container.querySelectorAll('select'));
     await act(async () => {
       metric.value = 'acc';
       metric.dispatchEvent(new Event('change', { bubbles: true }));
     });
     expect(picked).toEqual(['acc']);
-    const log = container.querySelector<HTMLInputElement>('input[type=checkbox]')!;
+    const log = dom.container.querySelector<HTMLInputElement>('input[type=checkbox]')!;
     await act(async () => log.click());
     await settle();
     expect((plotly.last.layout.yaxis as { type: string }).type).toBe('log');
@@ -210,7 +192,7 @@ describe('ParallelCoordinates', () => {
     await render(<ParallelCoordinates runs={runs} metricKey="val_loss" plotly={() => Promise.resolve(plotly)} />);
     const dims = (plotly.last.data[0] as { dimensions: { label: string }[] }).dimensions.map((d) => d.label);
     expect(dims).toEqual(['lr (log)', 'opt', 'val_loss']);
-    expect(container.textContent).toContain('1 of 4 runs lack val_loss');
+    expect(dom.container.textContent).toContain('1 of 4 runs lack val_loss');
   });
 });
 
@@ -221,18 +203,18 @@ describe('CompareView', () => {
     comparedRun(3, { lr: '0.001', epochs: '10', opt: 'adam' }, { val_loss: [0.4, 0.35, 1.0], accuracy: [0.7, 0.3, 0.75] }),
   ]);
 
-  const paramRows = (): string[] => Array.from(container.querySelectorAll('tbody.opsbook-CompareView-params tr[data-param]')).map((tr) => tr.getAttribute('data-param')!);
+  const paramRows = (): string[] => Array.from(dom.container.querySelectorAll('tbody.opsbook-CompareView-params tr[data-param]')).map((tr) => tr.getAttribute('data-param')!);
   const bestCells = (): string[] =>
-    Array.from(container.querySelectorAll('td.opsbook-best')).map(
+    Array.from(dom.container.querySelectorAll('td.opsbook-best')).map(
       (td) => `${td.closest('tr')!.getAttribute('data-metric')}.${td.closest('tr')!.getAttribute('data-stat')}=${td.getAttribute('data-run-id')!.slice(-1)}`,
     );
 
   it('shows params side by side and keeps only the differing ones on request', async () => {
     await render(<CompareView comparison={three} />);
     expect(paramRows()).toEqual(['epochs', 'lr', 'opt']);
-    const row = container.querySelector('tr[data-param="lr"]')!;
+    const row = dom.container.querySelector('tr[data-param="lr"]')!;
     expect(Array.from(row.querySelectorAll('td')).map((td) => td.textContent)).toEqual(['0.1', '0.01', '0.001']);
-    const toggle = Array.from(container.querySelectorAll('label')).find((l) => l.textContent === 'Only differences')!.querySelector('input')!;
+    const toggle = Array.from(dom.container.querySelectorAll('label')).find((l) => l.textContent === 'Only differences')!.querySelector('input')!;
     await act(async () => toggle.click());
     expect(paramRows()).toEqual(['lr', 'opt']);
     await render(<CompareView comparison={three} key="again" initialOnlyDifferences />);
@@ -242,7 +224,7 @@ describe('CompareView', () => {
   it('highlights the best last value and extreme of each metric, and flips direction on request', async () => {
     await render(<CompareView comparison={three} />);
     expect(bestCells().sort()).toEqual(['accuracy.last=2', 'accuracy.max=2', 'val_loss.last=2', 'val_loss.min=2']);
-    const flip = container.querySelector<HTMLButtonElement>('tr[data-metric="val_loss"][data-stat="last"] button.opsbook-direction')!;
+    const flip = dom.container.querySelector<HTMLButtonElement>('tr[data-metric="val_loss"][data-stat="last"] button.opsbook-direction')!;
     expect(flip.textContent).toBe('↓');
     await act(async () => flip.click());
     expect(bestCells().sort()).toEqual(['accuracy.last=2', 'accuracy.max=2', 'val_loss.last=3', 'val_loss.max=3']);
@@ -259,7 +241,7 @@ describe('CompareView', () => {
     await settle();
     expect(asked).toEqual(['accuracy:step:3']);
     expect((plotly.last.data as { name: string }[]).map((t) => t.name)).toEqual(['run-1', 'run-2', 'run-3']);
-    const chartBoxes = Array.from(container.querySelectorAll<HTMLInputElement>('thead input[type=checkbox]'));
+    const chartBoxes = Array.from(dom.container.querySelectorAll<HTMLInputElement>('thead input[type=checkbox]'));
     await act(async () => chartBoxes[1].click());
     await settle();
     expect(asked[asked.length - 1]).toBe('accuracy:step:2');
@@ -278,18 +260,18 @@ describe('CompareView', () => {
     await render(<CompareView comparison={comparison} />);
     const elapsed = performance.now() - started;
     process.stdout.write(`CompareView: 500 runs x 30 params x 10 metrics rendered in ${elapsed.toFixed(0)} ms\n`);
-    const headers = container.querySelectorAll('thead th[data-run-id]');
+    const headers = dom.container.querySelectorAll('thead th[data-run-id]');
     expect(headers.length).toBeGreaterThan(0);
     expect(headers.length).toBeLessThan(20);
-    expect(container.textContent).toContain('Comparing 500 runs');
+    expect(dom.container.textContent).toContain('Comparing 500 runs');
     // The best of every metric is found over all 500 runs, even off screen: m0_loss is lowest in run 0.
-    expect(container.querySelector('tr[data-metric="m0_loss"][data-stat="last"] td.opsbook-best')?.getAttribute('data-run-id')).toBe(uuid(0));
-    const grid = container.querySelector<HTMLDivElement>('.opsbook-CompareView-grid')!;
+    expect(dom.container.querySelector('tr[data-metric="m0_loss"][data-stat="last"] td.opsbook-best')?.getAttribute('data-run-id')).toBe(uuid(0));
+    const grid = dom.container.querySelector<HTMLDivElement>('.opsbook-CompareView-grid')!;
     await act(async () => {
       grid.scrollLeft = 300 * 160;
       grid.dispatchEvent(new Event('scroll'));
     });
-    const visible = Array.from(container.querySelectorAll('thead th[data-run-id]')).map((th) => th.getAttribute('data-run-id'));
+    const visible = Array.from(dom.container.querySelectorAll('thead th[data-run-id]')).map((th) => th.getAttribute('data-run-id'));
     expect(visible).toContain(uuid(300));
     expect(visible).not.toContain(uuid(0));
   });
@@ -308,13 +290,13 @@ describe('SweepView', () => {
   it('lists the children sortable by the chosen metric with the best highlighted, and draws both param charts', async () => {
     const plotly = new RecordingPlotly();
     await render(<SweepView parent={parent} children={children} plotly={() => Promise.resolve(plotly)} />);
-    const names = (): string[] => Array.from(container.querySelectorAll('tbody tr')).map((tr) => tr.querySelector('td')!.textContent!);
+    const names = (): string[] => Array.from(dom.container.querySelectorAll('tbody tr')).map((tr) => tr.querySelector('td')!.textContent!);
     // Higher is better for accuracy: best first.
     expect(names()).toEqual(['trial-1', 'trial-2', 'trial-0', 'trial-3']);
-    expect(container.querySelector('td.opsbook-best')?.closest('tr')?.getAttribute('data-run-id')).toBe(uuid(1));
-    const headers = Array.from(container.querySelectorAll('thead th')).map((th) => th.textContent);
+    expect(dom.container.querySelector('td.opsbook-best')?.closest('tr')?.getAttribute('data-run-id')).toBe(uuid(1));
+    const headers = Array.from(dom.container.querySelectorAll('thead th')).map((th) => th.textContent);
     expect(headers).toEqual(['Run', 'Status', 'depth', 'lr', 'val_accuracy ▼']);
-    const lrHeader = Array.from(container.querySelectorAll<HTMLButtonElement>('thead th button')).find((b) => b.textContent === 'lr')!;
+    const lrHeader = Array.from(dom.container.querySelectorAll<HTMLButtonElement>('thead th button')).find((b) => b.textContent === 'lr')!;
     await act(async () => lrHeader.click());
     expect(names()).toEqual(['trial-3', 'trial-2', 'trial-1', 'trial-0']);
     const types = plotly.drawn.map((d) => (d.data[0] as { type: string }).type).sort();
@@ -323,6 +305,6 @@ describe('SweepView', () => {
 
   it('says so when the run has no children', async () => {
     await render(<SweepView parent={parent} children={[]} plotly={() => Promise.resolve(new RecordingPlotly())} />);
-    expect(container.textContent).toContain('This run has no child runs yet.');
+    expect(dom.container.textContent).toContain('This run has no child runs yet.');
   });
 });

@@ -2,9 +2,9 @@
  * @jest-environment jsdom
  */
 import { act } from 'react';
-import { createRoot, type Root } from 'react-dom/client';
 import type { MetricHistory, Run, RunDetail as RunDetailData } from '@opsbook/schema';
 import { MetricChart, RunCard, RunDetail, RunList, type PlotlyApi } from './index';
+import { useTestRoot } from './testing';
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
 
@@ -40,26 +40,8 @@ class RecordingPlotly implements PlotlyApi {
   Plots = { resize: (): void => undefined };
 }
 
-let container: HTMLDivElement;
-let root: Root;
-
-beforeEach(() => {
-  container = document.createElement('div');
-  document.body.appendChild(container);
-  root = createRoot(container);
-});
-
-afterEach(() => {
-  act(() => root.unmount());
-  container.remove();
-});
-
-async function render(element: JSX.Element): Promise<void> {
-  await act(async () => {
-    root.render(element);
-    await Promise.resolve();
-  });
-}
+const dom = useTestRoot();
+const { render } = dom;
 
 describe('RunList', () => {
   const runs = [
@@ -78,9 +60,9 @@ describe('RunList', () => {
 
   it('groups runs by experiment with status text, times and latest metrics', async () => {
     await render(<RunList runs={runs} onOpenRun={() => undefined} now={NOW} />);
-    const headings = Array.from(container.querySelectorAll('h3')).map((h) => h.textContent);
+    const headings = Array.from(dom.container.querySelectorAll('h3')).map((h) => h.textContent);
     expect(headings).toEqual(['quickstart2 runs', 'baseline1 run']);
-    const rows = Array.from(container.querySelectorAll('button.opsbook-RunList-run'));
+    const rows = Array.from(dom.container.querySelectorAll('button.opsbook-RunList-run'));
     expect(rows.map((r) => r.querySelector('.opsbook-RunList-name')?.textContent)).toEqual(['gb', 'sgd', 'dummy']);
     expect(rows[0].textContent).toContain('Running');
     expect(rows[0].textContent).toContain('30 s ago');
@@ -94,7 +76,7 @@ describe('RunList', () => {
   it('opens a run on click, and each run is a focusable button (Enter activates buttons natively)', async () => {
     const opened: string[] = [];
     await render(<RunList runs={runs} onOpenRun={(run) => opened.push(run.name)} now={NOW} selectedRunId={runs[0].id} />);
-    const rows = Array.from(container.querySelectorAll<HTMLButtonElement>('button.opsbook-RunList-run'));
+    const rows = Array.from(dom.container.querySelectorAll<HTMLButtonElement>('button.opsbook-RunList-run'));
     expect(rows.every((r) => r.type === 'button' && r.tabIndex === 0)).toBe(true);
     rows[1].focus();
     expect(document.activeElement).toBe(rows[1]);
@@ -137,11 +119,11 @@ describe('RunDetail', () => {
   it('shows header, params sorted by name, metric summaries and the source', async () => {
     const plotly = new RecordingPlotly();
     await render(<RunDetail detail={detail} history={history} now={NOW} plotly={() => Promise.resolve(plotly)} />);
-    expect(container.querySelector('h2')?.textContent).toBe('sgdFinished');
-    const paramRows = Array.from(container.querySelectorAll('.opsbook-RunDetail-params tbody tr')).map((tr) => tr.textContent);
+    expect(dom.container.querySelector('h2')?.textContent).toBe('sgdFinished');
+    const paramRows = Array.from(dom.container.querySelectorAll('.opsbook-RunDetail-params tbody tr')).map((tr) => tr.textContent);
     expect(paramRows).toEqual(['alpha0.0001', 'losslog_loss']);
-    expect(container.querySelector('.opsbook-RunDetail-metrics tbody')?.textContent).toContain('val_accuracy0.950.90.963');
-    expect(container.querySelector('pre code')?.textContent).toContain('model.fit(X, y)');
+    expect(dom.container.querySelector('.opsbook-RunDetail-metrics tbody')?.textContent).toContain('val_accuracy0.950.90.963');
+    expect(dom.container.querySelector('pre code')?.textContent).toContain('model.fit(X, y)');
   });
 
   it('draws one chart per metric series, with the series data and themed colours', async () => {
@@ -169,9 +151,9 @@ describe('RunDetail', () => {
       source: { type: 'cell', code: 'x', error: 'ValueError: bad input' },
     };
     await render(<RunDetail detail={failed} now={NOW} plotly={() => Promise.resolve(new RecordingPlotly())} />);
-    expect(container.textContent).toContain('Loading charts…');
-    expect(container.textContent).toContain('ValueError: bad input');
-    expect(container.querySelector('.opsbook-badge-failed')).not.toBeNull();
+    expect(dom.container.textContent).toContain('Loading charts…');
+    expect(dom.container.textContent).toContain('ValueError: bad input');
+    expect(dom.container.querySelector('.opsbook-badge-failed')).not.toBeNull();
   });
 });
 
@@ -185,14 +167,13 @@ describe('MetricChart', () => {
       await new Promise((resolve) => setTimeout(resolve, 0));
     });
     expect(plotly.drawn).toHaveLength(2);
-    act(() => root.unmount());
+    dom.unmount();
     expect(plotly.purged).toBe(1);
-    root = createRoot(container);
   });
 
   it('shows why a chart is missing when plotly fails to load', async () => {
     await render(<MetricChart metricKey="loss" steps={[0]} values={[1]} plotly={() => Promise.reject(new Error('offline'))} />);
-    expect(container.textContent).toContain('Chart unavailable: offline');
+    expect(dom.container.textContent).toContain('Chart unavailable: offline');
   });
 });
 
@@ -213,10 +194,10 @@ describe('RunCard', () => {
         onOpenRun={(id) => opened.push(id)}
       />,
     );
-    expect(container.textContent).toContain('quickstart /sgdFinished1.2 s');
-    expect(container.textContent).toContain('val_accuracy 0.95');
-    expect(container.textContent).toContain('1 param');
-    act(() => container.querySelector('button')!.click());
+    expect(dom.container.textContent).toContain('quickstart /sgdFinished1.2 s');
+    expect(dom.container.textContent).toContain('val_accuracy 0.95');
+    expect(dom.container.textContent).toContain('1 param');
+    act(() => dom.container.querySelector('button')!.click());
     expect(opened).toEqual(['11111111-1111-4111-8111-111111111111']);
   });
 });
