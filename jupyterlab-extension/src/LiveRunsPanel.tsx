@@ -1,6 +1,7 @@
 import { ReactWidget } from '@jupyterlab/ui-components';
 import type { Message } from '@lumino/messaging';
 import type { Run } from '@opsbook/schema';
+import { RepeatingTask } from './coalesce';
 import { describeError } from './errors';
 import type { IOpsbookRuns, RunsState } from './tokens';
 
@@ -18,8 +19,10 @@ export abstract class LiveRunsPanel<T> extends ReactWidget {
   protected version = 0;
   private releaseWatch: (() => void) | null = null;
   private seen: string | undefined;
-  private reading: Promise<void> | null = null;
-  private again = false;
+  private readonly reading = new RepeatingTask(
+    () => this.readOnce(),
+    () => this.isDisposed,
+  );
 
   constructor(protected readonly runs: IOpsbookRuns) {
     super();
@@ -35,26 +38,20 @@ export abstract class LiveRunsPanel<T> extends ReactWidget {
   /**
    * Reads now; a call while a read is under way reads once more after it. Never rejects.
    */
-  async load(): Promise<void> {
-    if (this.reading) {
-      this.again = true;
-      return this.reading;
+  load(): Promise<void> {
+    return this.reading.run();
+  }
+
+  private async readOnce(): Promise<void> {
+    try {
+      const data = await this.read();
+      this.state = { kind: 'ready', data };
+      this.version += 1;
+    } catch (reason) {
+      const last = this.state.kind === 'ready' ? this.state.data : this.state.kind === 'error' ? this.state.last : undefined;
+      this.state = { kind: 'error', message: describeError(reason), last };
     }
-    this.reading = (async () => {
-      do {
-        this.again = false;
-        try {
-          const data = await this.read();
-          this.state = { kind: 'ready', data };
-          this.version += 1;
-        } catch (reason) {
-          const last = this.state.kind === 'ready' ? this.state.data : this.state.kind === 'error' ? this.state.last : undefined;
-          this.state = { kind: 'error', message: describeError(reason), last };
-        }
-        if (!this.isDisposed) this.update();
-      } while (this.again && !this.isDisposed);
-    })().finally(() => (this.reading = null));
-    return this.reading;
+    if (!this.isDisposed) this.update();
   }
 
   override dispose(): void {

@@ -2,6 +2,7 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import type { Message } from '@lumino/messaging';
 import type { ModelList, ModelVersion } from '@opsbook/schema';
 import { ModelsList } from '@opsbook/core/views';
+import { RepeatingTask } from './coalesce';
 import { describeError } from './errors';
 import type { IOpsbookRuns, RunsState } from './tokens';
 
@@ -15,8 +16,10 @@ type ModelsState = { kind: 'loading' } | { kind: 'ready'; list: ModelList } | { 
 export class ModelsPanel extends ReactWidget {
   private state: ModelsState = { kind: 'loading' };
   private releaseWatch: (() => void) | null = null;
-  private reading: Promise<void> | null = null;
-  private again = false;
+  private readonly reading = new RepeatingTask(
+    () => this.read(),
+    () => this.isDisposed,
+  );
 
   constructor(
     private readonly runs: IOpsbookRuns,
@@ -32,18 +35,7 @@ export class ModelsPanel extends ReactWidget {
 
   /** Reads the registry now (a read under way is followed by one more). Never rejects. */
   refresh(): Promise<void> {
-    if (this.reading) {
-      this.again = true;
-      return this.reading;
-    }
-    this.reading = this.read().finally(() => {
-      this.reading = null;
-      if (this.again) {
-        this.again = false;
-        void this.refresh();
-      }
-    });
-    return this.reading;
+    return this.reading.run();
   }
 
   protected override onAfterShow(msg: Message): void {

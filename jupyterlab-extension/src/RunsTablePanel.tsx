@@ -10,6 +10,7 @@ import {
   type RunsTableQuery,
   type TableRun,
 } from '@opsbook/core/views';
+import { RepeatingTask } from './coalesce';
 import { describeError } from './errors';
 import { opsbookIcon } from './icon';
 import type { IOpsbookRuns, RunsEvent } from './tokens';
@@ -48,8 +49,10 @@ export class RunsTablePanel extends ReactWidget {
   private message: { text: string; error?: boolean } | undefined = { text: 'Loading runs…' };
   private releaseWatch: (() => void) | null = null;
   private restored: Promise<void>;
-  private reading = false;
-  private readAgain = false;
+  private readonly reading = new RepeatingTask(
+    () => this.read(),
+    () => this.isDisposed,
+  );
   private lastReadAt = 0;
   private rereadTimer: ReturnType<typeof setTimeout> | undefined;
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
@@ -71,38 +74,30 @@ export class RunsTablePanel extends ReactWidget {
    */
   async refresh(): Promise<void> {
     await this.restored;
-    if (this.reading) {
-      this.readAgain = true;
-      return;
-    }
-    this.reading = true;
+    return this.reading.run();
+  }
+
+  /** One read of the current query; an answer to a query the user has since changed is dropped. */
+  private async read(): Promise<void> {
+    const query = this.query;
+    this.lastReadAt = Date.now();
     try {
-      do {
-        this.readAgain = false;
-        const query = this.query;
-        this.lastReadAt = Date.now();
-        try {
-          const list = await this.host.runs.client.listRuns({
-            filter: query.filter,
-            sort: query.sort,
-            order: query.order,
-            deleted: query.deleted,
-            limit: PAGE_LIMIT,
-          });
-          // An answer to a query the user has since changed is dropped; the loop reads the new one.
-          if (query !== this.query) continue;
-          this.rows = list.runs as TableRun[];
-          this.total = list.total;
-          this.message = undefined;
-        } catch (reason) {
-          if (query !== this.query) continue;
-          this.message = { text: `Could not list the runs: ${describeError(reason)}`, error: true };
-        }
-        this.update();
-      } while (this.readAgain && !this.isDisposed);
-    } finally {
-      this.reading = false;
+      const list = await this.host.runs.client.listRuns({
+        filter: query.filter,
+        sort: query.sort,
+        order: query.order,
+        deleted: query.deleted,
+        limit: PAGE_LIMIT,
+      });
+      if (query !== this.query) return;
+      this.rows = list.runs as TableRun[];
+      this.total = list.total;
+      this.message = undefined;
+    } catch (reason) {
+      if (query !== this.query) return;
+      this.message = { text: `Could not list the runs: ${describeError(reason)}`, error: true };
     }
+    this.update();
   }
 
   override dispose(): void {
