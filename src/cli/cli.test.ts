@@ -9,28 +9,9 @@ import { discoveryPath, readDiscovery } from '../daemon/discovery';
 import { StoreLockedError } from '../store/errors';
 import { Store } from '../store/store';
 import { RunStore } from '../tracking/run-store';
+import { runBuiltCli as opsbook, BUILT_CLI, type CliResult } from './testing';
 
-/** The built CLI (build first: npx tsc -b src). */
-const CLI = join(__dirname, '..', 'dist', 'cli', 'main.js');
 const validator = new SchemaValidator();
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI asynchronously, so an in-process daemon of this test can answer it. */
-function opsbook(args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const RUN_A = 'a1b2c3d4-0000-4000-8000-000000000001';
 const RUN_B = 'b1b2c3d4-0000-4000-8000-000000000002';
@@ -56,7 +37,7 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Stops the daemon a CLI call started for `workspace` (SIGTERM, then waits for its exit). */
+/** Stops the daemon a BUILT_CLI call started for `workspace` (SIGTERM, then waits for its exit). */
 async function stopStartedDaemon(workspace: string, runtime: string): Promise<void> {
   const discovery = readDiscovery(discoveryPath(workspace, runtime));
   if (!discovery || discovery.pid === process.pid) return;
@@ -64,13 +45,13 @@ async function stopStartedDaemon(workspace: string, runtime: string): Promise<vo
   while (alive(discovery.pid)) await sleep(50);
 }
 
-describe('opsbook CLI', () => {
+describe('opsbook BUILT_CLI', () => {
   let workspace: string;
   let runtime: string;
   let env: NodeJS.ProcessEnv;
 
   beforeAll(() => {
-    if (spawnSync(process.execPath, [CLI, '--help']).status !== 0) throw new Error(`${CLI} does not run: build first with npx tsc -b src`);
+    if (spawnSync(process.execPath, [BUILT_CLI, '--help']).status !== 0) throw new Error(`${BUILT_CLI} does not run: build first with npx tsc -b src`);
   });
   beforeEach(() => {
     workspace = mkdtempSync(join(tmpdir(), 'opsbook-cli-'));
@@ -93,7 +74,7 @@ describe('opsbook CLI', () => {
     });
     afterEach(() => stopStartedDaemon(workspace, runtime));
 
-    it('starts the workspace daemon, which holds the store after the CLI has exited', async () => {
+    it('starts the workspace daemon, which holds the store after the BUILT_CLI has exited', async () => {
       const result = await opsbook(['runs', 'list', '--json', '--workspace', workspace], env);
       expect(result.code).toBe(0);
       const daemon = await findDaemon(workspace, runtime);
@@ -113,7 +94,7 @@ describe('opsbook CLI', () => {
       let settled = false;
       void pending.then(() => (settled = true));
       await sleep(1500);
-      // Had the CLI opened the store itself, it would have failed on the lock by now.
+      // Had the BUILT_CLI opened the store itself, it would have failed on the lock by now.
       expect(settled).toBe(false);
       await holder.close();
       const result = await pending;
@@ -315,9 +296,9 @@ describe('opsbook CLI', () => {
     });
 
     it('exits quietly when its reader has gone (`opsbook --help | head`)', async () => {
-      const result = await new Promise<Result>((resolve) => {
-        const child = spawn(process.execPath, [CLI, '--help'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-        // The read end closes before the CLI has started, so its first write meets EPIPE.
+      const result = await new Promise<CliResult>((resolve) => {
+        const child = spawn(process.execPath, [BUILT_CLI, '--help'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        // The read end closes before the BUILT_CLI has started, so its first write meets EPIPE.
         child.stdout.destroy();
         let stderr = '';
         child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));

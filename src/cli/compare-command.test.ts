@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,27 +5,15 @@ import { SchemaValidator } from '@opsbook/schema';
 import { OpsbookClient } from '../client/client';
 import { startDaemon, type RunningDaemon } from '../daemon/daemon';
 import { formatComparison } from './compare-command';
+import { runBuiltCli as opsbook } from './testing';
 
-/** The built CLI (build first: npx tsc -b src). */
-const CLI = join(__dirname, '..', 'dist', 'cli', 'main.js');
 const validator = new SchemaValidator();
-
-function opsbook(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const A = 'aaaaaaaa-0000-4000-8000-000000000001';
 const B = 'bbbbbbbb-0000-4000-8000-000000000002';
 const C = 'cccccccc-0000-4000-8000-000000000003';
 
-// Each CLI call starts node and loads the core: seconds on a busy machine.
+// Each BUILT_CLI call starts node and loads the core: seconds on a busy machine.
 jest.setTimeout(30_000);
 
 describe('opsbook runs compare', () => {

@@ -1,28 +1,15 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SchemaValidator } from '@opsbook/schema';
 import { OpsbookClient } from '../client/client';
 import { startDaemon, type RunningDaemon } from '../daemon/daemon';
+import { runBuiltCli as opsbook } from './testing';
 
-/** The built CLI (build first: npx tsc -b src). */
-const CLI = join(__dirname, '..', 'dist', 'cli', 'main.js');
 const validator = new SchemaValidator();
 jest.setTimeout(60_000);
 
 const SIGNATURE = { inputs: [{ name: 'X', dtype: 'float32', shape: [null, 2] }], outputs: [], feature_names: ['a', 'b'] };
-
-function opsbook(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('opsbook models list|show|alias against a real daemon', () => {
   let workspace: string;

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -7,31 +7,14 @@ import { OpsbookClient } from '../../client/client';
 import { startDaemon, type RunningDaemon } from '../../daemon/daemon';
 import { FileStoreError, FileStoreReader } from './filestore';
 import { mlflowExecutable } from './testing/mlflow-server';
+import { runBuiltCli as opsbook, BUILT_CLI } from '../../cli/testing';
 
 /**
  * Import from a local mlruns folder (MLflow's FileStore), read without MLflow: the folder is written
  * by MLflow's own Python client (`.venv-mlflow`), imported through the built CLI (`npx tsc -b` first)
  * into a real daemon, and compared with what MLflow's client reads back from the same folder.
  */
-const CLI = join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
 const validator = new SchemaValidator();
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function opsbook(args: string[], env: NodeJS.ProcessEnv): Promise<Result> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('close', (code) => done({ code, stdout, stderr }));
-  });
-}
 
 /**
  * Three runs (a parent FINISHED, a nested child FAILED, one still RUNNING) with params (one key with a
@@ -124,7 +107,7 @@ describe('import from a local mlruns folder (MLflow FileStore), without MLflow',
   };
 
   beforeAll(() => {
-    if (spawnSync(process.execPath, [CLI, '--help']).status !== 0) throw new Error(`${CLI} does not run: build first with npx tsc -b`);
+    if (spawnSync(process.execPath, [BUILT_CLI, '--help']).status !== 0) throw new Error(`${BUILT_CLI} does not run: build first with npx tsc -b`);
   });
 
   afterAll(async () => {

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,31 +9,14 @@ import { startDaemon, type RunningDaemon } from '../../daemon/daemon';
 import { readTrackingConfig, TrackingConfigError } from './config';
 import { BOOKKEEPING_TAGS } from './mapping';
 import { mlflowExecutable, startMlflowServer, type MlflowTestServer } from './testing/mlflow-server';
+import { runBuiltCli as opsbook, BUILT_CLI } from '../../cli/testing';
 
 /**
  * MLflow interop against a REAL `mlflow server` (SQLite store, artifacts served by the server), the
  * real daemon and the built CLI (`npx tsc -b` first). Runs are seeded with MLflow's own Python client.
  */
-const CLI = join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
 const validator = new SchemaValidator();
 const RUNS = 8;
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function opsbook(args: string[], env: NodeJS.ProcessEnv): Promise<Result> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('close', (code) => done({ code, stdout, stderr }));
-  });
-}
 
 /** Runs logged by MLflow's own client: params, system tags, multi-step metrics (one of 26,000 points, a NaN), artifacts, every status. */
 const SEED = `
@@ -143,7 +126,7 @@ describe('MLflow interop with a real mlflow server', () => {
   };
 
   beforeAll(async () => {
-    if (spawnSync(process.execPath, [CLI, '--help']).status !== 0) throw new Error(`${CLI} does not run: build first with npx tsc -b`);
+    if (spawnSync(process.execPath, [BUILT_CLI, '--help']).status !== 0) throw new Error(`${BUILT_CLI} does not run: build first with npx tsc -b`);
     server = await startMlflowServer();
     timings.push(`mlflow server start: ${server.startSeconds.toFixed(1)} s`);
   }, 180_000);
