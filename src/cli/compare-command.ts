@@ -1,11 +1,11 @@
-import { SchemaValidator, type RunComparison } from '@opsbook/schema';
+import type { RunComparison } from '@opsbook/schema';
 import { bestIndex, defaultDirection } from '../views/compareData';
 import type { ParsedCommand } from './args';
 import type { CliOutput } from './runs-command';
 import { openRunSource } from './source';
 import { workspaceOf } from './workspace';
+import { cliValidator } from './validator';
 
-const validator = new SchemaValidator();
 
 /**
  * `opsbook runs compare ID ID ... [--only-differences] [--json]`: with `--json` one
@@ -17,7 +17,7 @@ export async function compareCommand(parsed: ParsedCommand, out: CliOutput): Pro
   const workspace = workspaceOf(parsed.values.workspace as string | undefined);
   const source = await openRunSource(workspace);
   const comparison = await source.compareRuns(parsed.lists.run_ids ?? [parsed.positionals.run_ids]);
-  if (parsed.values.json) out.stdout(`${JSON.stringify(validator.assert<RunComparison>('compare.schema.json', comparison))}\n`);
+  if (parsed.values.json) out.stdout(`${JSON.stringify(cliValidator().assert<RunComparison>('compare.schema.json', comparison))}\n`);
   else out.stdout(formatComparison(comparison, parsed.values['only-differences'] === true));
   return 0;
 }

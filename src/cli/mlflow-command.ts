@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { SchemaValidator, type MlflowTransfer } from '@opsbook/schema';
+import type { MlflowTransfer } from '@opsbook/schema';
 import { OpsbookApiError, OpsbookClient } from '../client/client';
 import { DaemonStartError, ensureDaemon } from '../daemon/launch';
 import { BadInputError, NotFoundError } from '../store/errors';
@@ -11,8 +11,8 @@ import type { ParsedCommand } from './args';
 import { EnvironmentError, UsageError } from './errors';
 import type { CliOutput } from './runs-command';
 import { workspaceOf } from './workspace';
+import { cliValidator } from './validator';
 
-const validator = new SchemaValidator();
 
 /**
  * `opsbook runs import-mlflow URI` and `opsbook runs export-mlflow URI`: copy runs between an MLflow
@@ -51,7 +51,7 @@ export async function mlflowCommand(parsed: ParsedCommand, out: CliOutput): Prom
   } catch (error) {
     throw translate(error);
   }
-  if (json) out.stdout(`${JSON.stringify(validator.assert<MlflowTransfer>('mlflow-transfer.schema.json', transfer))}\n`);
+  if (json) out.stdout(`${JSON.stringify(cliValidator().assert<MlflowTransfer>('mlflow-transfer.schema.json', transfer))}\n`);
   else {
     const verb = transfer.direction === 'import' ? 'imported from' : 'exported to';
     out.stdout(`${transfer.copied} runs ${verb} ${transfer.mlflow}, ${transfer.skipped} skipped (already there), in ${transfer.seconds.toFixed(1)} s\n`);

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { SchemaValidator, type ModelAlias, type ModelList, type ModelVersion, type RegisteredModel } from '@opsbook/schema';
+import type { ModelAlias, ModelList, ModelVersion, RegisteredModel, SchemaValidator } from '@opsbook/schema';
 import { OpsbookApiError, OpsbookClient } from '../client/client';
 import { DaemonStartError, ensureDaemon } from '../daemon/launch';
 import { BadInputError, NotFoundError } from '../store/errors';
@@ -9,8 +9,8 @@ import type { ParsedCommand } from './args';
 import { EnvironmentError, UsageError } from './errors';
 import type { CliOutput } from './runs-command';
 import { workspaceOf } from './workspace';
+import { cliValidator } from './validator';
 
-const validator = new SchemaValidator();
 
 /**
  * `opsbook models list`, `opsbook models show NAME[:VERSION|@ALIAS]` and
@@ -64,7 +64,7 @@ async function connect(workspace: string): Promise<OpsbookClient> {
 }
 
 function print<T>(out: CliOutput, json: boolean, schema: Parameters<SchemaValidator['assert']>[0], value: T, text: (value: T) => string): number {
-  out.stdout(json ? `${JSON.stringify(validator.assert<T>(schema, value))}\n` : text(value));
+  out.stdout(json ? `${JSON.stringify(cliValidator().assert<T>(schema, value))}\n` : text(value));
   return 0;
 }
 

@@ -1,4 +1,4 @@
-import { SchemaValidator, type Run, type RunDetail, type RunList, type RunUpdate } from '@opsbook/schema';
+import type { Run, RunDetail, RunList, RunUpdate } from '@opsbook/schema';
 import { parseFilter, type FilterNode } from '../client/filter';
 import type { DeletedFilter } from '../tracking/run-filter';
 import type { RunStatus } from '../tracking/run-store';
@@ -7,6 +7,7 @@ import { UsageError } from './errors';
 import { formatRunDetail, formatRunLine, formatRunTable } from './format';
 import { openRunSource } from './source';
 import { workspaceOf } from './workspace';
+import { cliValidator } from './validator';
 
 /** Where a command writes. */
 export interface CliOutput {
@@ -14,7 +15,6 @@ export interface CliOutput {
   stderr(text: string): void;
 }
 
-const validator = new SchemaValidator();
 
 /**
  * `opsbook runs list`, `show`, `update`, `delete` and `restore`.
@@ -42,20 +42,20 @@ export async function runsCommand(parsed: ParsedCommand, out: CliOutput): Promis
         offset: values.offset as number | undefined,
         deleted: values.deleted as DeletedFilter | undefined,
       });
-      if (values.json) out.stdout(`${JSON.stringify(validator.assert<RunList>('run-list.schema.json', list))}\n`);
+      if (values.json) out.stdout(`${JSON.stringify(cliValidator().assert<RunList>('run-list.schema.json', list))}\n`);
       else out.stdout(formatRunTable(list, wantedColumns(filter, values.sort as string | undefined)));
       return 0;
     }
     case 'runs show': {
       const detail = await source.getRun(parsed.positionals.run_id);
-      if (values.json) out.stdout(`${JSON.stringify(validator.assert<RunDetail>('run-detail.schema.json', detail))}\n`);
+      if (values.json) out.stdout(`${JSON.stringify(cliValidator().assert<RunDetail>('run-detail.schema.json', detail))}\n`);
       else out.stdout(formatRunDetail(detail));
       return 0;
     }
     default: {
       const change: RunUpdate = update ?? { deleted: parsed.command === 'runs delete' };
       const run = await source.updateRun(parsed.positionals.run_id, change);
-      if (values.json) out.stdout(`${JSON.stringify(validator.assert<Run>('run.schema.json', run))}\n`);
+      if (values.json) out.stdout(`${JSON.stringify(cliValidator().assert<Run>('run.schema.json', run))}\n`);
       else out.stdout(formatRunLine(run));
       if (!values.json && parsed.command === 'runs delete') out.stderr(`deleted; opsbook runs restore ${run.id.slice(0, 8)} brings it back\n`);
       return 0;
