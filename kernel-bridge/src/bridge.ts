@@ -4,6 +4,8 @@ import {
   type BridgeRequest,
   type InventoryArgs,
   type InventoryResult,
+  type PushFrameArgs,
+  type PushFrameResult,
   type SchemaName,
 } from '@opsbook/schema';
 import { KernelBridgeError } from './errors';
@@ -22,12 +24,14 @@ export type BridgeRequestType = BridgeRequest['type'];
  */
 export interface BridgeRequestMap extends Record<BridgeRequestType, [unknown, unknown]> {
   inventory: [InventoryArgs, InventoryResult];
+  push_frame: [PushFrameArgs, PushFrameResult];
 }
 
 type SchemaRef = `${SchemaName}#${string}`;
 
 const SCHEMAS: { [T in BridgeRequestType]: { args: SchemaRef; result: SchemaRef } } = {
   inventory: { args: 'bridge.schema.json#/$defs/InventoryArgs', result: 'bridge.schema.json#/$defs/InventoryResult' },
+  push_frame: { args: 'bridge.schema.json#/$defs/PushFrameArgs', result: 'bridge.schema.json#/$defs/PushFrameResult' },
 };
 
 const EXPRESSION = 'opsbook';
