@@ -102,8 +102,17 @@ test-wheel: $(STAMPS)/venv
 	$(VENV)/bin/python -m pytest -q -s -p no:cacheprovider --junitxml=$(STAMPS)/results/wheel.xml \
 	  kernel-bridge/python/wheel_tests/test_wheel.py
 
-bench: build
+bench: build bench-setup
 	node bench/run.mjs
+
+# The peer of bench/quality.mjs, Great Expectations 1.x with its pandas engine, in a venv of its own
+# (.venv-bench) so that its pins never meet .venv's. Installs only when it does not import.
+.PHONY: bench-setup
+bench-setup:
+	@if ! .venv-bench/bin/python -c 'import great_expectations, pandas, pyarrow' 2>/dev/null; then \
+	  echo "bench-setup: installing Great Expectations into .venv-bench"; \
+	  $(PYTHON) -m venv .venv-bench && .venv-bench/bin/pip install -q 'great_expectations>=1,<2' pandas pyarrow; \
+	fi
 
 # The README's images: the Galata test that takes them (tagged @screenshots) writes them to its output
 # folder as every run does, and copies them into docs/images only when it passed and this asks for them.
