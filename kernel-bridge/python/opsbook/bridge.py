@@ -71,9 +71,20 @@ def _inventory(args: Dict[str, Any]) -> Dict[str, Any]:
     return inventory(args)
 
 
+def _push_frame(args: Dict[str, Any]) -> Dict[str, Any]:
+    validate("PushFrameArgs", args, at="$.args")
+    from ._handoff import FrameRefused, push_frame
+
+    try:
+        return push_frame(args)
+    except FrameRefused as refused:
+        raise BadRequest(f"$.args.name: {refused}") from None
+
+
 # One entry per value of bridge.schema.json#/$defs/BridgeRequestType (a test checks they match).
 HANDLERS: Dict[str, Handler] = {
     "inventory": _inventory,
+    "push_frame": _push_frame,
 }
 
 

@@ -244,12 +244,17 @@ def describe(name: str, value: Any) -> Optional[Variable]:
     return None
 
 
-def _user_namespace() -> Mapping[str, Any]:
+def user_namespace(request: str = "inventory") -> Mapping[str, Any]:
+    """The running IPython shell's ``user_ns``, where a bridge request looks for variables.
+
+    Raises:
+        RuntimeError: no IPython shell is running (the message names ``request``).
+    """
     from IPython import get_ipython
 
     shell = get_ipython()
     if shell is None:
-        raise RuntimeError("inventory needs an IPython kernel; no shell is running")
+        raise RuntimeError(f"{request} needs an IPython kernel; no shell is running")
     return shell.user_ns
 
 
@@ -262,7 +267,7 @@ def inventory(args: Mapping[str, Any], namespace: Optional[Mapping[str, Any]] = 
         RuntimeError: when no namespace is given and no IPython shell is running.
     """
     kinds = set(args.get("kinds", ALL_KINDS))
-    entries = list((namespace if namespace is not None else _user_namespace()).items())
+    entries = list((namespace if namespace is not None else user_namespace()).items())
     variables = []
     for name, value in entries:
         if not isinstance(name, str) or _is_skipped(name, value):

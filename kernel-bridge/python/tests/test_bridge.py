@@ -113,11 +113,11 @@ def test_a_request_that_is_not_a_string_is_a_bad_request(reply_schema: Draft2020
 
 
 def test_unknown_types_get_unknown_type_replies(reply_schema: Draft202012Validator) -> None:
-    reply = reply_of(request("push_frame"), reply_schema)
+    reply = reply_of(request("push_model"), reply_schema)
 
-    assert (reply["ok"], reply["id"], reply["type"]) == (False, "req-1", "push_frame")
+    assert (reply["ok"], reply["id"], reply["type"]) == (False, "req-1", "push_model")
     assert reply["error"]["code"] == "unknown_type"
-    assert "'push_frame'" in reply["error"]["message"]
+    assert "'push_model'" in reply["error"]["message"]
 
 
 def test_a_failing_handler_gets_an_internal_reply(

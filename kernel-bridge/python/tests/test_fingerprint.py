@@ -54,3 +54,32 @@ def test_strings_nulls_and_numpy_arrays() -> None:
         fingerprint(np.zeros((2, 2, 2)))
     with pytest.raises(TypeError, match="cannot fingerprint a builtins.list"):
         fingerprint([[1, 2]])
+
+
+def test_the_hash_reads_values_not_how_arrow_holds_them() -> None:
+    table = pa.table(
+        {
+            "name": pa.array(["a", None, "ccc", "", "dd"]),
+            "at": pa.array([1, None, 3, 4, 5], type=pa.timestamp("us")),
+            "n": pa.array([1, None, 3, 4, 5], type=pa.int64()),
+            "cat": pa.array(["x", "y", None, "x", "y"]).dictionary_encode(),
+        }
+    )
+    chunked = pa.Table.from_batches(table.to_batches(max_chunksize=2))
+    sliced = pa.concat_tables([table.slice(0, 0), pa.table({"name": ["z"], "at": pa.array([9], pa.timestamp("us")), "n": [9], "cat": pa.array(["x"]).dictionary_encode()}), table]).slice(1)
+    assert chunked.column("name").num_chunks == 3
+
+    assert fingerprint(chunked)["hash"] == fingerprint(table)["hash"] == fingerprint(sliced.combine_chunks())["hash"]
+    assert fingerprint(sliced)["hash"] == fingerprint(table)["hash"]
+
+
+@pytest.mark.parametrize(
+    ("column", "other"),
+    [
+        (["a", None, "b"], ["a", "", "b"]),  # a null is not an empty string
+        (["ab", "c"], ["a", "bc"]),  # the same bytes, split otherwise
+        ([1, None, 3], [1, 0, 3]),  # a null is not a zero
+    ],
+)
+def test_nulls_and_value_boundaries_change_the_hash(column: list, other: list) -> None:
+    assert fingerprint(pa.table({"c": column}))["hash"] != fingerprint(pa.table({"c": other}))["hash"]
