@@ -54,3 +54,4 @@ export { COMPARE_CSS, ensureCompareStyles } from './compareStyles';
 export { loadFullPlotly } from './plotlyFull';
 export { ArtifactsList, BlobImage, formatBytes, parseCsv, previewKind, type ArtifactsListProps, type PreviewKind } from './ArtifactsList';
 export { ModelsList, type ModelsListProps } from './ModelsList';
+export * from './quality';
