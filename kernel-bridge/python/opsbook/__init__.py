@@ -1,11 +1,14 @@
 """Opsbook in the kernel.
 
-``%load_ext opsbook`` gives ``%%track`` and ``%opsbook``; the functions below record runs in the
-workspace's core daemon without ever making the kernel wait for it::
+``%load_ext opsbook`` gives ``%%track``, ``%check``/``%%check``, ``%drift`` and ``%opsbook``; the
+functions below record runs in the workspace's core daemon without ever making the kernel wait for it::
 
     with opsbook.run("baseline", "rf-100") as run:
         opsbook.log_params(n_estimators=100)
         opsbook.log_metrics({"accuracy": 0.93})
+
+``opsbook.check(df, suite="orders.yaml")``, ``opsbook.profile(df)`` and ``opsbook.drift(a, b)`` run
+data-quality checks on a frame or a file in that daemon.
 
 Importing this package stays light: IPython, jupyter_server, pandas and friends are imported
 only by the modules that need them.
@@ -19,6 +22,7 @@ from ._artifacts import OpsbookApiError, log_artifact, log_figure
 from ._models import ParityError, log_model
 from ._autolog import autolog
 from ._optuna import optuna_callback
+from ._quality import QualityError, check, drift, profile
 from ._tracking import (
     Run,
     active_run,
@@ -50,6 +54,10 @@ __all__ = [
     "OpsbookApiError",
     "ParityError",
     "optuna_callback",
+    "check",
+    "profile",
+    "drift",
+    "QualityError",
     "run",
     "start_run",
     "load_ipython_extension",
@@ -58,7 +66,7 @@ __all__ = [
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext opsbook``: register ``%%track`` and ``%opsbook``."""
+    """``%load_ext opsbook``: register ``%%track``, ``%check``, ``%%check``, ``%drift`` and ``%opsbook``."""
     from .magics import load_ipython_extension as load
 
     load(ipython)

@@ -8,11 +8,13 @@ native binding beside it); else, in a checkout, ``src/dist/cli/main.js``.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Optional, Sequence
 
 from ._node import NodeNotFound, find_node
 
@@ -23,6 +25,8 @@ BUNDLED_CORE = _PACKAGE_DIR / "_core" / "opsbook.cjs"
 CHECKOUT_CORE = _PACKAGE_DIR.parents[2] / "src" / "dist" / "cli" / "main.js"
 #: The CLI's exit code for an environment problem (DESIGN.md, "Public surface").
 EXIT_ENVIRONMENT = 3
+#: How long a CLI command run for a magic may take.
+CLI_TIMEOUT_S = 60.0
 
 
 class CoreNotFound(RuntimeError):
@@ -61,6 +65,51 @@ def core_command() -> list[str]:
             "install the opsbook wheel, or run `make build` in the checkout"
         )
     return [find_node(), str(script)]
+
+
+class CliFailed(RuntimeError):
+    """A CLI command that failed, or printed no JSON document: a one-line message naming the command,
+    its exit code and the CLI's own message; ``document`` is its ``error.schema.json`` body, if any."""
+
+    def __init__(self, message: str, document: Any = None) -> None:
+        super().__init__(message)
+        self.document = document
+
+
+def run_json(argv: Sequence[str], ok_codes: Sequence[int] = (0,), timeout: Optional[float] = CLI_TIMEOUT_S) -> Any:
+    """Runs ``opsbook <argv>`` (which includes ``--json``) and returns its one JSON document.
+
+    ``ok_codes`` are the exit codes whose document is an answer (``check`` exits 1 for a failed suite
+    and still prints its result); a document holding ``error`` is a failure whatever the code.
+
+    Raises:
+        CliFailed: the CLI is missing, failed, or printed no JSON.
+    """
+    from ._daemon import DaemonUnavailable, daemon_command
+    from ._workspace import runtime_dir
+
+    argv = list(argv)
+    try:
+        command = daemon_command() + argv
+    except DaemonUnavailable as error:
+        raise CliFailed(str(error).replace("start the opsbook daemon", "run the opsbook CLI")) from None
+    # The CLI finds (or starts) the daemon through the same runtime dir as this package.
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(runtime_dir()))
+    started = time.monotonic()
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, check=False)
+    try:
+        document = json.loads(completed.stdout) if completed.stdout.strip() else None
+    except ValueError:
+        document = None
+    failed = isinstance(document, dict) and isinstance(document.get("error"), dict)
+    if completed.returncode not in ok_codes or document is None or failed:
+        message = str(document["error"].get("message", "")) if failed else ""
+        message = message or (completed.stderr.strip().splitlines() or ["no output"])[-1]
+        raise CliFailed(
+            f"opsbook {' '.join(argv[:2])} failed (exit {completed.returncode}, {time.monotonic() - started:.1f} s): {message}",
+            document if failed else None,
+        )
+    return document
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,4 +1,5 @@
-"""``%load_ext opsbook``: the ``%%track`` cell magic and the ``%opsbook`` / ``%%opsbook`` command magic.
+"""``%load_ext opsbook``: the ``%%track`` cell magic, the ``%opsbook`` / ``%%opsbook`` command magic,
+and the data-quality magics ``%check``, ``%%check`` (the suite as the cell body) and ``%drift``.
 
 Options are parsed with the CLI's own option table (``commands.json``), so a magic is the CLI
 with kernel variables as arguments.
@@ -13,22 +14,19 @@ from __future__ import annotations
 import ast
 import asyncio
 import inspect
-import json
 import os
 import re
-import subprocess
-import time
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Sequence
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, line_cell_magic, magics_class
+from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 from IPython.display import display
 
-from . import _client, _commands, _display, _tracking
+from . import _cli, _client, _commands, _display, _handoff, _quality, _tracking
 
 TRACK_FLUSH_TIMEOUT_S = 5.0
 OUTAGE_FLUSH_TIMEOUT_S = 0.5
-CLI_TIMEOUT_S = 60.0
+CLI_TIMEOUT_S = _cli.CLI_TIMEOUT_S
 
 
 def _cell_filename(shell: Any, source: str, raw: str) -> str:
@@ -203,6 +201,9 @@ class OpsbookMagics(Magics):
                 raise UsageError("%opsbook track runs a cell: use it as %%opsbook track (or %%track)")
             args = self._parse("track", rest, prog="%%opsbook track")
             return None if args is None else self._track(args, cell)
+        if command == "check" and cell is not None:
+            self._quality(command, rest, cell, "%%opsbook check")
+            return None
         if cell is not None:
             raise UsageError(f"%%opsbook {command} takes no cell; use the line magic %opsbook {command}")
         if command in ("runs list", "runs show", "runs update", "runs delete", "runs restore"):
@@ -220,7 +221,100 @@ class OpsbookMagics(Magics):
             if args is not None:
                 self._models(command, args)
             return None
+        if command in ("check", "profile", "drift"):
+            self._quality(command, rest, None, f"%opsbook {command}")
+            return None
         raise UsageError(f"%opsbook {command} is not available in the notebook yet")
+
+    @line_cell_magic
+    def check(self, line: str, cell: Optional[str] = None) -> None:
+        """%check DATA --suite FILE [--reference REF] [--samples N] [--run RUN]: run a data-quality suite
+        on a dataframe variable (pandas, polars, pyarrow) or a Parquet/CSV/JSON file; %%check DATA
+        [options] takes the suite (YAML) as the cell body; %check DATA --suggest prints a starting suite.
+        The result is recorded against the open run."""
+        prog = "%check" if cell is None else "%%check"
+        self._quality("check", _split(line, prog), cell, prog)
+
+    @line_magic
+    def drift(self, line: str) -> None:
+        """%drift DATA REFERENCE [--column C]... [--bins N]: compare every shared column of two
+        dataframes or files, ranked by drift."""
+        self._quality("drift", _split(line, "%drift"), None, "%drift")
+
+    def _quality(self, command: str, words: List[str], cell: Optional[str], prog: str) -> None:
+        """``check``, ``profile`` or ``drift`` through the CLI; the answer is displayed (a failing
+        suite is an answer, not an error).
+
+        Raises:
+            UsageError: bad options, a bad suite or unreadable data (one line naming it).
+        """
+        args = self._parse(command, words, prog)
+        if args is None:
+            return
+        data, data_label = self._data_argument(args.data, prog, "data")
+        workspace = args.workspace
+        try:
+            if command == "profile":
+                report = _quality.profile(data, bins=args.bins, top=args.top, workspace=workspace, label=data_label)
+            elif command == "drift":
+                reference, reference_label = self._data_argument(args.reference, prog, "reference")
+                labels = {k: v for k, v in (("data", data_label), ("reference", reference_label)) if v}
+                report = _quality.drift(data, reference, columns=args.column, bins=args.bins, workspace=workspace, labels=labels)
+            elif args.suggest:
+                if cell is not None or args.suite is not None:
+                    raise UsageError(f"{prog}: --suggest prints a suite; it takes no --suite and no cell body")
+                print(_quality.suggest(data, workspace=workspace, label=data_label)["yaml"])
+                return
+            else:
+                report = self._check(args, data, data_label, cell, prog)
+        except _quality.QualityError as error:
+            raise UsageError(str(error)) from None
+        display(report._repr_mimebundle_(), raw=True)
+
+    def _check(self, args: Any, data: Any, data_label: Optional[str], cell: Optional[str], prog: str) -> _quality.QualityReport:
+        if (cell is None) == (args.suite is None):
+            raise UsageError(
+                f"{prog}: give the suite either as --suite FILE or as the body of a %%check cell"
+                if cell is not None
+                else f"{prog}: needs --suite FILE (or use %%check with the suite as the cell body, or --suggest)"
+            )
+        labels = {"data": data_label} if data_label else {}
+        reference = None
+        if args.reference is not None:
+            reference, reference_label = self._data_argument(args.reference, prog, "--reference")
+            if reference_label:
+                labels["reference"] = reference_label
+        given_run = self.shell.user_ns.get(args.run, args.run) if args.run and args.run.isidentifier() else args.run
+        run_id = _quality.recording_run_id(given_run)
+        with _quality.suite_file_of(args.suite if cell is None else cell) as suite_file:
+            try:
+                return _quality.check_suite_file(
+                    data, suite_file, reference=reference, samples=args.samples, run_id=run_id, workspace=args.workspace, labels=labels
+                )
+            except _quality.QualityError as error:
+                if cell is None:
+                    raise
+                # The suite's messages name its file; here that is the cell.
+                raise _quality.QualityError(str(error).replace(os.path.basename(suite_file), "the %%check cell")) from None
+
+    def _data_argument(self, given: str, prog: str, role: str) -> "tuple[Any, Optional[str]]":
+        """(value, label): the dataframe a variable name holds (labelled by the name), else the path.
+
+        Raises:
+            UsageError: the name is a variable that holds no dataframe, and no such file exists.
+        """
+        namespace = self.shell.user_ns
+        if given.isidentifier() and given in namespace:
+            value = namespace[given]
+            if _handoff.is_frame(value):
+                return value, given
+            if not os.path.exists(given):
+                cls = type(value)
+                raise UsageError(
+                    f"{prog}: {role}: variable {given!r} holds a {cls.__module__}.{cls.__qualname__}, "
+                    "not a pandas or polars DataFrame or a pyarrow Table (nor is it a file)"
+                )
+        return given, None
 
     def _parse(self, command: str, args: List[str], prog: Optional[str] = None) -> Any:
         try:
@@ -370,45 +464,26 @@ def _ms(value: Optional[float]) -> str:
     return "" if value is None else f"{value / 1000.0:.2f} s"
 
 
-def _split(line: str) -> List[str]:
+def _split(line: str, prog: str = "%%track") -> List[str]:
     import shlex
 
     try:
         return shlex.split(line)
     except ValueError as error:
-        raise UsageError(f"%%track: {error}") from None
+        raise UsageError(f"{prog}: {error}") from None
 
 
-def _run_cli(argv: List[str]) -> Any:
-    """Run ``opsbook <argv>`` (the node CLI) and parse its single JSON document.
+def _run_cli(argv: List[str], ok_codes: Sequence[int] = (0,), timeout: Optional[float] = CLI_TIMEOUT_S) -> Any:
+    """Run ``opsbook <argv>`` (the node CLI) and parse its single JSON document (see
+    :func:`opsbook._cli.run_json`).
 
     Raises:
         UsageError: the CLI is missing or failed; its one-line message is shown.
     """
-    from ._daemon import DaemonUnavailable, daemon_command
-    from ._workspace import runtime_dir
-
     try:
-        command = daemon_command() + argv
-    except DaemonUnavailable as error:
-        raise UsageError(str(error).replace("start the opsbook daemon", "run the opsbook CLI")) from None
-    # The CLI finds (or starts) the daemon through the same runtime dir as this package.
-    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(runtime_dir()))
-    started = time.monotonic()
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=CLI_TIMEOUT_S, env=env, check=False)
-    try:
-        document = json.loads(completed.stdout) if completed.stdout.strip() else None
-    except ValueError:
-        document = None
-    if completed.returncode != 0 or document is None:
-        message = ""
-        if isinstance(document, dict) and isinstance(document.get("error"), dict):
-            message = str(document["error"].get("message", ""))
-        message = message or (completed.stderr.strip().splitlines() or ["no output"])[-1]
-        raise UsageError(
-            f"opsbook {' '.join(argv[:2])} failed (exit {completed.returncode}, {time.monotonic() - started:.1f} s): {message}"
-        )
-    return document
+        return _cli.run_json(argv, ok_codes, timeout)
+    except _cli.CliFailed as failed:
+        raise UsageError(str(failed)) from None
 
 
 def load_ipython_extension(ipython: Any) -> None:
