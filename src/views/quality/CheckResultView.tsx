@@ -5,7 +5,7 @@ import type { PlotlyLoader } from '../plotly';
 import { QualityHistogram } from './QualityHistogram';
 import { formatCount, observedText, STATUS_TEXT } from './qualityFormat';
 import { ensureQualityStyles } from './qualityStyles';
-import { jsonSampleTable, sampleTable, type SampleTable } from './sampleTable';
+import { jsonSampleTable, sampleTable, type ArrowLoader, type SampleTable } from './sampleTable';
 
 export interface CheckResultViewProps {
   result: CheckResult;
@@ -13,6 +13,8 @@ export interface CheckResultViewProps {
   onOpenRun?: (runId: string) => void;
   /** Supplies plotly.js for the histograms; defaults to the bundled basic dist. */
   plotly?: PlotlyLoader;
+  /** Supplies apache-arrow to decode the typed samples; defaults to importing it on first use. */
+  arrow?: ArrowLoader;
 }
 
 /** A status as icon and word in its colour. */
@@ -40,7 +42,7 @@ function inSuiteOrder(checks: readonly CheckOutcome[]): CheckOutcome[] {
  * A suite's outcome on one table: the summary, then one row per check in suite order. A check with
  * failing rows or a histogram expands (click, or Enter/Space on the focused row) to show them.
  */
-export function CheckResultView({ result, onOpenRun, plotly }: CheckResultViewProps): JSX.Element {
+export function CheckResultView({ result, onOpenRun, plotly, arrow }: CheckResultViewProps): JSX.Element {
   useEffect(() => ensureQualityStyles(), []);
   const checks = useMemo(() => inSuiteOrder(result.checks), [result.checks]);
   const count = (status: CheckOutcome['status']): number => checks.filter((c) => c.status === status).length;
@@ -98,7 +100,7 @@ export function CheckResultView({ result, onOpenRun, plotly }: CheckResultViewPr
         </thead>
         <tbody>
           {checks.map((check, position) => (
-            <CheckRow key={check.index ?? position} check={check} position={check.index ?? position} result={result} plotly={plotly} />
+            <CheckRow key={check.index ?? position} check={check} position={check.index ?? position} result={result} plotly={plotly} arrow={arrow} />
           ))}
         </tbody>
       </table>
@@ -106,7 +108,7 @@ export function CheckResultView({ result, onOpenRun, plotly }: CheckResultViewPr
   );
 }
 
-function CheckRow({ check, position, result, plotly }: { check: CheckOutcome; position: number; result: CheckResult; plotly?: PlotlyLoader }): JSX.Element {
+function CheckRow({ check, position, result, plotly, arrow }: { check: CheckOutcome; position: number; result: CheckResult } & Pick<CheckResultViewProps, 'plotly' | 'arrow'>): JSX.Element {
   const [open, setOpen] = useState(false);
   const detailId = useId();
   const expandable = !!(check.sample || check.histogram);
@@ -150,7 +152,7 @@ function CheckRow({ check, position, result, plotly }: { check: CheckOutcome; po
       {expandable && open && (
         <tr id={detailId} className="opsbook-CheckResultView-detail">
           <td colSpan={6}>
-            {check.sample && <SampleGrid sample={check.sample} failingRows={check.failing_rows} />}
+            {check.sample && <SampleGrid sample={check.sample} failingRows={check.failing_rows} arrow={arrow} />}
             {check.histogram && (
               <QualityHistogram
                 histogram={check.histogram}
@@ -168,17 +170,17 @@ function CheckRow({ check, position, result, plotly }: { check: CheckOutcome; po
 }
 
 /** Failing rows of a check, each cell in its exact type (see {@link sampleTable}). */
-export function SampleGrid({ sample, failingRows }: { sample: Sample; failingRows?: number }): JSX.Element {
+export function SampleGrid({ sample, failingRows, arrow }: { sample: Sample; failingRows?: number; arrow?: ArrowLoader }): JSX.Element {
   // The JSON rows draw at once; the typed cells replace them when the Arrow stream is decoded.
   const [table, setTable] = useState<SampleTable>(() => jsonSampleTable(sample));
   useEffect(() => {
     let current = true;
     setTable(jsonSampleTable(sample));
-    void sampleTable(sample).then((decoded) => current && setTable(decoded));
+    void sampleTable(sample, arrow).then((decoded) => current && setTable(decoded));
     return () => {
       current = false;
     };
-  }, [sample]);
+  }, [sample, arrow]);
   const shown = table.rows.length;
   const caption =
     failingRows !== undefined && failingRows > shown

@@ -11,15 +11,19 @@ export interface SampleTable {
   arrowError?: string;
 }
 
-type ArrowModule = typeof import('apache-arrow');
+/** The apache-arrow module. */
+export type ArrowModule = typeof import('apache-arrow');
+
+/** Resolves apache-arrow; views take one as a prop so hosts (and tests) can supply their own. */
+export type ArrowLoader = () => Promise<ArrowModule>;
 
 let arrowModule: Promise<ArrowModule> | undefined;
 
 /** apache-arrow, imported on first use so that hosts load it only when a sample is shown. */
-function loadArrow(): Promise<ArrowModule> {
+export const loadArrow: ArrowLoader = () => {
   arrowModule ??= import('apache-arrow');
   return arrowModule;
-}
+};
 
 const NUMERIC_DUCKDB_TYPE = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|REAL|DECIMAL|NUMERIC)\b/i;
 
@@ -39,10 +43,10 @@ export function jsonSampleTable(sample: Sample, arrowError?: string): SampleTabl
  * decimal or a microsecond timestamp keeps every digit there. Without a stream, or with one that
  * does not decode, the JSON rows (and why the stream was not used).
  */
-export async function sampleTable(sample: Sample): Promise<SampleTable> {
+export async function sampleTable(sample: Sample, arrow: ArrowLoader = loadArrow): Promise<SampleTable> {
   if (!sample.arrow) return jsonSampleTable(sample);
   try {
-    return arrowSampleTable(await loadArrow(), sample, sample.arrow);
+    return arrowSampleTable(await arrow(), sample, sample.arrow);
   } catch (reason) {
     return jsonSampleTable(sample, reason instanceof Error ? reason.message : String(reason));
   }
