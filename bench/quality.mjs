@@ -202,8 +202,9 @@ async function cliCheck(files, workspace, runtime) {
   const env = { ...process.env, JUPYTER_RUNTIME_DIR: runtime, OPSBOOK_RUN_ID: '' };
   const args = [CLI, 'check', files.data, '--suite', files.suite, '--json', '--workspace', workspace];
   const { code, stdout, stderr } = await runChild(process.execPath, args, env);
-  if (code !== 0 && code !== 1) throw new Error(`opsbook check exit ${code}: ${stderr.slice(-3000)}`);
-  return JSON.parse(stdout);
+  const result = code === 0 || code === 1 ? JSON.parse(stdout) : undefined;
+  if (!result?.checks) throw new Error(`opsbook check exit ${code}: ${stderr.slice(-3000) || stdout.slice(0, 3000)}`);
+  return result;
 }
 
 function summary(result) {
@@ -212,19 +213,23 @@ function summary(result) {
   return `${counts.pass} pass, ${counts.fail} fail, ${counts.error} error`;
 }
 
-/** Opsbook through the CLI and in-process; a failure is reported, and the peers are still measured. */
-async function measureOpsbook(files, rows) {
+/**
+ * Opsbook in-process, then through the CLI, into `measured` as each is done; a failure is reported,
+ * and the peers are still measured.
+ */
+async function measureOpsbook(files, rows, measured) {
   if (!existsSync(QUALITY) || !existsSync(CLI)) {
     throw new Error(`${QUALITY} or ${CLI} is missing: run make build first`);
   }
   const quality = require(QUALITY);
   const { ensureDaemon } = require('../src/dist/daemon/launch.js');
-  const suite = quality.parseSuiteText(suiteYaml(suiteFor()), 'suite.yaml');
+  const suite = suiteFor();
   const inProcess = await timed(REPEATS, async () => {
     const data = await quality.resolveSource({ path: files.data }, DATA_DIR);
     return quality.runSuite({ data, suite, suiteDir: DATA_DIR });
   });
   rows.push({ what: 'Opsbook runSuite, in-process (13 checks)', seconds: inProcess.seconds, note: summary(inProcess.last) });
+  measured.inProcess = inProcess;
   const workspace = mkdtempSync(join(tmpdir(), 'opsbook-bench-quality-ws-'));
   const runtime = mkdtempSync(join(tmpdir(), 'opsbook-bench-runtime-'));
   let daemon;
@@ -235,7 +240,7 @@ async function measureOpsbook(files, rows) {
     const cli = await timed(REPEATS, () => cliCheck(files, workspace, runtime));
     rows.push({ what: 'Opsbook CLI `opsbook check --json` (13 checks)', seconds: cli.seconds, note: summary(cli.last), cli: true });
     rows.push({ what: '  of which the daemon reports (result.seconds)', seconds: cli.last.seconds });
-    return { inProcess, cli, result: cli.last };
+    measured.cli = cli;
   } finally {
     if (daemon) await stopDaemon(daemon.info.pid);
     rmSync(workspace, { recursive: true, force: true });
@@ -277,6 +282,34 @@ async function measureHandoff() {
   }
 }
 
+/** Suite checks whose failing_rows must equal GE's unexpected_count (same definition on both sides). */
+const SAME_COUNT = new Set(['not_null', 'unique', 'between', 'matches', 'in_set']);
+
+/**
+ * Each check of the suite beside GE's result for it: status and failing rows (Opsbook) or
+ * unexpected count (GE). duplicate_rows differs by definition: Opsbook counts the copies
+ * (count(*) − distinct rows), GE's compound uniqueness every row of a repeated group.
+ * @returns the checks whose counts should agree and do not.
+ */
+function printChecks(suite, result, ge) {
+  const disagree = [];
+  if (!result && !ge) return disagree;
+  const outcome = (c) => (c ? `${c.status}${c.failing_rows != null ? ` ${c.failing_rows}` : ''}` : '-');
+  const geOutcome = (r) => `${r.error ? 'error' : r.success ? 'pass' : 'fail'}${r.unexpected_count != null ? ` ${r.unexpected_count}` : ''}`;
+  process.stdout.write(`\n${'check'.padEnd(26)} ${'Opsbook'.padEnd(16)} GE\n`);
+  suite.checks.forEach((check, index) => {
+    const mine = result?.checks[index];
+    const theirs = ge ? ge.results.filter((r) => r.check === index) : [];
+    const name = `${check.check}${check.column ? `(${check.column})` : ''}`;
+    const peer = theirs.map((r) => `${r.expectation.replace(/^expect_/, '')} ${geOutcome(r)}`).join(', ');
+    process.stdout.write(`${name.padEnd(26)} ${outcome(mine).padEnd(16)} ${peer}${mine?.message ? `  [${mine.message}]` : ''}\n`);
+    if (mine && theirs.length === 1 && SAME_COUNT.has(check.check) && mine.failing_rows !== theirs[0].unexpected_count) {
+      disagree.push(`${name}: Opsbook ${mine.failing_rows}, GE ${theirs[0].unexpected_count}`);
+    }
+  });
+  return disagree;
+}
+
 async function main() {
   const fmt = (s) => (s === null || s === undefined ? '-' : s.toFixed(2));
   process.stdout.write(`load average at start: ${load()} (${process.env.CPUS ?? require('node:os').cpus().length} CPUs)\n`);
@@ -296,9 +329,9 @@ async function main() {
   rows.push({ what: 'bare DuckDB scan: count(*), count/min/max of 10 columns', seconds: bare.seconds, note: `${bare.last} rows` });
   process.stdout.write(`bare scan done (load ${load()})\n`);
 
-  let opsbook;
+  const opsbook = {};
   try {
-    opsbook = await measureOpsbook(files, rows);
+    await measureOpsbook(files, rows, opsbook);
     process.stdout.write(`Opsbook done (load ${load()})\n`);
   } catch (error) {
     failures.push(`Opsbook: ${error.message}`);
@@ -346,31 +379,20 @@ async function main() {
     const flag = row.goal !== undefined && row.seconds > row.goal ? ' OVER' : '';
     process.stdout.write(`${row.what.padEnd(62)} ${fmt(row.seconds).padStart(8)}  ${row.note ?? ''}${flag}\n`);
   }
-  if (opsbook) {
-    const cli = opsbook.cli.seconds;
-    const core = opsbook.inProcess.seconds;
-    process.stdout.write('\nratios (below 1: Opsbook is faster)\n');
-    if (ge) {
-      const geAll = ge.load_seconds + ge.validate_seconds;
-      process.stdout.write(`  Opsbook CLI / GE load+validate: ${(cli / geAll).toFixed(3)}  (goal <= 0.1; both read the Parquet file)\n`);
-      process.stdout.write(`  Opsbook CLI / GE validate only: ${(cli / ge.validate_seconds).toFixed(3)}\n`);
-      process.stdout.write(`  runSuite / GE load+validate:    ${(core / geAll).toFixed(3)}\n`);
-    }
-    process.stdout.write(`  Opsbook CLI / bare scan:        ${(cli / bare.seconds).toFixed(3)}  (goal <= 2)\n`);
-    process.stdout.write(`  runSuite / bare scan:           ${(core / bare.seconds).toFixed(3)}\n`);
-    process.stdout.write(`  daemon-side seconds / bare:     ${(opsbook.result.seconds / bare.seconds).toFixed(3)}\n`);
-  }
-  if (ge) {
-    process.stdout.write('\nper check: Opsbook status (failing_rows) | GE success (unexpected_count)\n');
-    for (const r of ge.results) {
-      process.stdout.write(`  GE ${r.expectation}${r.column ? `(${r.column})` : ''}: ${r.success ? 'pass' : 'fail'}${r.unexpected_count != null ? ` (${r.unexpected_count})` : ''}${r.error ? ` ERROR ${r.error.slice(0, 120)}` : ''}\n`);
-    }
-  }
-  if (opsbook) {
-    for (const c of opsbook.result.checks) {
-      process.stdout.write(`  Opsbook ${c.check}${c.column ? `(${c.column})` : ''}: ${c.status}${c.failing_rows != null ? ` (${c.failing_rows})` : ''}${c.message ? ` ${c.message}` : ''}\n`);
-    }
-  }
+  process.stdout.write('\nratios (below 1: Opsbook is faster)\n');
+  const geAll = ge ? ge.load_seconds + ge.validate_seconds : undefined;
+  const ratio = (label, mine, theirs, goal) => {
+    if (mine === undefined || theirs === undefined) return;
+    process.stdout.write(`  ${label.padEnd(32)} ${(mine / theirs).toFixed(3)}${goal ? `  (goal <= ${goal})` : ''}\n`);
+  };
+  ratio('Opsbook CLI / GE load+validate', opsbook.cli?.seconds, geAll, 0.1);
+  ratio('Opsbook CLI / GE validate only', opsbook.cli?.seconds, ge?.validate_seconds);
+  ratio('runSuite / GE load+validate', opsbook.inProcess?.seconds, geAll, 0.1);
+  ratio('Opsbook CLI / bare scan', opsbook.cli?.seconds, bare.seconds, 2);
+  ratio('daemon-side seconds / bare scan', opsbook.cli?.last.seconds, bare.seconds, 2);
+  ratio('runSuite / bare scan', opsbook.inProcess?.seconds, bare.seconds, 2);
+  const disagree = printChecks(suite, (opsbook.cli ?? opsbook.inProcess)?.last, ge);
+  if (disagree.length) failures.push(`failing rows disagree with GE's unexpected counts: ${disagree.join('; ')}`);
   if (failures.length) {
     process.stdout.write(`\nFAILED: ${failures.join('\n  ')}\n`);
     process.exitCode = 1;

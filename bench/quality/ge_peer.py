@@ -23,9 +23,10 @@ import pandas as pd
 
 
 def expectations(gxe, suite: dict, reference: pd.DataFrame, now: datetime) -> list:
-    """GE's nearest expectation for each check of the suite, in suite order."""
+    """GE's nearest expectation for each check of the suite, each with meta {check: its index in the suite}."""
     made = []
-    for check in suite["checks"]:
+    for index, check in enumerate(suite["checks"]):
+        first = len(made)
         kind = check["check"]
         column = check.get("column")
         if kind == "row_count":
@@ -69,6 +70,8 @@ def expectations(gxe, suite: dict, reference: pd.DataFrame, now: datetime) -> li
             )
         else:
             raise ValueError(f"check {kind!r} has no GE equivalent here")
+        for expectation in made[first:]:
+            expectation.meta = {"check": index}
     return made
 
 
@@ -115,6 +118,7 @@ def main() -> None:
         error = result.exception_info.get("raised_exception") if result.exception_info else False
         results.append(
             {
+                "check": (config.meta or {}).get("check"),
                 "expectation": config.type,
                 "column": config.kwargs.get("column"),
                 "success": result.success,

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
+from typing import Any, Dict
 
 import numpy as np
 import pandas as pd
@@ -35,6 +37,15 @@ def frame(rows: int) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
+def push(bridge: Any, name: str, folder: str) -> Dict[str, Any]:
+    """The bridge's answer to ``push_frame`` for the variable ``name``, as the editor sends it."""
+    request = {"protocol": bridge.PROTOCOL, "id": f"bench-{name}", "type": "push_frame", "args": {"name": name, "folder": folder}}
+    reply = bridge.answer(json.dumps(request))
+    if not reply.get("ok"):
+        raise SystemExit(f"push_frame of {name} failed: {reply.get('error')}")
+    return reply["result"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -49,15 +60,14 @@ def main() -> None:
         raise SystemExit(f"this opsbook package answers no push_frame request (it answers {sorted(bridge.HANDLERS)})")
     shell = InteractiveShell.instance()
     shell.user_ns["bench_frame"] = frame(args.rows)
-    request = json.dumps(
-        {"protocol": bridge.PROTOCOL, "id": "bench", "type": "push_frame", "args": {"name": "bench_frame", "folder": args.folder}}
-    )
+    # A kernel the editor talks to has answered requests before: the first request's imports
+    # (pyarrow.parquet, the bridge schema's validator) are paid by a small frame, not timed.
+    shell.user_ns["warm_frame"] = frame(10)
+    warm = push(bridge, "warm_frame", args.folder)
+    Path(warm["path"]).unlink()
     started = time.perf_counter()
-    reply = bridge.answer(request)
+    result = push(bridge, "bench_frame", args.folder)
     write_seconds = time.perf_counter() - started
-    if not reply.get("ok"):
-        raise SystemExit(f"push_frame failed: {reply.get('error')}")
-    result = reply["result"]
     print(
         json.dumps(
             {
