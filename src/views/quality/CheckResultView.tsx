@@ -129,7 +129,7 @@ function CheckRow({ check, position, result, plotly, arrow }: { check: CheckOutc
               tabIndex: 0,
               'aria-expanded': open,
               'aria-controls': detailId,
-              'aria-label': `${what}: ${STATUS_TEXT[check.status].text}; ${open ? 'hide' : 'show'} details`,
+              title: `${open ? 'Hide' : 'Show'} the ${what} check's ${check.sample ? 'failing rows' : 'histogram'}`,
               onClick: toggle,
               onKeyDown,
             }

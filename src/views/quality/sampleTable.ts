@@ -55,12 +55,13 @@ export async function sampleTable(sample: Sample, arrow: ArrowLoader = loadArrow
 function arrowSampleTable(arrow: ArrowModule, sample: Sample, stream: string): SampleTable {
   const { DataType } = arrow;
   const table = arrow.tableFromIPC(base64Bytes(stream));
-  const duckdbTypes = new Map(sample.columns.map((column) => [column.name, column.type]));
   const cells = table.schema.fields.map((_field, i) => columnCells(arrow, table.getChildAt(i)!));
   return {
-    columns: table.schema.fields.map((field) => ({
-      name: field.name,
-      type: duckdbTypes.get(field.name) ?? String(field.type),
+    // Arrow needs unique field names, so repeated column names are renamed there: the sample's own
+    // names and DuckDB types are taken by position.
+    columns: table.schema.fields.map((field, i) => ({
+      name: sample.columns[i]?.name ?? field.name,
+      type: sample.columns[i]?.type ?? String(field.type),
       numeric: DataType.isInt(field.type) || DataType.isFloat(field.type) || DataType.isDecimal(field.type),
     })),
     rows: Array.from({ length: table.numRows }, (_, row) => cells.map((column) => column[row])),
