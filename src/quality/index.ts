@@ -6,3 +6,8 @@ export { jsonScalar, jsonRows, numberOf, type JsonScalar } from './values';
 export { Sandbox, openSandbox, messageOf, type SandboxOptions, type QueryRows, type ColumnInfo } from './sandbox';
 export type { QualityHooks, ProgressStep } from './hooks';
 export { runSuite, type SuiteRun } from './run-suite';
+export { columnKind, isIntegerType, type ColumnKind } from './columns';
+export { profileTable, EXACT_ROW_LIMIT, type ProfileOptions } from './profile';
+export { driftTables, columnDriftStatistic, describeSource, DRIFT_THRESHOLDS, type DriftMethod, type ColumnDriftStatistic } from './drift';
+export { suggestSuite, suiteFromProfile, suiteName, IN_SET_LIMIT } from './suggest';
+export * from './stats';
