@@ -5,7 +5,9 @@ export { resolveSource, formatOf, type ResolvedSource, type DataFormat } from '.
 export { jsonScalar, jsonRows, numberOf, type JsonScalar } from './values';
 export { Sandbox, openSandbox, messageOf, type SandboxOptions, type QueryRows, type ColumnInfo } from './sandbox';
 export type { QualityHooks, ProgressStep } from './hooks';
-export { runSuite, type SuiteRun } from './run-suite';
+export { runSuite, MAX_SAMPLES, type SuiteRun } from './run-suite';
+export { parseSuiteText, checkSuiteValue } from './suite';
+export { encodeSample } from './arrow';
 export { columnKind, isIntegerType, type ColumnKind } from './columns';
 export { profileTable, EXACT_ROW_LIMIT, type ProfileOptions } from './profile';
 export { driftTables, columnDriftStatistic, describeSource, DRIFT_THRESHOLDS, type DriftMethod, type ColumnDriftStatistic } from './drift';

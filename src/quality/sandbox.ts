@@ -129,6 +129,16 @@ export class Sandbox {
   }
 
   /**
+   * Runs a statement that reads no data (a pattern or a cast tried on a constant). Not counted.
+   * @throws ConflictError (field job_id) when the job is cancelled.
+   * @throws Error with DuckDB's message when it fails.
+   */
+  async probe(sql: string): Promise<QueryRows> {
+    throwIfCancelled(this.signal, this.jobId);
+    return rowsOf(await this.connection.runAndReadAll(sql));
+  }
+
+  /**
    * The columns of a view (DESCRIBE: reads the file's schema, not its rows). Not counted as a query.
    * @throws Error when the view does not exist.
    */

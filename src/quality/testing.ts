@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { DataFormat, ResolvedSource } from './source';
-import { quoteIdent, quotePath } from './sql';
+import { quotePath } from './sql';
 
 /** COPY options per format, for writing test files. */
 const COPY_FORMAT: Record<DataFormat, string> = {
@@ -48,4 +48,20 @@ export async function readRows(select: string): Promise<Record<string, unknown>[
   }
 }
 
-export { quoteIdent };
+/** The suite of issue 7, word for word: one check of each type. */
+export const ISSUE_SUITE = `suite: orders
+checks:
+  - {check: row_count, min: 1000, max: 5000000}
+  - {check: columns, expect: {id: BIGINT, email: VARCHAR}}
+  - {check: not_null, column: id}
+  - {check: unique, column: id}
+  - {check: between, column: age, min: 0, max: 120}
+  - {check: null_fraction, column: age, max: 0.01}
+  - {check: matches, column: email, pattern: '^[^@ ]+@[^@ ]+$'}
+  - {check: in_set, column: country, values: [DE, FR, US]}
+  - {check: duplicate_rows}
+  - {check: mean_between, column: price, min: 10, max: 50}
+  - {check: freshness, column: created_at, max_age: 2d}
+  - {check: sql, query: "select count(*) from data where price < 0", expect: 0}
+  - {check: drift, column: age, reference: ref.parquet, method: psi, max: 0.2}
+`;

@@ -1,0 +1,499 @@
+import type { DuckDBValue } from '@duckdb/node-api';
+import type {
+  BetweenCheck,
+  Check,
+  DriftCheck,
+  NotNullCheck,
+  SqlCheck,
+  UniqueCheck,
+  CheckOutcome,
+  ColumnsCheck,
+  DuplicateRowsCheck,
+  FreshnessCheck,
+  InSetCheck,
+  MatchesCheck,
+  MeanBetweenCheck,
+  NullFractionCheck,
+  RowCountCheck,
+} from '@opsbook/schema';
+import { columnKind } from './columns';
+import type { ColumnInfo } from './sandbox';
+import { quoteIdent, quoteLiteral } from './sql';
+import { numberOf, type JsonScalar } from './values';
+
+/** A suite's check as the one type its `check` field names. */
+export type SuiteCheck =
+  | RowCountCheck
+  | ColumnsCheck
+  | NotNullCheck
+  | UniqueCheck
+  | BetweenCheck
+  | NullFractionCheck
+  | MatchesCheck
+  | InSetCheck
+  | DuplicateRowsCheck
+  | MeanBetweenCheck
+  | FreshnessCheck
+  | SqlCheck
+  | DriftCheck;
+
+/** A validated suite's check, narrowed by its `check` field (the schema guarantees the fields). */
+export function typed(check: Check): SuiteCheck {
+  return check as unknown as SuiteCheck;
+}
+
+/** The table every compiled query reads (the sandbox's view of the data file). */
+export const DATA = quoteIdent('data');
+
+/** What a check measured, before samples and histograms are added. */
+export type Verdict = Pick<CheckOutcome, 'status' | 'failing_rows' | 'observed' | 'expected' | 'message'>;
+
+/** Values of the one scan, by alias; `rows` is count(*). */
+export interface ScanValues {
+  rows: number;
+  get(alias: string): DuckDBValue;
+  /** The value as JSON keeps it (see values.ts). */
+  json(alias: string): JsonScalar;
+}
+
+/** A numeric histogram to draw for a failed check. */
+export interface HistogramPlan {
+  /** The column, quoted. */
+  column: string;
+  /** Aliases of the column's min, max and null count in the scan. */
+  min: string;
+  max: string;
+  nulls: string;
+  bounds: { min?: number; max?: number };
+}
+
+/**
+ * One check compiled: the aggregates it adds to the one scan, how its verdict is read from the
+ * scan's values, and how its failing rows are fetched when it fails.
+ */
+export interface CheckPlan {
+  /** Aggregates for the scan, by alias (shared between checks that ask for the same one). */
+  aggregates: Map<string, string>;
+  verdict: (scan: ScanValues) => Verdict;
+  /** A WHERE condition over `data` selecting the failing rows, or a whole SELECT of them. */
+  failing?: { where: string } | { select: string };
+  histogram?: HistogramPlan;
+}
+
+/** A check that cannot run on this table: its outcome is status error with this message. */
+export class CheckCannotRun extends Error {}
+
+/** The row-count aggregate every scan starts with. */
+export const ROWS = 'rows';
+
+/**
+ * Compiles the aggregate checks: row_count, columns, not_null, unique, between, null_fraction,
+ * matches, in_set, duplicate_rows, mean_between and freshness. Column names are quoted by
+ * `quoteIdent`; values are spliced as literals by `quoteLiteral` (strings) or as finite numbers.
+ * @throws CheckCannotRun when a named column is missing or has a type the check cannot use.
+ */
+export function compileCheck(check: SuiteCheck, columns: readonly ColumnInfo[], aliases: AliasPool): CheckPlan {
+  switch (check.check) {
+    case 'row_count':
+      return rowCount(check);
+    case 'columns':
+      return columnsCheck(check, columns);
+    case 'not_null':
+      return notNull(columnOf(check, columns), aliases);
+    case 'null_fraction':
+      return nullFraction(check, columnOf(check, columns), aliases);
+    case 'unique':
+      return unique(columnOf(check, columns), aliases);
+    case 'between':
+      return between(check, columnOf(check, columns), aliases);
+    case 'matches':
+      return matches(check, columnOf(check, columns), aliases);
+    case 'in_set':
+      return inSet(check, columnOf(check, columns), aliases);
+    case 'duplicate_rows':
+      return duplicateRows(check, columns, aliases);
+    case 'mean_between':
+      return meanBetween(check, columnOf(check, columns), aliases);
+    case 'freshness':
+      return freshness(check, columnOf(check, columns), aliases);
+    case 'sql':
+    case 'drift':
+      throw new Error(`check ${check.check} is not an aggregate check`);
+  }
+}
+
+/** Hands out one alias per distinct aggregate, so that checks asking the same thing share it. */
+export class AliasPool {
+  private readonly byExpression = new Map<string, string>();
+
+  alias(expression: string): string {
+    let alias = this.byExpression.get(expression);
+    if (!alias) {
+      alias = `a${this.byExpression.size}`;
+      this.byExpression.set(expression, alias);
+    }
+    return alias;
+  }
+
+  /** The scan: count(*) and every aggregate, in one SELECT over `data`. */
+  scanSql(): string {
+    const items = [`count(*) AS ${quoteIdent(ROWS)}`, ...[...this.byExpression].map(([expression, alias]) => `${expression} AS ${quoteIdent(alias)}`)];
+    return `SELECT ${items.join(', ')} FROM ${DATA}`;
+  }
+}
+
+function columnOf(check: { column: string }, columns: readonly ColumnInfo[]): ColumnInfo {
+  const name = check.column;
+  const column = columns.find((c) => c.name === name);
+  if (!column) throw new CheckCannotRun(`column ${JSON.stringify(name)} is not in the data (columns: ${columns.map((c) => c.name).join(', ')})`);
+  return column;
+}
+
+function plan(aliases: Map<string, string>, rest: Omit<CheckPlan, 'aggregates'>): CheckPlan {
+  return { aggregates: aliases, ...rest };
+}
+
+function aggregate(pool: AliasPool, expression: string): [string, string] {
+  return [pool.alias(expression), expression];
+}
+
+function count(scan: ScanValues, alias: string): number {
+  return numberOf(scan.get(alias)) ?? 0;
+}
+
+function literal(value: number | string | boolean): string {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new CheckCannotRun(`not a finite number: ${value}`);
+    return Number.isInteger(value) && Math.abs(value) <= Number.MAX_SAFE_INTEGER ? String(value) : `${String(value)}::DOUBLE`;
+  }
+  if (typeof value === 'boolean') return value ? 'TRUE' : 'FALSE';
+  return quoteLiteral(value, 'value');
+}
+
+function range(min: unknown, max: unknown, unit = ''): string {
+  const show = (v: unknown): string => `${typeof v === 'string' ? v : String(v)}${unit}`;
+  if (min !== undefined && max !== undefined) return `between ${show(min)} and ${show(max)}`;
+  if (min !== undefined) return `at least ${show(min)}`;
+  return `at most ${show(max)}`;
+}
+
+function within(value: number | string, min: unknown, max: unknown): boolean {
+  return (min === undefined || value >= (min as number | string)) && (max === undefined || value <= (max as number | string));
+}
+
+function rowCount(check: RowCountCheck): CheckPlan {
+  return plan(new Map(), {
+    verdict: (scan) => ({
+      status: within(scan.rows, check.min, check.max) ? 'pass' : 'fail',
+      observed: scan.rows as never,
+      expected: `${range(check.min, check.max)} rows`,
+    }),
+  });
+}
+
+/** Spellings of DuckDB types that name the same type. */
+const TYPE_ALIASES: Record<string, string> = {
+  INT: 'INTEGER',
+  INT4: 'INTEGER',
+  SIGNED: 'INTEGER',
+  INT8: 'BIGINT',
+  LONG: 'BIGINT',
+  INT2: 'SMALLINT',
+  SHORT: 'SMALLINT',
+  INT1: 'TINYINT',
+  FLOAT8: 'DOUBLE',
+  FLOAT4: 'FLOAT',
+  REAL: 'FLOAT',
+  BOOL: 'BOOLEAN',
+  LOGICAL: 'BOOLEAN',
+  STRING: 'VARCHAR',
+  TEXT: 'VARCHAR',
+  CHAR: 'VARCHAR',
+  BPCHAR: 'VARCHAR',
+  DATETIME: 'TIMESTAMP',
+  TIMESTAMPTZ: 'TIMESTAMP WITH TIME ZONE',
+};
+
+function normalType(type: string): string {
+  const upper = type.trim().toUpperCase().replace(/\s+/g, ' ').replace(/\s*,\s*/g, ',');
+  return TYPE_ALIASES[upper] ?? upper;
+}
+
+function columnsCheck(check: ColumnsCheck, columns: readonly ColumnInfo[]): CheckPlan {
+  const actual = Object.fromEntries(columns.map((c) => [c.name, c.type]));
+  return plan(new Map(), {
+    verdict: () => {
+      const problems: string[] = [];
+      for (const [name, type] of Object.entries(check.expect)) {
+        if (!(name in actual)) problems.push(`${JSON.stringify(name)} is missing`);
+        else if (normalType(actual[name]) !== normalType(type)) problems.push(`${JSON.stringify(name)} is ${actual[name]}, not ${type}`);
+      }
+      if (check.exact) {
+        for (const name of Object.keys(actual)) if (!(name in check.expect)) problems.push(`${JSON.stringify(name)} is not expected`);
+      }
+      const listed = Object.entries(check.expect).map(([name, type]) => `${name} ${type}`).join(', ');
+      return {
+        status: problems.length === 0 ? 'pass' : 'fail',
+        observed: actual,
+        expected: `columns ${listed}${check.exact ? ' and no others' : ''}`,
+        ...(problems.length > 0 ? { message: problems.join('; ') } : {}),
+      };
+    },
+  });
+}
+
+function nullCount(column: ColumnInfo): string {
+  return `count(*) FILTER (WHERE ${quoteIdent(column.name)} IS NULL)`;
+}
+
+function notNull(column: ColumnInfo, pool: AliasPool): CheckPlan {
+  const [alias, expression] = aggregate(pool, nullCount(column));
+  return plan(new Map([[alias, expression]]), {
+    verdict: (scan) => {
+      const nulls = count(scan, alias);
+      return { status: nulls === 0 ? 'pass' : 'fail', failing_rows: nulls, observed: nulls as never, expected: 'no nulls' };
+    },
+    failing: { where: `${quoteIdent(column.name)} IS NULL` },
+  });
+}
+
+function nullFraction(check: NullFractionCheck, column: ColumnInfo, pool: AliasPool): CheckPlan {
+  const [alias, expression] = aggregate(pool, nullCount(column));
+  return plan(new Map([[alias, expression]]), {
+    verdict: (scan) => {
+      const nulls = count(scan, alias);
+      const fraction = scan.rows === 0 ? 0 : nulls / scan.rows;
+      return {
+        status: fraction <= check.max ? 'pass' : 'fail',
+        failing_rows: nulls,
+        observed: fraction as never,
+        expected: `null fraction at most ${check.max}`,
+      };
+    },
+    failing: { where: `${quoteIdent(column.name)} IS NULL` },
+  });
+}
+
+/** Non-null values occurring in more than one row: their rows are the failing ones. */
+function repeatedValues(column: ColumnInfo): string {
+  const c = quoteIdent(column.name);
+  return `SELECT ${c} FROM ${DATA} WHERE ${c} IS NOT NULL GROUP BY ${c} HAVING count(*) > 1`;
+}
+
+function unique(column: ColumnInfo, pool: AliasPool): CheckPlan {
+  const c = quoteIdent(column.name);
+  // A scalar subquery in the scan: DuckDB runs its grouping as its own pipeline of the same query.
+  const expression = `(SELECT coalesce(sum(k), 0) FROM (SELECT count(*) AS k FROM ${DATA} WHERE ${c} IS NOT NULL GROUP BY ${c} HAVING count(*) > 1))`;
+  const alias = pool.alias(expression);
+  return plan(new Map([[alias, expression]]), {
+    verdict: (scan) => {
+      const failing = count(scan, alias);
+      return { status: failing === 0 ? 'pass' : 'fail', failing_rows: failing, observed: failing as never, expected: 'no repeated values' };
+    },
+    failing: { select: `SELECT * FROM ${DATA} WHERE ${c} IN (${repeatedValues(column)}) ORDER BY ${c}` },
+  });
+}
+
+function duplicateRows(check: DuplicateRowsCheck, columns: readonly ColumnInfo[], pool: AliasPool): CheckPlan {
+  const names = check.columns ?? columns.map((c) => c.name);
+  const missing = names.find((name) => !columns.some((c) => c.name === name));
+  if (missing !== undefined) throw new CheckCannotRun(`column ${JSON.stringify(missing)} is not in the data`);
+  const list = names.map(quoteIdent).join(', ');
+  const expression = `(SELECT count(*) FROM (SELECT DISTINCT ${list} FROM ${DATA}))`;
+  const alias = pool.alias(expression);
+  return plan(new Map([[alias, expression]]), {
+    verdict: (scan) => {
+      const failing = scan.rows - count(scan, alias);
+      return {
+        status: failing === 0 ? 'pass' : 'fail',
+        failing_rows: failing,
+        observed: failing as never,
+        expected: check.columns ? `no two rows alike in ${names.join(', ')}` : 'no two rows alike',
+      };
+    },
+    failing: { select: `SELECT * FROM ${DATA} QUALIFY count(*) OVER (PARTITION BY ${list}) > 1 ORDER BY ${list}` },
+  });
+}
+
+/** The literal of a bound of a between check, typed for the column, or why it cannot be. */
+function boundLiteral(value: number | string, column: ColumnInfo, side: 'min' | 'max'): string {
+  const kind = columnKind(column.type);
+  if (kind === 'numeric') {
+    if (typeof value !== 'number') throw new CheckCannotRun(`${side} ${JSON.stringify(value)} is not a number, but column ${JSON.stringify(column.name)} is ${column.type}`);
+    return literal(value);
+  }
+  if (kind === 'temporal') {
+    if (typeof value !== 'string') throw new CheckCannotRun(`${side} ${value} is not a date or timestamp, but column ${JSON.stringify(column.name)} is ${column.type}`);
+    return `CAST(${quoteLiteral(value, side)} AS ${/TIME ZONE/.test(column.type) ? 'TIMESTAMPTZ' : 'TIMESTAMP'})`;
+  }
+  throw new CheckCannotRun(`column ${JSON.stringify(column.name)} is ${column.type}: between needs numbers, dates or timestamps`);
+}
+
+/** Temporal bounds a scan would cast: each must parse, or the whole scan would fail. */
+export function temporalBounds(check: SuiteCheck): string[] {
+  if (check.check !== 'between') return [];
+  return [check.min, check.max].filter((v): v is string => typeof v === 'string');
+}
+
+function minMax(column: ColumnInfo, pool: AliasPool): { min: [string, string]; max: [string, string]; nulls: [string, string] } {
+  const c = quoteIdent(column.name);
+  return { min: aggregate(pool, `min(${c})`), max: aggregate(pool, `max(${c})`), nulls: aggregate(pool, nullCount(column)) };
+}
+
+function numericBounds(check: { min?: unknown; max?: unknown }): { min?: number; max?: number } {
+  return {
+    ...(typeof check.min === 'number' ? { min: check.min } : {}),
+    ...(typeof check.max === 'number' ? { max: check.max } : {}),
+  };
+}
+
+function between(check: BetweenCheck, column: ColumnInfo, pool: AliasPool): CheckPlan {
+  const c = quoteIdent(column.name);
+  const outside: string[] = [];
+  if (check.min !== undefined) outside.push(`${c} < ${boundLiteral(check.min, column, 'min')}`);
+  if (check.max !== undefined) outside.push(`${c} > ${boundLiteral(check.max, column, 'max')}`);
+  const where = `${c} IS NOT NULL AND (${outside.join(' OR ')})`;
+  const [alias, expression] = aggregate(pool, `count(*) FILTER (WHERE ${where})`);
+  const { min, max, nulls } = minMax(column, pool);
+  return plan(new Map([[alias, expression], min, max, nulls]), {
+    verdict: (scan) => {
+      const failing = count(scan, alias);
+      return {
+        status: failing === 0 ? 'pass' : 'fail',
+        failing_rows: failing,
+        observed: { min: scan.json(min[0]), max: scan.json(max[0]) },
+        expected: range(check.min, check.max),
+      };
+    },
+    failing: { where },
+    ...(columnKind(column.type) === 'numeric'
+      ? { histogram: { column: c, min: min[0], max: max[0], nulls: nulls[0], bounds: numericBounds(check) } }
+      : {}),
+  });
+}
+
+/** Patterns a scan would compile: each must be a valid regular expression, or the whole scan would fail. */
+export function patternOf(check: SuiteCheck): string | undefined {
+  return check.check === 'matches' ? check.pattern : undefined;
+}
+
+function asText(column: ColumnInfo): string {
+  const c = quoteIdent(column.name);
+  return column.type === 'VARCHAR' ? c : `CAST(${c} AS VARCHAR)`;
+}
+
+function matches(check: MatchesCheck, column: ColumnInfo, pool: AliasPool): CheckPlan {
+  const c = quoteIdent(column.name);
+  const where = `${c} IS NOT NULL AND NOT regexp_matches(${asText(column)}, ${quoteLiteral(check.pattern, 'pattern')})`;
+  const [alias, expression] = aggregate(pool, `count(*) FILTER (WHERE ${where})`);
+  return plan(new Map([[alias, expression]]), {
+    verdict: (scan) => {
+      const failing = count(scan, alias);
+      return { status: failing === 0 ? 'pass' : 'fail', failing_rows: failing, observed: failing as never, expected: `matches ${check.pattern}` };
+    },
+    failing: { where },
+  });
+}
+
+function inSet(check: InSetCheck, column: ColumnInfo, pool: AliasPool): CheckPlan {
+  const c = quoteIdent(column.name);
+  const kind = columnKind(column.type);
+  let member: string;
+  if (kind === 'numeric') {
+    const odd = check.values.find((v) => typeof v !== 'number');
+    if (odd !== undefined) throw new CheckCannotRun(`value ${JSON.stringify(odd)} is not a number, but column ${JSON.stringify(column.name)} is ${column.type}`);
+    member = `${c} IN (${check.values.map((v) => literal(v)).join(', ')})`;
+  } else if (kind === 'boolean') {
+    const odd = check.values.find((v) => typeof v !== 'boolean');
+    if (odd !== undefined) throw new CheckCannotRun(`value ${JSON.stringify(odd)} is not true or false, but column ${JSON.stringify(column.name)} is BOOLEAN`);
+    member = `${c} IN (${check.values.map((v) => literal(v)).join(', ')})`;
+  } else {
+    // Text, enums, dates and the rest compare as their text: no cast of the data can fail mid-scan.
+    member = `${asText(column)} IN (${check.values.map((v) => quoteLiteral(String(v), 'values')).join(', ')})`;
+  }
+  const where = `${c} IS NOT NULL AND NOT (${member})`;
+  const [alias, expression] = aggregate(pool, `count(*) FILTER (WHERE ${where})`);
+  return plan(new Map([[alias, expression]]), {
+    verdict: (scan) => {
+      const failing = count(scan, alias);
+      return {
+        status: failing === 0 ? 'pass' : 'fail',
+        failing_rows: failing,
+        observed: failing as never,
+        expected: `one of ${check.values.map(String).join(', ')}`,
+      };
+    },
+    failing: { where },
+  });
+}
+
+function meanBetween(check: MeanBetweenCheck, column: ColumnInfo, pool: AliasPool): CheckPlan {
+  if (columnKind(column.type) !== 'numeric') {
+    throw new CheckCannotRun(`column ${JSON.stringify(column.name)} is ${column.type}: mean_between needs numbers`);
+  }
+  const c = quoteIdent(column.name);
+  const [alias, expression] = aggregate(pool, `avg(${c})`);
+  const { min, max, nulls } = minMax(column, pool);
+  return plan(new Map([[alias, expression], min, max, nulls]), {
+    verdict: (scan) => {
+      const mean = numberOf(scan.get(alias));
+      return {
+        status: mean !== null && within(mean, check.min, check.max) ? 'pass' : 'fail',
+        observed: mean as never,
+        expected: `mean ${range(check.min, check.max)}`,
+      };
+    },
+    histogram: { column: c, min: min[0], max: max[0], nulls: nulls[0], bounds: numericBounds(check) },
+  });
+}
+
+const SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+
+/** Seconds in a max_age such as `2d`, `36h`, `1.5w`. */
+export function ageSeconds(maxAge: string): number {
+  const match = /^([0-9]+(?:\.[0-9]+)?)([smhdw])$/.exec(maxAge);
+  if (!match) throw new CheckCannotRun(`max_age ${JSON.stringify(maxAge)} is not a number followed by s, m, h, d or w`);
+  return Number(match[1]) * SECONDS[match[2]];
+}
+
+function freshness(check: FreshnessCheck, column: ColumnInfo, pool: AliasPool): CheckPlan {
+  if (columnKind(column.type) !== 'temporal') {
+    throw new CheckCannotRun(`column ${JSON.stringify(column.name)} is ${column.type}: freshness needs a date or timestamp`);
+  }
+  const limit = ageSeconds(check.max_age);
+  const c = quoteIdent(column.name);
+  const [newest, newestSql] = aggregate(pool, `max(${c})`);
+  // epoch() of the newest value, read as UTC like every timestamp without a zone.
+  const [epoch, epochSql] = aggregate(pool, `epoch(max(${c})::TIMESTAMP)`);
+  return plan(new Map([[newest, newestSql], [epoch, epochSql]]), {
+    verdict: (scan) => {
+      const seconds = numberOf(scan.get(epoch));
+      const age = seconds === null ? null : Math.round((Date.now() / 1000 - seconds) * 1000) / 1000;
+      return {
+        status: age !== null && age <= limit ? 'pass' : 'fail',
+        observed: { newest: scan.json(newest), age_seconds: age },
+        expected: `newest value at most ${check.max_age} old`,
+      };
+    },
+  });
+}
+
+/** An sql check's verdict on the one value its query returned. */
+export function sqlVerdict(
+  check: { expect?: number | string | boolean | null; min?: number; max?: number },
+  value: JsonScalar,
+): Verdict {
+  const conditions: string[] = [];
+  let pass = true;
+  if ('expect' in check) {
+    conditions.push(`equal to ${JSON.stringify(check.expect)}`);
+    const expected = check.expect ?? null;
+    pass &&= typeof expected === 'number' && typeof value === 'string' ? Number(value) === expected : value === expected;
+  }
+  if (check.min !== undefined || check.max !== undefined) {
+    conditions.push(range(check.min, check.max));
+    const number = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : NaN;
+    pass &&= !Number.isNaN(number) && within(number, check.min, check.max);
+  }
+  return { status: pass ? 'pass' : 'fail', observed: value as never, expected: conditions.join(' and ') };
+}
