@@ -8,6 +8,7 @@ import { daemonCommand } from './daemon-command';
 import { EnvironmentError, EXIT_USAGE, UsageError } from './errors';
 import { mlflowCommand } from './mlflow-command';
 import { modelsCommand } from './models-command';
+import { qualityCommand } from './quality-command';
 import { runsCommand, type CliOutput } from './runs-command';
 
 const processOutput: CliOutput = {
@@ -17,7 +18,8 @@ const processOutput: CliOutput = {
 
 /**
  * Runs one `opsbook` command line and returns its exit code: 0 ok (also for `--version`, which prints
- * the core's version), 2 bad usage or unknown run, 3 an environment problem. Messages go to stderr as
+ * the core's version), 1 the data failed its checks or drifted (`check`, `drift`), 2 bad usage, bad input
+ * or an unknown run, 3 an environment problem. Messages go to stderr as
  * one line; with `--json`, stdout also gets the error as one `error.schema.json` document.
  */
 export async function runCli(argv: readonly string[], out: CliOutput = processOutput): Promise<number> {
@@ -52,6 +54,10 @@ export async function runCli(argv: readonly string[], out: CliOutput = processOu
       case 'models show':
       case 'models alias':
         return await modelsCommand(parsed, out);
+      case 'check':
+      case 'profile':
+      case 'drift':
+        return await qualityCommand(parsed, out);
       case 'runs import-mlflow':
       case 'runs export-mlflow':
         return await mlflowCommand(parsed, out);

@@ -95,13 +95,15 @@ export function formatRunDetail(detail: RunDetail): string {
   return `${lines.join('\n').trimEnd()}\n`;
 }
 
-function alignRows(rows: string[][]): string {
+/** Rows of cells as aligned columns (two spaces apart; the last column not padded), one line each. */
+export function alignRows(rows: string[][]): string {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
   return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ').trimEnd()).join('\n') + '\n';
 }
 
-function indent(text: string): string {
+/** Text indented by two spaces, without its trailing newline. */
+export function indent(text: string): string {
   return text
     .trimEnd()
     .split('\n')

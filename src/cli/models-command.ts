@@ -1,16 +1,14 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelAlias, ModelList, ModelVersion, RegisteredModel, SchemaValidator } from '@opsbook/schema';
-import { OpsbookApiError, OpsbookClient } from '../client/client';
-import { DaemonStartError, ensureDaemon } from '../daemon/launch';
-import { BadInputError, NotFoundError } from '../store/errors';
+import { BadInputError } from '../store/errors';
 import { parseModelRef } from '../tracking/registry';
 import type { ParsedCommand } from './args';
-import { EnvironmentError, UsageError } from './errors';
+import { connectDaemon, fromApiError } from './daemon-client';
+import { UsageError } from './errors';
 import type { CliOutput } from './runs-command';
 import { workspaceOf } from './workspace';
 import { cliValidator } from './validator';
-
 
 /**
  * `opsbook models list`, `opsbook models show NAME[:VERSION|@ALIAS]` and
@@ -27,7 +25,7 @@ export async function modelsCommand(parsed: ParsedCommand, out: CliOutput): Prom
     return print(out, json, 'model-list.schema.json', { models: [] }, formatModelList);
   }
   if (parsed.command === 'models show' || parsed.command === 'models alias') parseModelRef(parsed.positionals.model);
-  const client = await connect(workspace);
+  const client = await connectDaemon(workspace);
   try {
     if (parsed.command === 'models list') return print(out, json, 'model-list.schema.json', await client.listModels(), formatModelList);
     if (parsed.command === 'models show') {
@@ -44,22 +42,7 @@ export async function modelsCommand(parsed: ParsedCommand, out: CliOutput): Prom
     const alias = await client.setModelAlias(ref.name, parsed.positionals.alias, ref.version);
     return print(out, json, 'model-alias.schema.json', alias, (a: ModelAlias) => `${a.name}@${a.alias} -> version ${a.version}\n`);
   } catch (error) {
-    if (error instanceof OpsbookApiError) {
-      const { message, field, value } = error.body.error;
-      if (error.status === 404) throw new NotFoundError(field ?? 'model', String(value ?? ''), message);
-      if (error.status === 400) throw new BadInputError(field ?? 'model', value, message);
-    }
-    throw error;
-  }
-}
-
-async function connect(workspace: string): Promise<OpsbookClient> {
-  try {
-    const running = await ensureDaemon(workspace);
-    return new OpsbookClient({ baseUrl: running.info.url, token: running.token });
-  } catch (error) {
-    if (error instanceof DaemonStartError) throw new EnvironmentError(error.message);
-    throw error;
+    throw fromApiError(error, 'model');
   }
 }
 

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openapiDocument, SchemaValidator, type SchemaName } from '@opsbook/schema';
+import { openapiDocument, SchemaValidator, type CheckSuite, type SchemaName } from '@opsbook/schema';
 import { startDaemon, type RunningDaemon } from '../daemon/daemon';
 import { EventStreamParser } from './events';
 import { OpsbookApiError, OpsbookClient, type ApiRequestBody, type FetchLike, type OperationId } from './client';
@@ -70,7 +70,20 @@ const CALLS: { [Op in OperationId]: (client: OpsbookClient) => Promise<unknown> 
   deleteModelAlias: (client) => client.deleteModelAlias(MODEL, 'prod'),
   getWorkspaceSetting: (client) => client.getWorkspaceSetting(SETTING),
   putWorkspaceSetting: (client) => client.putWorkspaceSetting(SETTING, { columns: ['name', 'metrics.acc'], sort: 'metrics.acc', order: 'desc', filter: '' }),
+  runQualityCheck: (client) =>
+    client.runQualityCheck({ data: { path: DATA_FILE }, suite: SUITE, run_id: RUN_ID }),
+  profileData: (client) => client.profileData({ data: { path: DATA_FILE }, bins: 4 }),
+  compareDrift: (client) => client.compareDrift({ data: { path: DATA_FILE }, reference: { path: DATA_FILE } }),
+  suggestSuite: (client) => client.suggestSuite({ data: { path: DATA_FILE } }),
+  cancelQualityJob: (client) => client.cancelQualityJob(JOB_ID),
 };
+
+/** A small table in the workspace (a relative path is read from there) that the quality calls read; written in `beforeAll`. */
+const DATA_FILE = 'client-data.csv';
+/** The suite the quality call runs (the schema's type: openapi's flattens each check to its `check` alone). */
+const SUITE: CheckSuite = { suite: 'client', checks: [{ check: 'not_null', column: 'id' }] };
+/** A quality job id no job runs under: cancelling it answers `cancelled: false`. */
+const JOB_ID = 'client-job';
 
 /** The workspace setting the settings calls above read and write; kept in `beforeAll`. */
 const SETTING = 'runs-table';
@@ -79,7 +92,7 @@ const MODEL = 'client-model';
 const MODEL_FILE = 'models/client.onnx';
 const SIGNATURE = { inputs: [{ name: 'X', dtype: 'float32', shape: [null, 2] }], outputs: [], feature_names: null };
 /** Path parameters of the templates, as the calls above fill them. */
-const PATH_VALUES: Record<string, string> = { run_id: RUN_ID, name: MODEL, version: '1', alias: 'prod', key: 'runs-table' };
+const PATH_VALUES: Record<string, string> = { run_id: RUN_ID, name: MODEL, version: '1', alias: 'prod', key: 'runs-table', job_id: JOB_ID };
 /** Operations whose success answer is not JSON, and what the client gives for them instead. */
 const RAW_ANSWERS: Partial<Record<OperationId, (answer: unknown) => void>> = {
   getArtifactContent: (answer) => expect(answer).toBeInstanceOf(Blob),
@@ -122,6 +135,7 @@ describe('OpsbookClient against a real daemon', () => {
   beforeAll(async () => {
     workspace = mkdtempSync(join(tmpdir(), 'opsbook-client-'));
     runtime = mkdtempSync(join(tmpdir(), 'opsbook-client-runtime-'));
+    writeFileSync(join(workspace, DATA_FILE), 'id,score,country\n1,0.5,DE\n2,0.7,FR\n3,,US\n4,0.1,DE\n');
     daemon = await startDaemon({ workspace, port: 0, runtimeDir: runtime, validateResponses: true });
     const recording: FetchLike = (request) => {
       const url = new URL(request.url);

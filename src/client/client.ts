@@ -221,6 +221,39 @@ export class OpsbookClient {
     return blob.type === type ? blob : new Blob([blob], { type });
   }
 
+  /**
+   * `runQualityCheck`: runs a check suite on a file (or a frame a kernel handed off), recorded against
+   * `run_id` when given. A suite that fails is a success answer with `status: 'fail'`.
+   * @throws OpsbookApiError (400 naming the field of a bad suite or an unreadable file; 404 for an
+   *   unknown run; 409 when cancelled through {@link cancelQualityJob}, or when its job_id is running)
+   */
+  runQualityCheck(body: ApiRequestBody<'runQualityCheck'>): Promise<ApiResponse<'runQualityCheck'>> {
+    return answer(this.api.POST('/quality/check', { body }));
+  }
+
+  /** `profileData`: every column's profile. @throws OpsbookApiError (400 for an unreadable file; 409 when cancelled) */
+  profileData(body: ApiRequestBody<'profileData'>): Promise<ApiResponse<'profileData'>> {
+    return answer(this.api.POST('/quality/profile', { body }));
+  }
+
+  /** `compareDrift`: drift of every shared column, ranked. @throws OpsbookApiError (400 for an unreadable file; 409 when cancelled) */
+  compareDrift(body: ApiRequestBody<'compareDrift'>): Promise<ApiResponse<'compareDrift'>> {
+    return answer(this.api.POST('/quality/drift', { body }));
+  }
+
+  /** `suggestSuite`: a starting suite (and its YAML) from the table's profile. @throws OpsbookApiError (400; 409 when cancelled) */
+  suggestSuite(body: ApiRequestBody<'suggestSuite'>): Promise<ApiResponse<'suggestSuite'>> {
+    return answer(this.api.POST('/quality/suggest', { body }));
+  }
+
+  /**
+   * `cancelQualityJob`: cancels the running quality job of that id (its request then answers 409);
+   * `cancelled: false` when none runs. @throws OpsbookApiError (400 for a malformed id)
+   */
+  cancelQualityJob(jobId: string): Promise<ApiResponse<'cancelQualityJob'>> {
+    return answer(this.api.DELETE('/quality/jobs/{job_id}', { params: { path: { job_id: jobId } } }));
+  }
+
   /** `listModels`: registered models with versions and aliases. @throws OpsbookApiError */
   listModels(): Promise<ApiResponse<'listModels'>> {
     return answer(this.api.GET('/models'));

@@ -1,7 +1,7 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
-import { EventStreamEnded, EventStreamParser, followEvents, type LiveEvent, type LiveEventSource } from './events';
+import { EventStreamEnded, EventStreamParser, followEvents, type LiveEvent, type LiveEventSource, type QualityEvent } from './events';
 
 const RUN_ID = '6f1c2c4e-5a3b-4c1d-9e8f-0a1b2c3d4e5f';
 
@@ -104,6 +104,26 @@ describe('followEvents against a real HTTP server', () => {
     // Two refusals (the wait doubling, up to its cap), then a stream that ended, waited for at the floor.
     expect(errors.map((e) => e.retryMs)).toEqual([20, 35, 20]);
     expect(errors[2].error).toBeInstanceOf(EventStreamEnded);
+  });
+
+  it('hands quality progress to onQuality only, and skips it for a follower without one', async () => {
+    const quality = 'id: 5\nevent: quality\ndata: {"job_id":"j1","phase":"scan","done":0,"total":1}\n\n';
+    const metrics = `id: 6\nevent: metrics\ndata: {"run_id":"${RUN_ID}","keys":["loss"],"last_step":3,"count":4}\n\n`;
+    const follow = async (withQuality: boolean): Promise<unknown[]> => {
+      script = [{ status: 200, text: quality + metrics, keepOpen: true }];
+      const seen: unknown[] = [];
+      const followed = followEvents(source, {
+        onEvent: (event) => seen.push(event.type),
+        ...(withQuality ? { onQuality: (event: QualityEvent) => seen.push(event) } : {}),
+      });
+      const deadline = Date.now() + 5000;
+      while (!seen.includes('metrics') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      followed.close();
+      await followed.closed;
+      return seen;
+    };
+    expect(await follow(true)).toEqual([{ type: 'quality', id: '5', data: { job_id: 'j1', phase: 'scan', done: 0, total: 1 } }, 'metrics']);
+    expect(await follow(false)).toEqual(['metrics']);
   });
 
   it('stops when its signal aborts, closing the open stream', async () => {

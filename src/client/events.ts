@@ -1,7 +1,14 @@
-import type { MetricsEvent, Run } from '@opsbook/schema';
+import type { MetricsEvent, QualityProgress, Run } from '@opsbook/schema';
 
-/** An event of the daemon's live stream (`GET /events`), its data typed by `event.schema.json`. */
+/** An event of the daemon's live stream (`GET /events`) about runs, its data typed by `event.schema.json`. */
 export type LiveEvent = { type: 'run'; id: string; data: Run } | { type: 'metrics'; id: string; data: MetricsEvent };
+
+/** `event: quality` of the live stream: the progress of a quality job that named a job_id. */
+export interface QualityEvent {
+  type: 'quality';
+  id: string;
+  data: QualityProgress;
+}
 
 /** The stream ended without an error (the daemon stopped, a proxy closed it); it is opened again. */
 export class EventStreamEnded extends Error {
@@ -88,8 +95,10 @@ export interface LiveEventSource {
 }
 
 export interface FollowEventsOptions {
-  /** Each event, in the order the daemon sent them. */
+  /** Each event about runs, in the order the daemon sent them. */
   onEvent(event: LiveEvent): void;
+  /** Progress of quality jobs (`event: quality`); without it those events are skipped. */
+  onQuality?(event: QualityEvent): void;
   /**
    * The stream is open (again). Events sent while it was closed are lost, so a view reads what it
    * shows afresh here (the first time too, to close the gap between its first read and the stream).
@@ -176,7 +185,8 @@ async function readStream(
 }
 
 function deliver(message: ServerSentEvent, options: FollowEventsOptions): void {
-  if (message.event !== 'run' && message.event !== 'metrics') return;
+  const wanted = message.event === 'run' || message.event === 'metrics' || (message.event === 'quality' && options.onQuality !== undefined);
+  if (!wanted) return;
   let data: unknown;
   try {
     data = JSON.parse(message.data);
@@ -185,7 +195,8 @@ function deliver(message: ServerSentEvent, options: FollowEventsOptions): void {
     return;
   }
   try {
-    options.onEvent({ type: message.event, id: message.lastEventId, data } as LiveEvent);
+    if (message.event === 'quality') options.onQuality?.({ type: 'quality', id: message.lastEventId, data: data as QualityProgress });
+    else options.onEvent({ type: message.event, id: message.lastEventId, data } as LiveEvent);
   } catch (error) {
     // A listener's failure must not end the stream for the listeners of later events.
     options.onError?.(error, 0);

@@ -13,6 +13,7 @@ import { createToken } from './auth';
 import { discoveryPath, readDiscovery, removeDiscovery, runtimeDir, writeDiscovery } from './discovery';
 import { EventHub } from './events';
 import { apiHandlers } from './handlers';
+import { QualityJobs, refusingRecorder, storeRecorder } from './quality-jobs';
 import { withTrackingBackend } from './tracking-backend';
 import { Router, type OpenApiDocument } from './router';
 import { createApiServer } from './server';
@@ -74,6 +75,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const artifacts = new ArtifactStore(store, { maxBytes: options.maxArtifactBytes });
   const registry = new ModelRegistry(store, artifacts);
   const events = new EventHub(runs, { log: options.log });
+  // Quality work runs locally in either mode; with MLflow tracking, recording against a run is refused (400).
+  const recorder = tracking.backend === 'mlflow' ? refusingRecorder() : storeRecorder(runs, artifacts);
+  const quality = new QualityJobs(workspace, recorder, (progress) => events.quality(progress));
   let supervisor: RunSupervisor;
   try {
     supervisor = new RunSupervisor(runs, { timeoutMs: options.heartbeatTimeoutMs, log: options.log });
@@ -89,7 +93,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     handlers: withTrackingBackend(tracking, apiHandlers(runs, supervisor, () => {
       if (!listening.info) throw new Error('the daemon is not listening yet');
       return listening.info;
-    }, { artifacts, registry }, new SettingsStore(store), events)),
+    }, { artifacts, registry }, new SettingsStore(store), events, quality)),
     token,
     port: () => (server.address() as AddressInfo | null)?.port ?? -1,
     validateResponses: options.validateResponses,
@@ -137,6 +141,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     close: () => {
       closing ??= (async () => {
         removeDiscovery(discoveryFile, process.pid, port);
+        // Quality jobs in flight are cancelled (their requests answer 409), so none holds the stop up.
+        quality.close();
         // Event streams never end on their own: end them, or the server would wait out its grace.
         const streamsEnded = events.close();
         await new Promise<void>((resolve) => {

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { MetricsEvent, Run } from '@opsbook/schema';
+import type { MetricsEvent, QualityProgress, Run } from '@opsbook/schema';
 import type { RunChange, RunStore } from '../tracking/run-store';
 
 /** How often a comment goes down an idle stream, so proxies and clients see it is alive. */
@@ -33,7 +33,8 @@ export class EventStreamAnswer {
  * changes and sends every open stream `event: run` (the run as the list gives it) and `event: metrics`
  * ({run_id, keys, last_step, count}, batches of one run folded into one event per
  * {@link METRICS_EVENT_MS}), each with an increasing `id:`, and a `: keep-alive` comment every
- * {@link KEEP_ALIVE_MS}. With no stream open it reads nothing and folds nothing.
+ * {@link KEEP_ALIVE_MS}. Quality jobs that named a job_id report their progress through
+ * {@link quality} (`event: quality`). With no stream open it reads nothing and folds nothing.
  */
 export class EventHub {
   private readonly clients = new Set<ServerResponse>();
@@ -124,6 +125,12 @@ export class EventHub {
     this.keepAlive = undefined;
   }
 
+  /** Sends `event: quality` (a quality job's progress) to every open stream. */
+  quality(progress: QualityProgress): void {
+    if (this.clients.size === 0 || this.closed) return;
+    this.send('quality', progress);
+  }
+
   private changed(change: RunChange): void {
     if (this.clients.size === 0) return;
     if (change.kind === 'run') {
@@ -168,7 +175,7 @@ export class EventHub {
     }
   }
 
-  private send(event: 'run' | 'metrics', data: Run | MetricsEvent): void {
+  private send(event: 'run' | 'metrics' | 'quality', data: Run | MetricsEvent | QualityProgress): void {
     this.broadcast(`id: ${this.nextId++}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   }
 

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { CompareRequest, DaemonInfo, Heartbeat, WorkspaceSettingPut, MetricsBatch, ModelAliasSet, ModelVersionCreate, ParamsBatch, RunCreate, RunUpdate } from '@opsbook/schema';
+import type { CheckRequest, CompareRequest, DaemonInfo, DriftRequest, ProfileRequest, SuggestRequest, Heartbeat, WorkspaceSettingPut, MetricsBatch, ModelAliasSet, ModelVersionCreate, ParamsBatch, RunCreate, RunUpdate } from '@opsbook/schema';
 import { Readable } from 'node:stream';
 import type { RunFilter, RunStore, RunStatus } from '../tracking/run-store';
 import type { RunSupervisor } from '../tracking/run-supervisor';
@@ -10,6 +10,7 @@ import type { SettingsStore } from '../tracking/settings-store';
 import type { DeletedFilter } from '../tracking/run-filter';
 import { contentHeadersFor, type ArtifactKind, type ArtifactStore } from '../tracking/artifacts';
 import type { ModelRegistry } from '../tracking/registry';
+import type { QualityJobs } from './quality-jobs';
 import { RawAnswer } from './raw';
 
 /** What a handler gets: validated parameters (path + query) and the validated body. */
@@ -53,6 +54,23 @@ export function trackingHandlers(tracking: TrackingService): Record<(typeof TRAC
   };
 }
 
+/**
+ * The data-quality operations: they run on the quality capability's own DuckDB whatever the
+ * tracking backend (recording a result against a run goes through the backend's recorder).
+ */
+export const QUALITY_OPERATIONS = ['runQualityCheck', 'profileData', 'compareDrift', 'suggestSuite', 'cancelQualityJob'] as const;
+
+/** The handlers of {@link QUALITY_OPERATIONS}, served by `quality`. */
+export function qualityHandlers(quality: QualityJobs): Record<(typeof QUALITY_OPERATIONS)[number], Handler> {
+  return {
+    runQualityCheck: ({ body }) => quality.check(body as CheckRequest),
+    profileData: ({ body }) => quality.profile(body as ProfileRequest),
+    compareDrift: ({ body }) => quality.drift(body as DriftRequest),
+    suggestSuite: ({ body }) => quality.suggest(body as SuggestRequest),
+    cancelQualityJob: ({ params }) => Promise.resolve(quality.cancel(params.job_id as string)),
+  };
+}
+
 /** The query of `listRuns` from its validated parameters. */
 function runListQuery(params: Record<string, unknown>): RunFilter {
   return {
@@ -85,6 +103,7 @@ export function apiHandlers(
   models: { artifacts: ArtifactStore; registry: ModelRegistry },
   settings: SettingsStore,
   events: EventHub,
+  quality: QualityJobs,
 ): Record<string, Handler> {
   const { artifacts, registry } = models;
   return {
@@ -128,5 +147,6 @@ export function apiHandlers(
     resolveModel: ({ params }) => registry.resolve(params.ref as string),
     getWorkspaceSetting: ({ params }) => settings.get(params.key as string),
     putWorkspaceSetting: ({ params, body }) => settings.put(params.key as string, (body as WorkspaceSettingPut).value),
+    ...qualityHandlers(quality),
   };
 }

@@ -4,10 +4,13 @@ import { MlflowClient, MlflowError } from '../tracking/mlflow/client';
 import { MlflowBackend, NotWithMlflowError } from '../tracking/mlflow/backend';
 import type { TrackingConfig } from '../tracking/mlflow/config';
 import { HttpError } from './errors';
-import { trackingHandlers, type Handler } from './handlers';
+import { QUALITY_OPERATIONS, trackingHandlers, type Handler } from './handlers';
 
-/** Operations about the daemon or the workspace itself, served the same whatever the backend. */
-const WORKSPACE_OPERATIONS = new Set(['getHealth', 'getWorkspaceSetting', 'putWorkspaceSetting']);
+/**
+ * Operations about the daemon or the workspace itself, and data-quality work (which runs locally; its
+ * recorder refuses a run_id), served the same whatever the backend.
+ */
+const WORKSPACE_OPERATIONS = new Set<string>(['getHealth', 'getWorkspaceSetting', 'putWorkspaceSetting', ...QUALITY_OPERATIONS]);
 
 /** The daemon's handlers for the workspace's tracking backend: `base` itself for the local store. */
 export function withTrackingBackend(config: TrackingConfig, base: Record<string, Handler>): Record<string, Handler> {
@@ -16,7 +19,7 @@ export function withTrackingBackend(config: TrackingConfig, base: Record<string,
 
 /**
  * The handlers of a daemon whose workspace tracks to MLflow (`tracking.backend: mlflow`): the core
- * tracking operations and heartbeats go to `backend`, the workspace's own operations stay as `base` has them, and
+ * tracking operations and heartbeats go to `backend`, the workspace's own operations and quality work stay as `base` has them, and
  * every other operation (compare, series, events, artifacts, registry …) answers 400 naming
  * `tracking.backend`. MLflow's failures become 404 (unknown run), 400 (a value MLflow refused) or
  * 503 (the server cannot be reached or failed).

@@ -1,0 +1,235 @@
+import { randomUUID } from 'node:crypto';
+import { realpathSync, rmSync } from 'node:fs';
+import { isAbsolute, join, relative, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import type {
+  CheckRequest,
+  CheckResult,
+  DataProfile,
+  DataSource,
+  DriftReport,
+  DriftRequest,
+  ProfileRequest,
+  QualityCancel,
+  QualityProgress,
+  SuggestRequest,
+  SuggestResult,
+} from '@opsbook/schema';
+import { driftTables, profileTable, resolveSource, runSuite, suggestSuite, type ProgressStep, type QualityHooks, type ResolvedSource } from '../quality';
+import { ConflictError } from '../store/errors';
+import type { ArtifactStore } from '../tracking/artifacts';
+import { NotWithMlflowError } from '../tracking/mlflow/backend';
+import type { RunStore } from '../tracking/run-store';
+
+/** Where quality results are recorded against runs. */
+export interface QualityRecorder {
+  /**
+   * Checks, before any work, that results can be recorded against the run.
+   * @throws NotFoundError (404) when the run does not exist; ConflictError (409, field status) when it has ended;
+   *   BadInputError (400) when the workspace's backend cannot record quality results.
+   */
+  requireRun(runId: string): Promise<void>;
+  /**
+   * Records the result: metrics `quality.<suite>.passed` and `.failed` at the keys' next step, and the
+   * result as artifact `quality/<suite>.json`.
+   * @returns the artifact's name.
+   */
+  record(runId: string, result: CheckResult): Promise<string>;
+}
+
+/** The local store's recorder: metrics through the run store, the report through the artifact store. */
+export function storeRecorder(runs: RunStore, artifacts: ArtifactStore): QualityRecorder {
+  // One recording at a time, so two results of one suite never take the same step.
+  let queue: Promise<unknown> = Promise.resolve();
+  return {
+    async requireRun(runId) {
+      const { run } = await runs.getRun(runId);
+      if (run.status !== 'running') {
+        throw new ConflictError('status', run.status, `run ${runId} has ended (${run.status}): quality results are recorded against running runs`);
+      }
+    },
+    record(runId, result) {
+      const recorded = queue.then(async () => {
+        const name = `quality/${result.suite}.json`;
+        const report: CheckResult = { ...result, run_id: runId, artifact: name };
+        const bytes = Buffer.from(JSON.stringify(report), 'utf8');
+        await artifacts.upload(runId, { name, kind: 'file', mediaType: 'application/json', declaredBytes: bytes.length }, Readable.from([bytes]));
+        const keys = [`quality.${result.suite}.passed`, `quality.${result.suite}.failed`];
+        const { metrics } = await runs.getRun(runId);
+        const step = Math.max(0, ...metrics.filter((m) => keys.includes(m.key)).map((m) => m.last_step + 1));
+        const passed = result.checks.filter((check) => check.status === 'pass').length;
+        const timestamp = Date.now();
+        await runs.logMetrics(runId, [
+          { key: keys[0], value: passed, step, timestamp },
+          { key: keys[1], value: result.checks.length - passed, step, timestamp },
+        ]);
+        return name;
+      });
+      queue = recorded.catch(() => undefined);
+      return recorded;
+    },
+  };
+}
+
+/** The recorder of a workspace tracking to MLflow: quality work runs locally, recording against a run is refused. */
+export function refusingRecorder(): QualityRecorder {
+  const refuse = (): Promise<never> => Promise.reject(new NotWithMlflowError('recording a quality result against a run (run_id)'));
+  return { requireRun: refuse, record: refuse };
+}
+
+/** Phases that end a job. */
+const ENDS = new Set<QualityProgress['phase']>(['done', 'cancelled', 'failed']);
+
+/** Reports a job's progress (the daemon's EventHub sends it as `event: quality`). */
+export type ProgressSink = (progress: QualityProgress) => void;
+
+interface Job {
+  controller: AbortController;
+  /** The caller's job_id; absent for jobs that named none (they still end when the daemon stops). */
+  jobId?: string;
+}
+
+/**
+ * The daemon's quality service: resolves the data sources of a request (relative to the workspace;
+ * hand-off files must lie in `<workspace>/.opsbook/handoff/` and are removed after use, whatever
+ * happens), keeps a registry of running jobs (job_id → AbortController) so `DELETE
+ * /quality/jobs/{job_id}` can cancel one, reports progress, and records check results against runs.
+ * The work itself runs in the quality capability's own in-memory DuckDB (its sandbox), never on the
+ * store's connections.
+ */
+export class QualityJobs {
+  private readonly jobs = new Map<string, Job>();
+
+  constructor(
+    private readonly workspace: string,
+    private readonly recorder: QualityRecorder,
+    private readonly progress: ProgressSink,
+  ) {}
+
+  /**
+   * Runs a suite; with `run_id`, records the result against that run (checked before any work).
+   * @throws NotFoundError for an unknown run; BadInputError for a bad suite or source; ConflictError when cancelled,
+   *   when the job_id is running already, or when the run has ended.
+   */
+  check(request: CheckRequest): Promise<CheckResult> {
+    return this.run(request.job_id, [request.data, request.reference], async (hooks) => {
+      if (request.run_id) await this.recorder.requireRun(request.run_id);
+      const data = await this.resolve(request.data, 'data');
+      const reference = request.reference ? await this.resolve(request.reference, 'reference') : undefined;
+      const suiteDir = request.suite_dir === undefined ? this.workspace : this.inWorkspace(request.suite_dir);
+      const result = await runSuite({ data, suite: request.suite, reference, suiteDir, samples: request.samples }, hooks);
+      if (!request.run_id) return result;
+      // A cancel that came while the last query ran still records nothing.
+      if (hooks.signal?.aborted) throw this.cancelled(request.job_id);
+      hooks.onProgress?.({ phase: 'record', done: 0, total: 1 });
+      const artifact = await this.recorder.record(request.run_id, result);
+      return { ...result, run_id: request.run_id, artifact };
+    });
+  }
+
+  /** Profiles every column. @throws BadInputError for a bad source; ConflictError when cancelled or the job_id is running. */
+  profile(request: ProfileRequest): Promise<DataProfile> {
+    return this.run(request.job_id, [request.data], async (hooks) =>
+      profileTable(await this.resolve(request.data, 'data'), { bins: request.bins, top: request.top }, hooks),
+    );
+  }
+
+  /** Drift of the shared columns. @throws BadInputError for a bad source; ConflictError when cancelled or the job_id is running. */
+  drift(request: DriftRequest): Promise<DriftReport> {
+    return this.run(request.job_id, [request.data, request.reference], async (hooks) => {
+      const data = await this.resolve(request.data, 'data');
+      const reference = await this.resolve(request.reference, 'reference');
+      return driftTables(data, reference, { columns: request.columns, bins: request.bins }, hooks);
+    });
+  }
+
+  /** A starting suite from the profile. @throws BadInputError for a bad source; ConflictError when cancelled or the job_id is running. */
+  suggest(request: SuggestRequest): Promise<SuggestResult> {
+    return this.run(request.job_id, [request.data], async (hooks) =>
+      suggestSuite(await this.resolve(request.data, 'data'), { name: request.suite }, hooks),
+    );
+  }
+
+  /** Cancels the running job of that id; its request then answers 409 (field job_id). */
+  cancel(jobId: string): QualityCancel {
+    const job = this.jobs.get(jobId);
+    if (!job || job.controller.signal.aborted) return { job_id: jobId, cancelled: false };
+    job.controller.abort();
+    return { job_id: jobId, cancelled: true };
+  }
+
+  /** Cancels every running job (the daemon is stopping). */
+  close(): void {
+    for (const job of this.jobs.values()) job.controller.abort();
+  }
+
+  /** Jobs running now. */
+  get running(): number {
+    return this.jobs.size;
+  }
+
+  private async run<T>(jobId: string | undefined, sources: (DataSource | undefined)[], work: (hooks: QualityHooks) => Promise<T>): Promise<T> {
+    try {
+      const key = jobId ?? `anonymous-${randomUUID()}`;
+      if (this.jobs.has(key)) throw new ConflictError('job_id', jobId, `quality job ${jobId} is running already`);
+      const job: Job = { controller: new AbortController(), jobId };
+      this.jobs.set(key, job);
+      const report = (progress: Omit<QualityProgress, 'job_id'>): void => {
+        if (jobId !== undefined) this.progress({ job_id: jobId, ...progress });
+      };
+      try {
+        const onProgress = (step: ProgressStep): void => {
+          // The job's end (done, cancelled, failed) is reported here, after recording, once.
+          if (!ENDS.has(step.phase)) report(withMessage(step));
+        };
+        const result = await work({ signal: job.controller.signal, jobId, onProgress });
+        report({ phase: 'done', done: 1, total: 1 });
+        return result;
+      } catch (error) {
+        if (job.controller.signal.aborted) {
+          report({ phase: 'cancelled', done: 0, total: 1 });
+          throw this.cancelled(jobId);
+        }
+        report({ phase: 'failed', done: 0, total: 1, message: error instanceof Error ? error.message : String(error) });
+        throw error;
+      } finally {
+        this.jobs.delete(key);
+      }
+    } finally {
+      for (const source of sources) if (source?.handoff) this.removeHandoff(source.path);
+    }
+  }
+
+  private cancelled(jobId: string | undefined): ConflictError {
+    return new ConflictError('job_id', jobId ?? null, jobId ? `quality job ${jobId} was cancelled` : 'the quality job was cancelled');
+  }
+
+  private resolve(source: DataSource, field: 'data' | 'reference'): Promise<ResolvedSource> {
+    return resolveSource(source, this.workspace, field);
+  }
+
+  private inWorkspace(path: string): string {
+    return isAbsolute(path) ? path : join(this.workspace, path);
+  }
+
+  /** Removes a hand-off file, but only one whose real path lies in the workspace's hand-off folder. */
+  private removeHandoff(path: string): void {
+    let real: string;
+    let folder: string;
+    try {
+      real = realpathSync(this.inWorkspace(path));
+      folder = realpathSync(join(this.workspace, '.opsbook', 'handoff'));
+    } catch {
+      return;
+    }
+    const inside = relative(folder, real);
+    if (inside === '' || inside.startsWith(`..${sep}`) || inside === '..' || isAbsolute(inside)) return;
+    rmSync(real, { force: true });
+  }
+}
+
+/** A progress report without an empty message (the schema's message is optional, not empty). */
+function withMessage(progress: ProgressStep): Omit<QualityProgress, 'job_id'> {
+  const { message, ...rest } = progress;
+  return message ? { ...rest, message } : rest;
+}
