@@ -1,5 +1,4 @@
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
-import { Widget } from '@lumino/widgets';
 import {
   DEFAULT_RUNS_TABLE_QUERY,
   RunCard,
@@ -12,9 +11,9 @@ import {
 } from '@opsbook/core/views';
 import type { RunDetail as RunDetailData, RunList, TrackOutput } from '@opsbook/schema';
 import { useState } from 'react';
-import { createRoot, type Root } from 'react-dom/client';
 import { COMPARE_MIME_TYPE, CompareRenderer } from './CompareRenderer';
-import { OPEN_RUN_EVENT, type OpenRunEventDetail } from './tokens';
+import { OpsbookRenderer } from './OpsbookRenderer';
+import { QUALITY_MIME_TYPE, QualityRenderer } from './QualityRenderer';
 
 /** The mimetype of the card a `%%track` cell displays (`schema/track-output.schema.json`). */
 export const RUN_MIME_TYPE = 'application/vnd.opsbook.run+json';
@@ -28,41 +27,6 @@ export const RUN_DETAIL_MIME_TYPE = 'application/vnd.opsbook.run-detail+json';
 const RUN_LIST_MAX_HEIGHT = 420;
 /** The toolbar, the header and borders of the runs table above its 30 px rows. */
 const RUN_LIST_CHROME_HEIGHT = 80;
-
-/** A React root in a widget, with the way an output asks the sidebar to open a run. */
-abstract class OpsbookRenderer extends Widget implements IRenderMime.IRenderer {
-  private root: Root | null = null;
-
-  constructor(
-    protected readonly options: IRenderMime.IRendererOptions,
-    className: string,
-  ) {
-    super();
-    this.addClass(className);
-  }
-
-  abstract renderModel(model: IRenderMime.IMimeModel): Promise<void>;
-
-  override dispose(): void {
-    this.root?.unmount();
-    this.root = null;
-    super.dispose();
-  }
-
-  protected renderView(element: JSX.Element): Promise<void> {
-    this.root ??= createRoot(this.node);
-    this.root.render(element);
-    return Promise.resolve();
-  }
-
-  protected requestOpen(runId: string): void {
-    const event = new CustomEvent<OpenRunEventDetail>(OPEN_RUN_EVENT, { detail: { runId }, bubbles: true, cancelable: true });
-    const handled = !this.node.dispatchEvent(event);
-    if (!handled) {
-      window.alert('The Opsbook sidebar is not available in this application.');
-    }
-  }
-}
 
 /** Renders a tracked run as a compact card with a button that opens it in the Opsbook sidebar view. */
 export class RunCardRenderer extends OpsbookRenderer {
@@ -119,6 +83,7 @@ const renderers: [string, new (options: IRenderMime.IRendererOptions) => IRender
   [RUN_LIST_MIME_TYPE, RunListRenderer, 'the runs table of %opsbook runs list'],
   [RUN_DETAIL_MIME_TYPE, RunDetailRenderer, 'the run view of %opsbook runs show'],
   [COMPARE_MIME_TYPE, CompareRenderer, 'runs side by side, from %opsbook runs compare'],
+  [QUALITY_MIME_TYPE, QualityRenderer, 'data-quality results, profiles and drift reports of %check, %%check, %drift and %opsbook profile'],
 ];
 
 const extensions: IRenderMime.IExtension[] = renderers.map(([mimeType, Renderer, what]) => ({
