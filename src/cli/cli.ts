@@ -5,7 +5,7 @@ import { BadInputError, ConflictError, NotFoundError } from '../store/errors';
 import { commandUsage, parseCommand, topUsage } from './args';
 import { compareCommand } from './compare-command';
 import { daemonCommand } from './daemon-command';
-import { EnvironmentError, EXIT_USAGE, UsageError } from './errors';
+import { EnvironmentError, EXIT_USAGE, InterruptedError, UsageError } from './errors';
 import { mlflowCommand } from './mlflow-command';
 import { modelsCommand } from './models-command';
 import { qualityCommand } from './quality-command';
@@ -19,7 +19,7 @@ const processOutput: CliOutput = {
 /**
  * Runs one `opsbook` command line and returns its exit code: 0 ok (also for `--version`, which prints
  * the core's version), 1 the data failed its checks or drifted (`check`, `drift`), 2 bad usage, bad input
- * or an unknown run, 3 an environment problem. Messages go to stderr as
+ * or an unknown run, 3 an environment problem, 130 interrupted (Ctrl-C cancelled the daemon's work). Messages go to stderr as
  * one line; with `--json`, stdout also gets the error as one `error.schema.json` document.
  */
 export async function runCli(argv: readonly string[], out: CliOutput = processOutput): Promise<number> {
@@ -79,6 +79,7 @@ function describeFailure(error: unknown): { exitCode: number; body: ErrorBody } 
   if (error instanceof EnvironmentError) {
     return { exitCode: error.exitCode, body: { error: { code: 'unavailable', message } } };
   }
+  if (error instanceof InterruptedError) return { exitCode: error.exitCode, body: { error: { code: 'conflict', message } } };
   if (error instanceof NotFoundError || error instanceof BadInputError || error instanceof ConflictError) {
     return { exitCode: EXIT_USAGE, body: toErrorAnswer(error).body };
   }

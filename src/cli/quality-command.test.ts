@@ -1,12 +1,14 @@
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SchemaValidator } from '@opsbook/schema';
+import { SchemaValidator, type QualityProgress } from '@opsbook/schema';
 import { OpsbookClient } from '../client/client';
+import { followEvents } from '../client/events';
 import { findDaemon, startDaemon, type RunningDaemon } from '../daemon/daemon';
 import { parseSuiteText } from '../quality';
 import { writeTable } from '../quality/testing';
-import { runBuiltCli as opsbook } from './testing';
+import { BUILT_CLI, runBuiltCli as opsbook } from './testing';
 
 const validator = new SchemaValidator();
 
@@ -144,6 +146,40 @@ describe('opsbook check, profile and drift through the built CLI', () => {
     expect(report.columns.map((c) => [c.column, c.drifted]).sort()).toEqual([['country', false], ['score', false]]);
   });
 
+  it('replaces every drift reference with --reference, and reads relative ones from the suite file\'s folder', async () => {
+    writeFileSync(join(workspace, 'drift.yaml'), 'suite: drifting\nchecks:\n  - {check: drift, column: score, reference: orders.parquet, method: psi, max: 0.2}\n');
+    const elsewhere = tmpdir();
+    const own = await opsbook(['check', data, '--suite', join(workspace, 'drift.yaml')], env, elsewhere);
+    expect(own.code).toBe(0);
+    const replaced = await opsbook(['check', data, '--suite', join(workspace, 'drift.yaml'), '--reference', shifted], env, elsewhere);
+    expect(replaced.code).toBe(1);
+    expect(replaced.stdout).toMatch(/^✗ drift\s+score/m);
+  });
+
+  it('cancels its job in the daemon on Ctrl-C and exits 130', async () => {
+    const big = (await writeTable(workspace, 'big', 'SELECT i AS id, md5(i::VARCHAR) AS email FROM range(3000000) t(i)')).path;
+    writeFileSync(join(workspace, 'big.yaml'), 'suite: big\nchecks:\n  - {check: unique, column: email}\n  - {check: matches, column: email, pattern: "^[0-9a-f]+@x$"}\n  - {check: duplicate_rows}\n');
+    const seen: QualityProgress[] = [];
+    let followed: ReturnType<typeof followEvents> | undefined;
+    await new Promise<void>((resolve) => {
+      followed = followEvents(client, { onEvent: () => undefined, onQuality: (event) => seen.push(event.data), onOpen: resolve });
+    });
+    try {
+      const child = spawn(process.execPath, [BUILT_CLI, 'check', big, '--suite', join(workspace, 'big.yaml')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const closed = new Promise<number | null>((resolve) => child.once('close', resolve));
+      await until(() => seen.some((p) => p.job_id.startsWith('cli-')));
+      child.kill('SIGINT');
+      expect(await closed).toBe(130);
+      expect(stderr).toMatch(/^opsbook: interrupted: quality job cli-\S+ was cancelled\n$/);
+      await until(() => seen.some((p) => p.phase === 'cancelled'));
+    } finally {
+      followed?.close();
+      await followed?.closed;
+    }
+  });
+
   describe('bad input, in a workspace with no daemon', () => {
     let fresh: string;
     let freshEnv: NodeJS.ProcessEnv;
@@ -193,3 +229,10 @@ describe('opsbook check, profile and drift through the built CLI', () => {
     });
   });
 });
+
+/** Waits until `check` holds (polling every 20 ms, for at most 20 s). */
+async function until(check: () => boolean): Promise<void> {
+  for (const deadline = Date.now() + 20_000; !check(); await new Promise((resolve) => setTimeout(resolve, 20))) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+  }
+}

@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { CheckOutcome, CheckResult, CheckSuite, ColumnDrift, DataProfile, DataSource, DriftReport, SuggestResult } from '@opsbook/schema';
-import type { OpsbookClient } from '../client/client';
+import { OpsbookApiError, type OpsbookClient } from '../client/client';
 import { parseSuiteText, resolveSource } from '../quality';
 import { BadInputError } from '../store/errors';
 import type { ParsedCommand } from './args';
 import { connectDaemon, fromApiError } from './daemon-client';
 import { alignRows, indent } from './format';
-import { UsageError } from './errors';
+import { InterruptedError, UsageError } from './errors';
 import type { CliOutput } from './runs-command';
 import { cliValidator } from './validator';
 import { workspaceOf } from './workspace';
@@ -99,16 +99,21 @@ function readSuite(file: string, cwd: string): CheckSuite {
 
 /**
  * Sends one quality request to the workspace's daemon under a job id of its own, which Ctrl-C cancels
- * (a second Ctrl-C ends the CLI at once). The daemon's error answers become the CLI's errors.
+ * (a second Ctrl-C ends the CLI at once), exiting 130. The daemon's error answers become the CLI's errors.
  */
 async function inDaemon<T>(parsed: ParsedCommand, field: string, call: (client: OpsbookClient, jobId: string) => Promise<T>): Promise<T> {
   const client = await connectDaemon(workspaceOf(parsed.values.workspace as string | undefined));
   const jobId = `cli-${randomUUID()}`;
-  const cancel = (): void => void client.cancelQualityJob(jobId).catch(() => undefined);
+  let interrupted = false;
+  const cancel = (): void => {
+    interrupted = true;
+    void client.cancelQualityJob(jobId).catch(() => undefined);
+  };
   process.once('SIGINT', cancel);
   try {
     return await call(client, jobId);
   } catch (error) {
+    if (interrupted && error instanceof OpsbookApiError && error.status === 409) throw new InterruptedError(`interrupted: ${error.message}`);
     throw fromApiError(error, field);
   } finally {
     process.off('SIGINT', cancel);
