@@ -289,6 +289,23 @@ def client(make_client: Callable[..., Any]) -> Any:
 # ---- the real daemon ----
 
 
+@contextlib.contextmanager
+def process_client(workspace: Path) -> Iterator[Any]:
+    """The process's tracking client for a real daemon's workspace; at the end, open runs are killed,
+    the client closed and the previous one restored."""
+    from opsbook import _client, _tracking
+
+    client = _client.TrackingClient(workspace, notices=lambda line: None, max_backoff=0.5)
+    previous = _client.set_client(client)
+    try:
+        yield client
+    finally:
+        while _tracking.active_run() is not None:
+            _tracking.end_run("killed")
+        client.close(timeout=5)
+        _client.set_client(previous)
+
+
 @pytest.fixture
 def _daemon_build() -> None:
     """Fails (never skips) a test that needs the built daemon when the build or node is missing:

@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import Daemon, requires_daemon, schema_validator
-from opsbook import _client, _tracking
+from conftest import Daemon, process_client, requires_daemon, schema_validator
 
 pytestmark = requires_daemon
 
@@ -25,15 +24,8 @@ def live(daemon_env: Tuple[Path, Dict[str, str], Daemon], monkeypatch: pytest.Mo
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", env["JUPYTER_RUNTIME_DIR"])
     monkeypatch.setenv("OPSBOOK_WORKSPACE", str(workspace))
     daemon.start()
-    client = _client.TrackingClient(workspace, notices=lambda line: None, max_backoff=0.5)
-    previous = _client.set_client(client)
-    try:
+    with process_client(workspace):
         yield daemon
-    finally:
-        while _tracking.active_run() is not None:
-            _tracking.end_run("killed")
-        client.close(timeout=5)
-        _client.set_client(previous)
 
 
 def raw_get(daemon: Daemon, path: str) -> Tuple[int, Dict[str, str], bytes]:
