@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union
@@ -31,6 +32,8 @@ QUALITY_TIMEOUT_S: Optional[float] = None
 RUN_FLUSH_TIMEOUT_S = 10.0
 
 Data = Union[str, "os.PathLike[str]", Any]
+#: check-suite.schema.json's pattern of a suite name.
+SUITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 class QualityError(RuntimeError):
@@ -300,4 +303,17 @@ def suggest(
     """
     root = _workspace(workspace)
     with _sources(root) as sources:
-        return _run(["check", sources.path_of(data, label, "data"), "--suggest", "--json", f"--workspace={root}"])
+        path = sources.path_of(data, label, "data")
+        suggested = _run(["check", path, "--suggest", "--json", f"--workspace={root}"])
+        frame = sources.frames.get("data")
+    if frame is not None and SUITE_NAME.match(frame["label"]):
+        # The suite is named after its file: for a frame, the hand-off file's name stands for the variable.
+        handed_off = Path(path)
+        suggested["yaml"] = suggested["yaml"].replace(handed_off.name, frame["label"]).replace(
+            f"suite: {handed_off.stem}\n", f"suite: {frame['label']}\n"
+        )
+        suite = suggested["suite"]
+        suite["suite"] = frame["label"]
+        if "description" in suite:
+            suite["description"] = suite["description"].replace(handed_off.name, frame["label"])
+    return suggested

@@ -71,12 +71,16 @@ def test_check_drift_and_profile_line_magics_take_variables_and_files(kernel: An
     base.to_parquet(workspace / "reference.parquet")
     shifted(base).to_parquet(workspace / "today.parquet")
     (workspace / "suite.yaml").write_text("suite: prices\nchecks:\n  - {check: mean_between, column: price, min: 40, max: 50}\n")
-    assert run_cell(kernel, "%load_ext opsbook\nimport polars as pl\ntoday = pl.read_parquet('today.parquet')").reply["status"] == "ok"
+    (workspace / "drift.yaml").write_text("suite: drift\nchecks:\n  - {check: drift, column: price}\n  - {check: drift, column: age}\n")
+    setup = "%load_ext opsbook\nimport pandas as pd, polars as pl\ntoday = pl.read_parquet('today.parquet')\nbase = pd.read_parquet('reference.parquet')"
+    assert run_cell(kernel, setup).reply["status"] == "ok"
 
     drifted = quality_outputs(run_cell(kernel, "%drift today reference.parquet"))
     checked = quality_outputs(run_cell(kernel, "%check today --suite suite.yaml"))
     same = quality_outputs(run_cell(kernel, "%opsbook check reference.parquet --suite suite.yaml"))
     profiled = quality_outputs(run_cell(kernel, "%opsbook profile today"))
+    against = quality_outputs(run_cell(kernel, "%check today --suite drift.yaml --reference base --samples 3"))
+    suggested = run_cell(kernel, "%check today --suggest")
 
     (drift,) = drifted
     assert drift["drift"]["data"]["label"] == "today" and drift["drift"]["reference"]["label"] == "reference.parquet"
@@ -84,6 +88,11 @@ def test_check_drift_and_profile_line_magics_take_variables_and_files(kernel: An
     assert {c["column"] for c in drift["drift"]["columns"][:2]} == {"price", "status"}  # ranked first
     assert checked[0]["result"]["status"] == "fail" and same[0]["result"]["status"] == "pass"
     assert profiled[0]["profile"]["data"]["label"] == "today" and profiled[0]["profile"]["rows"] == len(base)
+    (with_reference,) = against
+    assert with_reference["result"]["reference"]["label"] == "base"
+    assert [c["status"] for c in with_reference["result"]["checks"]] == ["fail", "pass"]
+    assert suggested.reply["status"] == "ok" and "\nsuite: today\n" in suggested.stream("stdout")
+    assert "check: row_count" in suggested.stream("stdout") and "Suggested from today (" in suggested.stream("stdout")
     assert list(handoff_dir(workspace).iterdir()) == []
 
 
