@@ -361,11 +361,19 @@ class Daemon:
             return None
 
     def get(self, path: str) -> Tuple[int, Any]:
+        return self.request("GET", path)
+
+    def request(self, method: str, path: str, body: Any = None) -> Tuple[int, Any]:
+        """(status, parsed answer) of one call to the daemon's API, with its token."""
         info = self.discovery()
         assert info is not None, "no discovery file"
-        connection = http.client.HTTPConnection("127.0.0.1", info["port"], timeout=10)
+        connection = http.client.HTTPConnection("127.0.0.1", info["port"], timeout=30)
+        headers = {"Authorization": f"Bearer {info['token']}"}
+        payload = None if body is None else json.dumps(body)
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
         try:
-            connection.request("GET", f"/api/v1{path}", headers={"Authorization": f"Bearer {info['token']}"})
+            connection.request(method, f"/api/v1{path}", body=payload, headers=headers)
             response = connection.getresponse()
             return response.status, json.loads(response.read() or b"null")
         finally:

@@ -3,6 +3,7 @@ daemon: the quality mimetype, results recorded on the open run, the hand-off fol
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
@@ -114,3 +115,31 @@ def test_bad_suites_and_unreadable_data_are_one_line_errors(kernel: Any, daemon_
     assert "variable 'n' holds a builtins.int" in not_a_frame.stream("stderr")
     assert "either as --suite FILE or as the body" in both.stream("stderr")
     assert not handoff_dir(workspace).exists() or list(handoff_dir(workspace).iterdir()) == []
+
+
+def test_an_editor_pushes_a_frame_through_the_bridge_and_the_daemon_checks_and_removes_it(
+    kernel: Any, daemon_env: Tuple[Path, Dict[str, str], Daemon]
+) -> None:
+    workspace, _, daemon = daemon_env
+    daemon.start()
+    assert run_cell(kernel, "import pandas as pd\norders_df = pd.DataFrame({'id': pd.array([1, 2, 2, None], dtype='Int64')})").reply["status"] == "ok"
+    request = {"protocol": "opsbook.bridge/1", "id": "p1", "type": "push_frame", "args": {"name": "orders_df", "folder": str(handoff_dir(workspace))}}
+    expression = f"__import__('opsbook.bridge').bridge.handle({json.dumps(request)!r})"
+
+    reply = kernel.execute_interactive("", silent=True, user_expressions={"push": expression}, timeout=60)
+
+    evaluated = reply["content"]["user_expressions"]["push"]
+    assert evaluated["status"] == "ok", evaluated
+    bridge_reply = evaluated["data"]["application/vnd.opsbook.bridge+json"]
+    schema_validator("bridge.schema.json#/$defs/BridgeReply").validate(bridge_reply)
+    pushed = bridge_reply["result"]
+    assert Path(pushed["path"]).resolve().parent == handoff_dir(workspace).resolve()
+    source = {"path": pushed["path"], "handoff": True, "label": "orders_df", "fingerprint": pushed["fingerprint"]}
+    suite = {"suite": "pushed", "checks": [{"check": "unique", "column": "id"}, {"check": "not_null", "column": "id"}]}
+    status, result = daemon.request("POST", "/quality/check", {"data": source, "suite": suite})
+
+    assert status == 200, result
+    schema_validator("check-result.schema.json").validate(result)
+    assert [(c["status"], c["failing_rows"]) for c in result["checks"]] == [("fail", 2), ("fail", 1)]
+    assert result["data"]["label"] == "orders_df" and result["data"]["fingerprint"] == pushed["fingerprint"]
+    assert not Path(pushed["path"]).exists()  # the daemon removed the hand-off file
