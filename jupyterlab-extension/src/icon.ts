@@ -9,3 +9,13 @@ const OPSBOOK_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"
 </svg>`;
 
 export const opsbookIcon = new LabIcon({ name: 'opsbook:logo', svgstr: OPSBOOK_SVG });
+
+/** A table with a check mark: the Data Quality panel. */
+const QUALITY_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" width="16" height="16">
+  <g class="jp-icon3" fill="#616161">
+    <path d="M3 4h18v6h-2V8H5v4h6v2H5v4h6v2H3z M5 6h14V6H5z"/>
+    <path d="M12.5 17.2l1.4-1.4 2.3 2.3 4.9-4.9 1.4 1.4-6.3 6.3z"/>
+  </g>
+</svg>`;
+
+export const qualityIcon = new LabIcon({ name: 'opsbook:quality', svgstr: QUALITY_SVG });

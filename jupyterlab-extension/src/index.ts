@@ -6,6 +6,7 @@ import { createLabClient } from './client';
 import { comparePlugin } from './comparePlugin';
 import { ExperimentsPanel } from './ExperimentsPanel';
 import { ModelsPanel } from './ModelsPanel';
+import { qualityPlugin } from './qualityPlugin';
 import { opsbookIcon } from './icon';
 import { createRunWidget, runWidgetId, type RunPanel } from './RunPanel';
 import { DEFAULT_REFRESH_INTERVAL, RunsModel } from './runs';
@@ -176,4 +177,4 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
   },
 };
 
-export default [runsPlugin, sidebarPlugin, comparePlugin];
+export default [runsPlugin, sidebarPlugin, comparePlugin, qualityPlugin];

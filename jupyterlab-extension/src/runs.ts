@@ -1,5 +1,5 @@
 import { EventStreamEnded, followEvents, OpsbookApiError, type FollowedEvents, type OpsbookClient } from '@opsbook/core/client';
-import type { Run } from '@opsbook/schema';
+import type { QualityProgress, Run } from '@opsbook/schema';
 import { Signal, type ISignal } from '@lumino/signaling';
 import { RepeatingTask } from './coalesce';
 import { describeError } from './errors';
@@ -21,6 +21,7 @@ export class RunsModel implements IOpsbookRuns {
   private currentState: RunsState = { kind: 'loading' };
   private readonly changed = new Signal<IOpsbookRuns, RunsState>(this);
   private readonly received = new Signal<IOpsbookRuns, RunsEvent>(this);
+  private readonly progressed = new Signal<IOpsbookRuns, QualityProgress>(this);
   private watchers = 0;
   private interval = DEFAULT_REFRESH_INTERVAL;
   private stream: FollowedEvents | null = null;
@@ -44,6 +45,10 @@ export class RunsModel implements IOpsbookRuns {
 
   get events(): ISignal<IOpsbookRuns, RunsEvent> {
     return this.received;
+  }
+
+  get qualityProgress(): ISignal<IOpsbookRuns, QualityProgress> {
+    return this.progressed;
   }
 
   get refreshInterval(): number {
@@ -106,6 +111,7 @@ export class RunsModel implements IOpsbookRuns {
         else this.rereadSoon();
         this.received.emit(event);
       },
+      onQuality: (event) => this.progressed.emit(event.data),
       onError: (error) => {
         // An open stream that ended (the daemon restarted) is simply opened again.
         if (error instanceof EventStreamEnded) return;

@@ -1,5 +1,5 @@
 import type { LiveEvent, OpsbookClient } from '@opsbook/core/client';
-import type { Run } from '@opsbook/schema';
+import type { QualityProgress, Run } from '@opsbook/schema';
 import { Token } from '@lumino/coreutils';
 import type { ISignal } from '@lumino/signaling';
 
@@ -28,6 +28,8 @@ export interface IOpsbookRuns {
   readonly runsChanged: ISignal<IOpsbookRuns, RunsState>;
   /** Each event of the daemon's live stream, while someone is watching (see {@link watch}). */
   readonly events: ISignal<IOpsbookRuns, RunsEvent>;
+  /** The progress of quality jobs (`event: quality`), while someone is watching (see {@link watch}). */
+  readonly qualityProgress: ISignal<IOpsbookRuns, QualityProgress>;
   /** Least milliseconds between reads of the list while metrics stream in. */
   refreshInterval: number;
   /**
@@ -58,6 +60,8 @@ export const CommandIds = {
   compare: 'opsbook:compare',
   /** Opens a sweep (a parent run and its children); args `{runId}`. */
   openSweep: 'opsbook:open-sweep',
+  /** Shows the Data Quality sidebar panel. */
+  openQuality: 'opsbook:open-quality',
 } as const;
 
 /**
