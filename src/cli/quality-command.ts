@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { CheckOutcome, CheckResult, CheckSuite, ColumnDrift, DataProfile, DataSource, DriftReport, SuggestResult } from '@opsbook/schema';
 import { OpsbookApiError, type OpsbookClient } from '../client/client';
-import { parseSuiteText, resolveSource } from '../quality';
+// The suite parser and the source check only: the capability's index would load apache-arrow and the sandbox.
+import { resolveSource } from '../quality/source';
+import { parseSuiteText } from '../quality/suite';
 import { BadInputError } from '../store/errors';
 import type { ParsedCommand } from './args';
 import { connectDaemon, fromApiError } from './daemon-client';

@@ -15,7 +15,8 @@ import type {
   SuggestRequest,
   SuggestResult,
 } from '@opsbook/schema';
-import { driftTables, profileTable, resolveSource, runSuite, suggestSuite, type ProgressStep, type QualityHooks, type ResolvedSource } from '../quality';
+import type * as Quality from '../quality';
+import type { ProgressStep, QualityHooks, ResolvedSource } from '../quality';
 import { ConflictError } from '../store/errors';
 import type { ArtifactStore } from '../tracking/artifacts';
 import { NotWithMlflowError } from '../tracking/mlflow/backend';
@@ -77,6 +78,20 @@ export function refusingRecorder(): QualityRecorder {
   return { requireRun: refuse, record: refuse };
 }
 
+let loaded: typeof Quality | undefined;
+
+/**
+ * The quality capability, loaded by the first quality request: it brings apache-arrow and the
+ * sandbox, which the daemon (and every CLI command, which reaches this module through the launcher)
+ * would otherwise load at start for nothing.
+ */
+function capability(): typeof Quality {
+  // A plain require, not import(): webpack keeps it in the one-file bundle and runs it on the first call.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  loaded ??= require('../quality') as typeof Quality;
+  return loaded;
+}
+
 /** Phases that end a job. */
 const ENDS = new Set<QualityProgress['phase']>(['done', 'cancelled', 'failed']);
 
@@ -117,7 +132,7 @@ export class QualityJobs {
       const data = await this.resolve(request.data, 'data');
       const reference = request.reference ? await this.resolve(request.reference, 'reference') : undefined;
       const suiteDir = request.suite_dir === undefined ? this.workspace : this.inWorkspace(request.suite_dir);
-      const result = await runSuite({ data, suite: request.suite, reference, suiteDir, samples: request.samples }, hooks);
+      const result = await capability().runSuite({ data, suite: request.suite, reference, suiteDir, samples: request.samples }, hooks);
       if (!request.run_id) return result;
       // A cancel that came while the last query ran still records nothing.
       if (hooks.signal?.aborted) throw this.cancelled(request.job_id);
@@ -130,7 +145,7 @@ export class QualityJobs {
   /** Profiles every column. @throws BadInputError for a bad source; ConflictError when cancelled or the job_id is running. */
   profile(request: ProfileRequest): Promise<DataProfile> {
     return this.run(request.job_id, [request.data], async (hooks) =>
-      profileTable(await this.resolve(request.data, 'data'), { bins: request.bins, top: request.top }, hooks),
+      capability().profileTable(await this.resolve(request.data, 'data'), { bins: request.bins, top: request.top }, hooks),
     );
   }
 
@@ -139,14 +154,14 @@ export class QualityJobs {
     return this.run(request.job_id, [request.data, request.reference], async (hooks) => {
       const data = await this.resolve(request.data, 'data');
       const reference = await this.resolve(request.reference, 'reference');
-      return driftTables(data, reference, { columns: request.columns, bins: request.bins }, hooks);
+      return capability().driftTables(data, reference, { columns: request.columns, bins: request.bins }, hooks);
     });
   }
 
   /** A starting suite from the profile. @throws BadInputError for a bad source; ConflictError when cancelled or the job_id is running. */
   suggest(request: SuggestRequest): Promise<SuggestResult> {
     return this.run(request.job_id, [request.data], async (hooks) =>
-      suggestSuite(await this.resolve(request.data, 'data'), { name: request.suite }, hooks),
+      capability().suggestSuite(await this.resolve(request.data, 'data'), { name: request.suite }, hooks),
     );
   }
 
@@ -205,7 +220,7 @@ export class QualityJobs {
   }
 
   private resolve(source: DataSource, field: 'data' | 'reference'): Promise<ResolvedSource> {
-    return resolveSource(source, this.workspace, field);
+    return capability().resolveSource(source, this.workspace, field);
   }
 
   private inWorkspace(path: string): string {
