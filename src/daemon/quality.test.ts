@@ -218,6 +218,11 @@ describe('quality operations on a real daemon', () => {
       (reason: unknown) => reason,
     );
     await until(() => progress.some((p) => p.job_id === jobId));
+    // The store answers while the check scans (it has a DuckDB of its own); the cancel below, which
+    // finds the job still running, shows these were served during the scan.
+    const run = await client.createRun({ experiment: 'during-check' });
+    expect(await client.logMetrics(run.id, [{ key: 'loss', value: 1, step: 0, timestamp: Date.now() }])).toEqual({ accepted: 1 });
+    expect((await client.listRuns({ experiment: 'during-check' })).runs.map((r) => r.id)).toEqual([run.id]);
     // A second job under the same id while it runs is refused.
     expect(await refusal(client.profileData({ data: { path: big }, job_id: jobId }))).toMatchObject({ status: 409, field: 'job_id' });
     expect(await client.cancelQualityJob(jobId)).toEqual({ job_id: jobId, cancelled: true });
