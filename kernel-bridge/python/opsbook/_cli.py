@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -27,6 +28,8 @@ CHECKOUT_CORE = _PACKAGE_DIR.parents[2] / "src" / "dist" / "cli" / "main.js"
 EXIT_ENVIRONMENT = 3
 #: How long a CLI command run for a magic may take.
 CLI_TIMEOUT_S = 60.0
+#: How long an interrupted CLI gets to cancel its daemon job, once on the kernel's SIGINT and once on its own.
+INTERRUPT_GRACE_S = 2.0
 
 
 class CoreNotFound(RuntimeError):
@@ -96,20 +99,45 @@ def run_json(argv: Sequence[str], ok_codes: Sequence[int] = (0,), timeout: Optio
     # The CLI finds (or starts) the daemon through the same runtime dir as this package.
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(runtime_dir()))
     started = time.monotonic()
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, check=False)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        document = json.loads(completed.stdout) if completed.stdout.strip() else None
+        stdout, stderr = process.communicate(timeout=timeout)
+    except KeyboardInterrupt:
+        _interrupt(process)
+        raise
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise CliFailed(f"opsbook {' '.join(argv[:2])} gave no answer within {timeout:.0f} s") from None
+    try:
+        document = json.loads(stdout) if stdout.strip() else None
     except ValueError:
         document = None
     failed = isinstance(document, dict) and isinstance(document.get("error"), dict)
-    if completed.returncode not in ok_codes or document is None or failed:
+    if process.returncode not in ok_codes or document is None or failed:
         message = str(document["error"].get("message", "")) if failed else ""
-        message = message or (completed.stderr.strip().splitlines() or ["no output"])[-1]
+        message = message or (stderr.strip().splitlines() or ["no output"])[-1]
         raise CliFailed(
-            f"opsbook {' '.join(argv[:2])} failed (exit {completed.returncode}, {time.monotonic() - started:.1f} s): {message}",
+            f"opsbook {' '.join(argv[:2])} failed (exit {process.returncode}, {time.monotonic() - started:.1f} s): {message}",
             document if failed else None,
         )
     return document
+
+
+def _interrupt(process: "subprocess.Popen[str]") -> None:
+    """Stops the CLI after the kernel was interrupted, letting it cancel its daemon job first: on
+    SIGINT the CLI cancels the job it runs, and a kernel interrupt already reaches the CLI (it is in
+    the kernel's process group). Otherwise it gets its own SIGINT; killed only if it still runs."""
+    for send_sigint in (False, True):
+        if send_sigint:
+            process.send_signal(signal.SIGINT)
+        try:
+            process.communicate(timeout=INTERRUPT_GRACE_S)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+    process.kill()
+    process.communicate()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
