@@ -13,7 +13,7 @@
 // Goals: Opsbook / GE <= 0.1 (10x faster), Opsbook / bare scan <= 2. Prints the load average
 // beside the numbers: the ratios within one run are what count on a shared machine.
 // Uses the built modules in src/dist (run `make build` first).
-//   node bench/quality.mjs [--rows 10000000] [--repeats 3] [--data-dir DIR] [--skip-ge] [--skip-handoff]
+//   node bench/quality.mjs [--rows 10000000] [--repeats 3] [--data-dir DIR] [--skip-ge] [--skip-handoff] [--queries]
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -38,6 +38,8 @@ const { values: options } = parseArgs({
     'data-dir': { type: 'string' },
     'skip-ge': { type: 'boolean', default: false },
     'skip-handoff': { type: 'boolean', default: false },
+    // Once more, after the timings: runSuite with each sandbox query's time and SQL printed.
+    queries: { type: 'boolean', default: false },
   },
 });
 const ROWS = Number(options.rows);
@@ -183,6 +185,40 @@ const load = () =>
     .map((n) => n.toFixed(2))
     .join(' ');
 
+/**
+ * Runs the suite once in-process with the sandbox's queries timed one by one, and prints them
+ * slowest first: where runSuite's time goes. The wrapping is undone after.
+ */
+async function traceQueries(files) {
+  const quality = require(QUALITY);
+  const { Sandbox } = require('../src/dist/quality/sandbox.js');
+  const traced = [];
+  const originals = { read: Sandbox.prototype.read, runSelect: Sandbox.prototype.runSelect };
+  for (const [method, original] of Object.entries(originals)) {
+    Sandbox.prototype[method] = async function (...args) {
+      const started = performance.now();
+      try {
+        return await original.apply(this, args);
+      } finally {
+        const sql = typeof args[0] === 'string' ? args[0] : '(a prepared sql check)';
+        traced.push({ seconds: (performance.now() - started) / 1000, sql: sql.replace(/\s+/g, ' ') });
+      }
+    };
+  }
+  try {
+    const data = await quality.resolveSource({ path: files.data }, DATA_DIR);
+    const started = performance.now();
+    await quality.runSuite({ data, suite: suiteFor(), suiteDir: DATA_DIR });
+    const total = (performance.now() - started) / 1000;
+    process.stdout.write(`\nrunSuite's ${traced.length} queries, slowest first (${total.toFixed(2)} s in all; load ${load()})\n`);
+    for (const query of traced.sort((a, b) => b.seconds - a.seconds)) {
+      process.stdout.write(`${query.seconds.toFixed(2).padStart(8)} s  ${query.sql.slice(0, 150)}\n`);
+    }
+  } finally {
+    Object.assign(Sandbox.prototype, originals);
+  }
+}
+
 /** Stops the daemon `ensureDaemon` started (detached) and waits until its process is gone. */
 async function stopDaemon(pid) {
   const alive = () => {
@@ -282,8 +318,8 @@ async function measureHandoff() {
   }
 }
 
-/** Suite checks whose failing_rows must equal GE's unexpected_count (same definition on both sides). */
-const SAME_COUNT = new Set(['not_null', 'unique', 'between', 'matches', 'in_set']);
+/** Suite checks whose failing rows (for sql: its count) must equal GE's unexpected_count (same definition on both sides). */
+const SAME_COUNT = new Set(['not_null', 'unique', 'between', 'matches', 'in_set', 'sql']);
 
 /**
  * Each check of the suite beside GE's result for it: status and failing rows (Opsbook) or
@@ -294,7 +330,9 @@ const SAME_COUNT = new Set(['not_null', 'unique', 'between', 'matches', 'in_set'
 function printChecks(suite, result, ge) {
   const disagree = [];
   if (!result && !ge) return disagree;
-  const outcome = (c) => (c ? `${c.status}${c.failing_rows != null ? ` ${c.failing_rows}` : ''}` : '-');
+  // The sql check's count is its observed value; GE's peer for it counts the same rows (price < 0).
+  const count = (c) => c.failing_rows ?? (c.check === 'sql' && typeof c.observed === 'number' ? c.observed : undefined);
+  const outcome = (c) => (c ? `${c.status}${count(c) !== undefined ? ` ${count(c)}` : ''}` : '-');
   const geOutcome = (r) => `${r.error ? 'error' : r.success ? 'pass' : 'fail'}${r.unexpected_count != null ? ` ${r.unexpected_count}` : ''}`;
   process.stdout.write(`\n${'check'.padEnd(26)} ${'Opsbook'.padEnd(16)} GE\n`);
   suite.checks.forEach((check, index) => {
@@ -303,8 +341,8 @@ function printChecks(suite, result, ge) {
     const name = `${check.check}${check.column ? `(${check.column})` : ''}`;
     const peer = theirs.map((r) => `${r.expectation.replace(/^expect_/, '')} ${geOutcome(r)}`).join(', ');
     process.stdout.write(`${name.padEnd(26)} ${outcome(mine).padEnd(16)} ${peer}${mine?.message ? `  [${mine.message}]` : ''}\n`);
-    if (mine && theirs.length === 1 && SAME_COUNT.has(check.check) && mine.failing_rows !== theirs[0].unexpected_count) {
-      disagree.push(`${name}: Opsbook ${mine.failing_rows}, GE ${theirs[0].unexpected_count}`);
+    if (mine && theirs.length === 1 && SAME_COUNT.has(check.check) && count(mine) !== theirs[0].unexpected_count) {
+      disagree.push(`${name}: Opsbook ${count(mine)}, GE ${theirs[0].unexpected_count}`);
     }
   });
   return disagree;
@@ -393,6 +431,7 @@ async function main() {
   ratio('runSuite / bare scan', opsbook.inProcess?.seconds, bare.seconds, 2);
   const disagree = printChecks(suite, (opsbook.cli ?? opsbook.inProcess)?.last, ge);
   if (disagree.length) failures.push(`failing rows disagree with GE's unexpected counts: ${disagree.join('; ')}`);
+  if (options.queries) await traceQueries(files);
   if (failures.length) {
     process.stdout.write(`\nFAILED: ${failures.join('\n  ')}\n`);
     process.exitCode = 1;
