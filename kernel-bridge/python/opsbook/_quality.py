@@ -194,13 +194,17 @@ def check_suite_file(
 def suite_file_of(suite: Union[str, "os.PathLike[str]", Mapping[str, Any]], folder: Optional[str] = None) -> Iterator[str]:
     """A suite file for the CLI: a path as given; a suite dict (JSON) or YAML text (anything with a
     line break) written to a temporary file in ``folder`` (default: the current folder, so that the
-    suite's relative references resolve from there), removed afterwards."""
+    suite's relative references resolve from there; the temp folder where that cannot be written),
+    removed afterwards."""
     if isinstance(suite, (str, os.PathLike)) and "\n" not in os.fspath(suite):
         yield os.fspath(suite)
         return
     text = json.dumps(suite) if isinstance(suite, Mapping) else os.fspath(suite)
     suffix = ".json" if isinstance(suite, Mapping) else ".yaml"
-    descriptor, path = tempfile.mkstemp(prefix=".opsbook-suite-", suffix=suffix, dir=folder or os.getcwd())
+    try:
+        descriptor, path = tempfile.mkstemp(prefix=".opsbook-suite-", suffix=suffix, dir=folder or os.getcwd())
+    except OSError:  # a folder we may not write: relative references then resolve from the temp folder
+        descriptor, path = tempfile.mkstemp(prefix=".opsbook-suite-", suffix=suffix)
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as file:
             file.write(text)

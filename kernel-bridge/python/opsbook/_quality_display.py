@@ -3,7 +3,7 @@
 and ``text/plain`` fallback for every other front end.
 
 A check result is a table (status mark, check, column, observed, expected, failing rows) followed by
-the sample rows of each failed check; a drift report ranks the columns, each with its scores and a
+the histogram (if any) and sample rows of each failed check; a drift report ranks the columns, each with its scores and a
 small overlaid histogram (data against reference); a profile has one row per column.
 """
 
@@ -96,6 +96,8 @@ def _check_parts(result: Dict[str, Any]) -> Tuple[str, str]:
     html_parts = [f"<p><b>{_mark_html(result['status'])} {e(summary)}</b></p>", table_html]
     text_parts = [f"{MARKS[result['status']]} {summary}", table_text]
     for c in checks:
+        if c["status"] == "fail" and c.get("histogram"):
+            html_parts.append(f"<p>{e(c['check'])} {e(c.get('column', ''))} {_histogram_svg(c['histogram'], 240, 40)}</p>")
         sample = c.get("sample")
         if c["status"] != "fail" or not sample or not sample.get("rows"):
             continue

@@ -27,6 +27,7 @@ RESULT: Dict[str, Any] = {
             "failing_rows": 48,
             "observed": 48,
             "expected": "no repeated values",
+            "histogram": {"edges": [0, 1, 2], "counts": [3, 45], "bounds": {"min": 0}},
             "sample": {
                 "columns": [{"name": "id", "type": "BIGINT"}, {"name": "email", "type": "VARCHAR"}],
                 "rows": [["9007199254741093", "<b>x</b>@example.com"], ["9007199254741093", None]],
@@ -111,7 +112,7 @@ def test_a_check_result_reads_as_a_table_with_marks_and_failing_samples() -> Non
     assert lines["not_null"].startswith("!") and "no column 'gone' in data" in lines["not_null"]
     assert "failing rows of unique id (first 2 of 48):" in text and "9007199254741093" in text and "null" in text
     assert "&lt;b&gt;x&lt;/b&gt;@example.com" in page and "<b>x</b>@" not in page  # values are escaped
-    assert page.count("<table") == 2 and "color:#cf222e" in page
+    assert page.count("<table") == 2 and "color:#cf222e" in page and page.count("<svg") == 1
 
 
 def test_a_drift_report_ranks_drifted_columns_first_with_histograms() -> None:
