@@ -98,6 +98,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     port: () => (server.address() as AddressInfo | null)?.port ?? -1,
     validateResponses: options.validateResponses,
     log: options.log,
+    onRefusedBody: (operationId, body) => quality.discard(operationId, body),
   });
   try {
     await new Promise<void>((resolve, reject) => {

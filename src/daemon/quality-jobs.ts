@@ -21,6 +21,7 @@ import { ConflictError } from '../store/errors';
 import type { ArtifactStore } from '../tracking/artifacts';
 import { NotWithMlflowError } from '../tracking/mlflow/backend';
 import type { RunStore } from '../tracking/run-store';
+import { QUALITY_OPERATIONS } from './handlers';
 
 /** Where quality results are recorded against runs. */
 export interface QualityRecorder {
@@ -171,6 +172,18 @@ export class QualityJobs {
     if (!job || job.controller.signal.aborted) return { job_id: jobId, cancelled: false };
     job.controller.abort();
     return { job_id: jobId, cancelled: true };
+  }
+
+  /**
+   * Removes the hand-off files named by the body of a quality request that its schema refused (no
+   * job runs for it, and the kernel that wrote them counts on the daemon to remove them).
+   */
+  discard(operationId: string, body: unknown): void {
+    if (!(QUALITY_OPERATIONS as readonly string[]).includes(operationId) || typeof body !== 'object' || body === null) return;
+    for (const key of ['data', 'reference']) {
+      const source = (body as Record<string, unknown>)[key] as { path?: unknown; handoff?: unknown } | null | undefined;
+      if (source?.handoff === true && typeof source.path === 'string') this.removeHandoff(source.path);
+    }
   }
 
   /** Cancels every running job (the daemon is stopping). */

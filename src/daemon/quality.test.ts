@@ -173,6 +173,12 @@ describe('quality operations on a real daemon', () => {
       expect(await refusal(client.runQualityCheck({ data: { path: '.opsbook/handoff/frame-bad.parquet', handoff: true }, suite: bad }))).toMatchObject({ status: 400 });
       expect(existsSync(failing)).toBe(false);
 
+      // A body its schema refuses reaches no handler: the file still goes.
+      const refused = (await writeTable(handoff(), 'frame-refused', ORDERS)).path;
+      const malformed = { suite: 'orders', checks: [{ check: 'not_null' }] } as unknown as CheckSuite;
+      expect(await refusal(client.runQualityCheck({ data: { path: refused, handoff: true }, suite: malformed }))).toMatchObject({ status: 400 });
+      expect(existsSync(refused)).toBe(false);
+
       const profiled = (await writeTable(handoff(), 'frame-profile', ORDERS)).path;
       await client.profileData({ data: { path: profiled, handoff: true } });
       expect(existsSync(profiled)).toBe(false);

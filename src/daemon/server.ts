@@ -21,6 +21,11 @@ export interface ApiServerOptions {
   validateResponses?: boolean;
   /** Where unexpected failures are reported; never given headers or the token. */
   log?: (line: string) => void;
+  /**
+   * Called with the parsed body of a request its schema refused, before the 400 is sent (the
+   * quality operations remove the hand-off files such a body names: no handler will).
+   */
+  onRefusedBody?: (operationId: string, body: unknown) => void;
 }
 
 /**
@@ -93,7 +98,12 @@ async function handle(
     } catch (error) {
       throw new HttpError(400, 'bad_request', `the body is not JSON: ${(error as Error).message}`, '/');
     }
-    validator.assert(route.bodySchema, body);
+    try {
+      validator.assert(route.bodySchema, body);
+    } catch (error) {
+      options.onRefusedBody?.(route.operationId, body);
+      throw error;
+    }
   } else {
     await drain(request);
   }
