@@ -122,9 +122,20 @@ export function compileCheck(check: SuiteCheck, columns: readonly ColumnInfo[], 
   }
 }
 
-/** Hands out one alias per distinct aggregate, so that checks asking the same thing share it. */
+/**
+ * Builds the scan: hands out one alias per distinct aggregate (checks asking the same thing share
+ * it), and one grouping per key that unique and duplicate_rows need.
+ *
+ * Groupings run first, each as a small temp table of the keys occurring more than once (few, in
+ * data worth checking), so that the scan and the failing-row samples read them instead of grouping
+ * again. duplicate_rows does not count distinct rows over the whole table: identical rows share
+ * their hash, so it groups by a hash of the row, keeps the rows whose hash repeats (a temp table of
+ * candidates), and counts distinct rows exactly among those only.
+ */
 export class AliasPool {
   private readonly byExpression = new Map<string, string>();
+  private readonly groupings = new Map<string, string>();
+  private readonly candidates: { table: string; columns: string[]; grouping: string }[] = [];
 
   alias(expression: string): string {
     let alias = this.byExpression.get(expression);
@@ -135,10 +146,57 @@ export class AliasPool {
     return alias;
   }
 
+  /**
+   * For a unique check on `column` (quoted): the alias of the count of non-null rows whose value
+   * occurs more than once, and the temp table of those values (column k).
+   */
+  repeatedRows(column: string): { alias: string; table: string } {
+    const table = this.grouping(column);
+    return { alias: this.alias(`(SELECT coalesce(sum(n), 0) FROM ${table} WHERE k IS NOT NULL)`), table };
+  }
+
+  /**
+   * For a duplicate_rows check over `columns` (quoted): the alias of count(*) minus the count of
+   * distinct rows, and the temp table of the candidate rows (those whose hash repeats).
+   */
+  duplicateRows(columns: string[]): { alias: string; table: string } {
+    const list = columns.join(', ');
+    const grouping = this.grouping(`hash(${list})`);
+    let found = this.candidates.find((c) => c.grouping === grouping);
+    if (!found) {
+      found = { table: `c${this.candidates.length}`, columns, grouping };
+      this.candidates.push(found);
+    }
+    const rows = found.table;
+    return { alias: this.alias(`(SELECT count(*) FROM ${rows}) - (SELECT count(*) FROM (SELECT DISTINCT ${list} FROM ${rows}))`), table: rows };
+  }
+
+  /** Statements to run before the scan: the groupings, then the candidate rows of duplicate_rows. */
+  preparation(): string[] {
+    return [
+      ...[...this.groupings].map(
+        ([key, table]) => `CREATE TEMP TABLE ${table} AS SELECT ${key} AS k, count(*) AS n FROM ${DATA} GROUP BY ALL HAVING count(*) > 1`,
+      ),
+      ...this.candidates.map(({ table, columns, grouping }) => {
+        const list = columns.join(', ');
+        return `CREATE TEMP TABLE ${table} AS SELECT ${list} FROM ${DATA} WHERE hash(${list}) IN (SELECT k FROM ${grouping})`;
+      }),
+    ];
+  }
+
   /** The scan: count(*) and every aggregate, in one SELECT over `data`. */
   scanSql(): string {
     const items = [`count(*) AS ${quoteIdent(ROWS)}`, ...[...this.byExpression].map(([expression, alias]) => `${expression} AS ${quoteIdent(alias)}`)];
     return `SELECT ${items.join(', ')} FROM ${DATA}`;
+  }
+
+  private grouping(key: string): string {
+    let table = this.groupings.get(key);
+    if (!table) {
+      table = `g${this.groupings.size}`;
+      this.groupings.set(key, table);
+    }
+    return table;
   }
 }
 
@@ -274,23 +332,19 @@ function nullFraction(check: NullFractionCheck, column: ColumnInfo, pool: AliasP
   });
 }
 
-/** Non-null values occurring in more than one row: their rows are the failing ones. */
-function repeatedValues(column: ColumnInfo): string {
-  const c = quoteIdent(column.name);
-  return `SELECT ${c} FROM ${DATA} WHERE ${c} IS NOT NULL GROUP BY ${c} HAVING count(*) > 1`;
-}
+/** Repeated values whose rows a unique check's sample shows. */
+const SAMPLED_KEYS = 10;
 
 function unique(column: ColumnInfo, pool: AliasPool): CheckPlan {
   const c = quoteIdent(column.name);
-  // A scalar subquery in the scan: DuckDB runs its grouping as its own pipeline of the same query.
-  const expression = `(SELECT coalesce(sum(k), 0) FROM (SELECT count(*) AS k FROM ${DATA} WHERE ${c} IS NOT NULL GROUP BY ${c} HAVING count(*) > 1))`;
-  const alias = pool.alias(expression);
-  return plan(new Map([[alias, expression]]), {
+  const { alias, table } = pool.repeatedRows(c);
+  return plan(new Map(), {
     verdict: (scan) => {
       const failing = count(scan, alias);
       return { status: failing === 0 ? 'pass' : 'fail', failing_rows: failing, observed: failing as never, expected: 'no repeated values' };
     },
-    failing: { select: `SELECT * FROM ${DATA} WHERE ${c} IN (${repeatedValues(column)}) ORDER BY ${c}` },
+    // Rows of the first few repeated values, side by side.
+    failing: { select: `SELECT * FROM ${DATA} WHERE ${c} IN (SELECT k FROM ${table} WHERE k IS NOT NULL ORDER BY k LIMIT ${SAMPLED_KEYS}) ORDER BY ${c}` },
   });
 }
 
@@ -299,11 +353,10 @@ function duplicateRows(check: DuplicateRowsCheck, columns: readonly ColumnInfo[]
   const missing = names.find((name) => !columns.some((c) => c.name === name));
   if (missing !== undefined) throw new CheckCannotRun(`column ${JSON.stringify(missing)} is not in the data`);
   const list = names.map(quoteIdent).join(', ');
-  const expression = `(SELECT count(*) FROM (SELECT DISTINCT ${list} FROM ${DATA}))`;
-  const alias = pool.alias(expression);
-  return plan(new Map([[alias, expression]]), {
+  const { alias, table } = pool.duplicateRows(names.map(quoteIdent));
+  return plan(new Map(), {
     verdict: (scan) => {
-      const failing = scan.rows - count(scan, alias);
+      const failing = count(scan, alias);
       return {
         status: failing === 0 ? 'pass' : 'fail',
         failing_rows: failing,
@@ -311,7 +364,7 @@ function duplicateRows(check: DuplicateRowsCheck, columns: readonly ColumnInfo[]
         expected: check.columns ? `no two rows alike in ${names.join(', ')}` : 'no two rows alike',
       };
     },
-    failing: { select: `SELECT * FROM ${DATA} QUALIFY count(*) OVER (PARTITION BY ${list}) > 1 ORDER BY ${list}` },
+    failing: { select: `SELECT * FROM ${table} QUALIFY count(*) OVER (PARTITION BY ${list}) > 1 ORDER BY ${list}` },
   });
 }
 

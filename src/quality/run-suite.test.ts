@@ -134,9 +134,30 @@ describe('runSuite', () => {
     const result = await runSuite({ data, suite: aggregateOnly, suiteDir: folder.dir });
     const failing = result.checks.filter((c) => c.status === 'fail');
     expect(failing.map((c) => c.check)).toEqual(['not_null', 'unique', 'duplicate_rows']);
-    // One scan, then one sample query per failed check.
-    expect(result.queries).toBe(1 + failing.length);
+    // Two groupings (email; the row hash of id, email) and the candidate rows of duplicate_rows,
+    // the one scan, then one sample query per failed check.
+    expect(result.queries).toBe(3 + 1 + failing.length);
     expect(outcome(result, 9).failing_rows).toBe(30);
+  });
+
+  it('counts duplicate rows exactly whether a unique check\'s grouping or a row hash keys them', async () => {
+    const suite: CheckSuite = {
+      suite: 'dups',
+      checks: [
+        { check: 'duplicate_rows' },
+        { check: 'duplicate_rows', columns: ['country'] },
+        { check: 'duplicate_rows', columns: ['country', 'age'] },
+        { check: 'unique', column: 'age' },
+      ],
+    };
+    const result = await runSuite({ data, suite, suiteDir: folder.dir, samples: 0 });
+    const distinct = (columns: string[]) => new Set(rows.map((r) => JSON.stringify(columns.map((c) => r[c])))).size;
+    expect(result.checks.map((c) => c.failing_rows)).toEqual([
+      expected.duplicates,
+      rows.length - distinct(['country']),
+      rows.length - distinct(['country', 'age']),
+      rows.filter((r) => r.age !== null && rows.filter((o) => o.age === r.age).length > 1).length,
+    ]);
   });
 
   it('attaches failing-row samples and a histogram with the check\'s bounds', async () => {
