@@ -243,7 +243,7 @@ describe('quality operations on a real daemon', () => {
     expect(await client.cancelQualityJob(jobId)).toEqual({ job_id: jobId, cancelled: false });
   });
 
-  it('reports progress ending in done for a job that names an id', async () => {
+  it('reports progress ending in done, or failed with the reason, for a job that names an id', async () => {
     const progress: QualityProgress[] = [];
     await new Promise<void>((resolve) => {
       const followed = followEvents(client, { onEvent: () => undefined, onQuality: (event) => progress.push(event.data), onOpen: resolve });
@@ -255,6 +255,11 @@ describe('quality operations on a real daemon', () => {
     await client.compareDrift({ data: { path: orders }, reference: { path: orders }, job_id: 'drift-1' });
     await until(() => progress.some((p) => p.job_id === 'drift-1' && p.phase === 'done'));
     expect(progress.filter((p) => p.job_id === 'drift-1').map((p) => p.phase).filter((phase) => phase === 'done')).toEqual(['done']);
+    expect(await refusal(client.profileData({ data: { path: 'missing.csv' }, job_id: 'profile-1' }))).toMatchObject({ status: 400 });
+    await until(() => progress.some((p) => p.job_id === 'profile-1'));
+    expect(progress.filter((p) => p.job_id === 'profile-1')).toEqual([
+      { job_id: 'profile-1', phase: 'failed', done: 0, total: 1, message: expect.stringContaining('missing.csv') as unknown },
+    ]);
   });
 
   const afterCleanup: (() => Promise<void>)[] = [];
