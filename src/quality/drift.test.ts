@@ -117,10 +117,19 @@ describe('drift', () => {
     expect(one.columns.map((c) => c.column)).toEqual(['mix']);
   });
 
-  it('rejects with ConflictError(job_id) when cancelled', async () => {
-    const controller = new AbortController();
-    controller.abort();
-    await expect(driftTables(data, reference, {}, { signal: controller.signal, jobId: 'j1' })).rejects.toThrow(ConflictError);
+  it('reports each query as progress', async () => {
+    const steps: string[] = [];
+    await driftTables(data, reference, { columns: ['stable', 'mix'] }, { onProgress: (p) => steps.push(`${p.phase} ${p.done}/${p.total}`) });
+    expect(steps).toEqual(['load 0/1', 'drift 1/5', 'drift 2/5', 'drift 3/5', 'drift 4/5', 'drift 5/5']);
+  });
+
+  it('rejects with ConflictError(job_id) when cancelled, before or between its queries', async () => {
+    const before = new AbortController();
+    before.abort();
+    await expect(driftTables(data, reference, {}, { signal: before.signal, jobId: 'j1' })).rejects.toThrow(ConflictError);
+    const during = new AbortController();
+    const hooks = { signal: during.signal, jobId: 'j2', onProgress: (p: { done: number }) => p.done === 1 && during.abort() };
+    await expect(driftTables(data, reference, {}, hooks)).rejects.toMatchObject({ name: 'ConflictError', field: 'job_id', value: 'j2' });
   });
 });
 

@@ -20,6 +20,8 @@ const DRAWN_CATEGORIES = 20;
 /** Categories the chi-squared and JS statistics see per column; the rest are folded into one. */
 const COUNTED_CATEGORIES = 1000;
 const OTHER = '(other)';
+/** From this many reference rows on, the bin edges are t-digest quantiles (approx_quantile), not exact ones. */
+export const EXACT_QUANTILE_LIMIT = 1_000_000;
 
 /** How a column is compared: numbers (and dates/timestamps, by epoch) in bins, the rest by value. */
 type DriftKind = ColumnDrift['kind'];
@@ -85,8 +87,9 @@ export async function columnDriftStatistic(
 /**
  * Compares every column two tables share (or the named ones): numbers, dates and timestamps by PSI
  * and KS, other columns by chi-squared (Cramer's V) and Jensen-Shannon distance, ranked by severity
- * (the largest statistic/threshold). Four queries whatever the number of columns: the counts and
- * reference quantiles, the binned counts, the category counts, and the exact KS distances.
+ * (the largest statistic/threshold). Four queries whatever the number of columns (row counts; non-null
+ * counts, ranges and the reference's quantiles; binned counts; category counts), plus one sort of
+ * both tables per number for its exact KS distance.
  * @throws BadInputError naming `data.path`/`reference.path` when a file cannot be read, or
  *   `columns` when a named column is not in both tables.
  * @throws ConflictError (field job_id) when the job is cancelled.
@@ -98,9 +101,8 @@ export async function driftTables(
   hooks: QualityHooks = {},
 ): Promise<DriftReport> {
   const started = performance.now();
-  const progress = (done: number, total: number, message: string): void =>
-    hooks.onProgress?.({ phase: done === 0 ? 'load' : 'drift', done, total, message });
-  progress(0, 4, 'reading both tables');
+  const progress = (done: number, total: number, message: string): void => hooks.onProgress?.({ phase: 'drift', done, total, message });
+  hooks.onProgress?.({ phase: 'load', done: 0, total: 1, message: `reading ${data.label} and ${reference.label}` });
   const sandbox = await openSandbox({ tables: { data, reference }, signal: hooks.signal, jobId: hooks.jobId });
   try {
     const dataColumns = await sandbox.describe('data');
@@ -205,10 +207,11 @@ function scoreOf(method: DriftMethod, counts: ColumnCounts): DriftScore {
 type CountsByColumn = Map<string, ColumnCounts> & { rows: { data: number; reference: number } };
 
 /**
- * The four scans behind drift: (1) both tables' row and non-null counts, ranges, and the
- * reference's quantiles of every number; (2) both tables' counts per bin; (3) both tables' counts
- * per category (top {@link COUNTED_CATEGORIES} by combined count); (4) the exact two-sample KS
- * distance of every number, from the merged ECDF over their distinct values.
+ * The scans behind drift: (0) both tables' row counts (Parquet answers from its metadata); (1) their
+ * non-null counts, ranges, and the reference's quantiles of every number (exact below
+ * {@link EXACT_QUANTILE_LIMIT} rows, t-digest above); (2) both tables' counts per bin; (3) their
+ * counts per category (top {@link COUNTED_CATEGORIES} by combined count); (4) for KS, one sort of
+ * both tables' values per number: the exact distance between their ECDFs.
  */
 async function countColumns(
   sandbox: Sandbox,
@@ -225,9 +228,13 @@ async function countColumns(
     ['d', quoteIdent(table)],
     ['r', quoteIdent(referenceTable)],
   ] as const;
-  const total = 4;
+  const ksColumns = options.ks ? numbers : [];
+  const total = 4 + ksColumns.length;
 
-  const quantilePoints = Array.from({ length: options.bins - 1 }, (_, i) => (i + 1) / options.bins);
+  const counted = (await sandbox.rows(`SELECT (SELECT count(*) FROM ${sides[0][1]}), (SELECT count(*) FROM ${sides[1][1]})`)).rows[0];
+  const rows = { data: numberOf(counted[0]) ?? 0, reference: numberOf(counted[1]) ?? 0 };
+  const quantile = rows.reference < EXACT_QUANTILE_LIMIT ? 'quantile_cont' : 'approx_quantile';
+  const points = `[${Array.from({ length: options.bins - 1 }, (_, i) => (i + 1) / options.bins).join(', ')}]`;
   const statsSql = sides
     .map(([side, from]) => {
       const parts = [`count(*) AS ${side}_rows`];
@@ -235,45 +242,29 @@ async function countColumns(
       for (const c of numbers) {
         const a = alias.get(c.name)!;
         parts.push(`min(${c.expression}) AS ${side}_${a}_min`, `max(${c.expression}) AS ${side}_${a}_max`);
-        if (side === 'r' && quantilePoints.length > 0) {
-          parts.push(`quantile_cont(${c.expression}, [${quantilePoints.join(', ')}]) AS r_${a}_q`);
-        }
+        if (side === 'r') parts.push(`${quantile}(${c.expression}, ${points}) AS r_${a}_q`);
       }
       return `(SELECT ${parts.join(', ')} FROM ${from}) AS ${side}`;
     })
     .join(', ');
   const stats = rowObject(await sandbox.rows(`SELECT * FROM ${statsSql}`));
   progress(1, total, 'counted rows and reference quantiles');
-  const rows = { data: numberOf(stats.d_rows) ?? 0, reference: numberOf(stats.r_rows) ?? 0 };
   const nonNull = (side: 'd' | 'r', c: DriftColumn): number => numberOf(stats[`${side}_${alias.get(c.name)}_n`]) ?? 0;
 
   const result = new Map<string, ColumnCounts>() as CountsByColumn;
   result.rows = rows;
 
   if (numbers.length > 0) {
-    const interiorEdges = new Map<string, number[]>();
-    for (const c of numbers) {
-      const a = alias.get(c.name)!;
-      const quantiles = listNumbers(stats[`r_${a}_q`]);
-      interiorEdges.set(c.name, [...new Set(quantiles)].sort((x, y) => x - y));
-    }
-    const params: number[] = [];
-    const bound = (value: number): string => {
-      params.push(value);
-      return `$${params.length}`;
-    };
-    const binOf = (c: DriftColumn): string => {
-      const edges = interiorEdges.get(c.name)!;
-      const whens = edges.map((edge, i) => `WHEN ${c.expression} <= ${bound(edge)} THEN ${i}`).join(' ');
-      return `CASE ${whens} WHEN ${c.expression} IS NOT NULL THEN ${edges.length} END`;
-    };
+    const interiorEdges = new Map(
+      numbers.map((c) => [c.name, [...new Set(listNumbers(stats[`r_${alias.get(c.name)}_q`]))].sort((x, y) => x - y)]),
+    );
     const binSql = sides
       .map(([side, from]) => {
-        const parts = numbers.map((c) => `histogram(${binOf(c)}) AS ${side}_${alias.get(c.name)}_h`);
+        const parts = numbers.map((c) => `histogram(${binIndexSql(c.expression, interiorEdges.get(c.name)!)}) AS ${side}_${alias.get(c.name)}_h`);
         return `(SELECT ${parts.join(', ')} FROM ${from}) AS ${side}`;
       })
       .join(', ');
-    const binned = rowObject(await sandbox.rows(`SELECT * FROM ${binSql}`, params));
+    const binned = rowObject(await sandbox.rows(`SELECT * FROM ${binSql}`));
     progress(2, total, 'counted bins');
     for (const c of numbers) {
       const a = alias.get(c.name)!;
@@ -317,25 +308,44 @@ async function countColumns(
     }
   }
 
-  if (options.ks && numbers.length > 0) {
-    const distances = await sandbox.rows(
-      `WITH g AS (${valueCountsSql(sides, numbers, alias)}),
-       c AS (
-         SELECT k, (sum(a) OVER w)::DOUBLE AS ca, (sum(b) OVER w)::DOUBLE AS cb,
-                (sum(a) OVER (PARTITION BY k))::DOUBLE AS na, (sum(b) OVER (PARTITION BY k))::DOUBLE AS nb
-         FROM g WINDOW w AS (PARTITION BY k ORDER BY v ROWS UNBOUNDED PRECEDING))
-       SELECT k, max(abs(ca / na - cb / nb)) AS d, any_value(na) AS na, any_value(nb) AS nb FROM c
-       WHERE na > 0 AND nb > 0 GROUP BY k`,
-    );
-    const byAlias = new Map(distances.rows.map(([k, d, na, nb]) => [String(k), { d: numberOf(d) ?? 0, na: numberOf(na) ?? 0, nb: numberOf(nb) ?? 0 }]));
-    for (const c of numbers) {
-      const found = byAlias.get(alias.get(c.name)!);
-      const counts = result.get(c.name)!;
-      counts.ks = found ? { statistic: found.d, p_value: kolmogorovSmirnovPValue(found.d, found.na, found.nb) } : { statistic: 0, p_value: 1 };
+  for (const [i, c] of ksColumns.entries()) {
+    const na = nonNull('d', c);
+    const nb = nonNull('r', c);
+    const counts = result.get(c.name)!;
+    if (na === 0 || nb === 0) {
+      counts.ks = { statistic: 0, p_value: 1 };
+      continue;
     }
+    // The default RANGE frame sums every row up to and including the current value's peers, so
+    // ties across the two tables step both ECDFs at once, as the exact statistic wants.
+    const distance = await sandbox.rows(
+      `SELECT max(abs(ca / ${na} - cb / ${nb})) FROM (
+         SELECT sum(a) OVER w AS ca, sum(b) OVER w AS cb FROM (
+           SELECT ${c.expression} AS v, 1 AS a, 0 AS b FROM ${sides[0][1]} WHERE ${c.expression} IS NOT NULL
+           UNION ALL SELECT ${c.expression}, 0, 1 FROM ${sides[1][1]} WHERE ${c.expression} IS NOT NULL)
+         WINDOW w AS (ORDER BY v))`,
+    );
+    const d = numberOf(distance.rows[0][0]) ?? 0;
+    counts.ks = { statistic: d, p_value: kolmogorovSmirnovPValue(d, na, nb) };
+    progress(4 + i, total, `KS of ${c.name}`);
   }
-  progress(4, total, 'measured drift');
+  progress(total, total, 'measured drift');
   return result;
+}
+
+/**
+ * SQL for the bin of a number among sorted edges, right-closed: 0 for x <= edges[0], i for
+ * edges[i-1] < x <= edges[i], edges.length above the last; null for null. A balanced tree of
+ * comparisons, so a thousand edges cost ten per row.
+ */
+export function binIndexSql(expression: string, edges: readonly number[]): string {
+  const literal = (n: number): string => `(${String(n)})::DOUBLE`;
+  const search = (lo: number, hi: number): string => {
+    if (lo === hi) return String(lo);
+    const mid = (lo + hi) >> 1;
+    return `CASE WHEN ${expression} <= ${literal(edges[mid])} THEN ${search(lo, mid)} ELSE ${search(mid + 1, hi)} END`;
+  };
+  return `CASE WHEN ${expression} IS NOT NULL THEN ${search(0, edges.length)} END`;
 }
 
 /**
