@@ -117,6 +117,18 @@ describe('drift', () => {
     expect(one.columns.map((c) => c.column)).toEqual(['mix']);
   });
 
+  it('quotes column names: quotes, semicolons and comments are only names', async () => {
+    const name = `it's "x"; DROP VIEW data; --`;
+    const quoted = `"${name.replace(/"/g, '""')}"`;
+    const odd = await writeTable(folder.dir, 'odd', `SELECT range % 10 AS ${quoted}, 'a' || (range % 3) AS ${quoted.slice(0, -1)} 2" FROM range(500)`);
+    const oddRef = await writeTable(folder.dir, 'odd_ref', `SELECT range % 5 AS ${quoted}, 'a' || (range % 3) AS ${quoted.slice(0, -1)} 2" FROM range(500)`);
+    const result = await driftTables(odd, oddRef);
+    expect(result.columns.map((c) => [c.column, c.drifted])).toEqual([
+      [name, true],
+      [`${name} 2`, false],
+    ]);
+  });
+
   it('reports each query as progress', async () => {
     const steps: string[] = [];
     await driftTables(data, reference, { columns: ['stable', 'mix'] }, { onProgress: (p) => steps.push(`${p.phase} ${p.done}/${p.total}`) });
