@@ -148,7 +148,7 @@ export function formatCheckResult(result: CheckResult): string {
     `${MARKS[check.status]} ${check.check}`,
     check.column ?? '',
     check.status === 'error' ? (check.message ?? 'could not run') : `${describeValue(check.observed)}${check.expected ? ` (expected ${check.expected})` : ''}`,
-    check.failing_rows === undefined || check.failing_rows === 0 ? '' : `${check.failing_rows} failing rows`,
+    check.failing_rows === undefined || check.failing_rows === 0 ? '' : `${check.failing_rows} failing row${check.failing_rows === 1 ? '' : 's'}`,
   ]);
   const lines = [alignRows(rows)];
   for (const check of result.checks) {
