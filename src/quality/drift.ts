@@ -338,7 +338,7 @@ async function countColumns(
  * edges[i-1] < x <= edges[i], edges.length above the last; null for null. A balanced tree of
  * comparisons, so a thousand edges cost ten per row.
  */
-export function binIndexSql(expression: string, edges: readonly number[]): string {
+function binIndexSql(expression: string, edges: readonly number[]): string {
   const literal = (n: number): string => `(${String(n)})::DOUBLE`;
   const search = (lo: number, hi: number): string => {
     if (lo === hi) return String(lo);
