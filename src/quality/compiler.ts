@@ -42,6 +42,11 @@ export function typed(check: Check): SuiteCheck {
   return check as unknown as SuiteCheck;
 }
 
+/** A measured value as CheckOutcome.observed, which may be any JSON value (its generated type says object). */
+export function observedAs(value: unknown): CheckOutcome['observed'] {
+  return value as CheckOutcome['observed'];
+}
+
 /** The table every compiled query reads (the sandbox's view of the data file). */
 export const DATA = quoteIdent('data');
 
@@ -68,12 +73,10 @@ export interface HistogramPlan {
 }
 
 /**
- * One check compiled: the aggregates it adds to the one scan, how its verdict is read from the
- * scan's values, and how its failing rows are fetched when it fails.
+ * One check compiled: its aggregates are in the scan's AliasPool; the plan says how its verdict is
+ * read from the scan's values, and how its failing rows are fetched when it fails.
  */
 export interface CheckPlan {
-  /** Aggregates for the scan, by alias (shared between checks that ask for the same one). */
-  aggregates: Map<string, string>;
   verdict: (scan: ScanValues) => Verdict;
   /** A WHERE condition over `data` selecting the failing rows, or a whole SELECT of them. */
   failing?: { where: string } | { select: string };
@@ -207,14 +210,6 @@ function columnOf(check: { column: string }, columns: readonly ColumnInfo[]): Co
   return column;
 }
 
-function plan(aliases: Map<string, string>, rest: Omit<CheckPlan, 'aggregates'>): CheckPlan {
-  return { aggregates: aliases, ...rest };
-}
-
-function aggregate(pool: AliasPool, expression: string): [string, string] {
-  return [pool.alias(expression), expression];
-}
-
 function count(scan: ScanValues, alias: string): number {
   return numberOf(scan.get(alias)) ?? 0;
 }
@@ -240,13 +235,13 @@ function within(value: number | string, min: unknown, max: unknown): boolean {
 }
 
 function rowCount(check: RowCountCheck): CheckPlan {
-  return plan(new Map(), {
+  return {
     verdict: (scan) => ({
       status: within(scan.rows, check.min, check.max) ? 'pass' : 'fail',
-      observed: scan.rows as never,
+      observed: observedAs(scan.rows),
       expected: `${range(check.min, check.max)} rows`,
     }),
-  });
+  };
 }
 
 /** Spellings of DuckDB types that name the same type. */
@@ -279,7 +274,7 @@ function normalType(type: string): string {
 
 function columnsCheck(check: ColumnsCheck, columns: readonly ColumnInfo[]): CheckPlan {
   const actual = Object.fromEntries(columns.map((c) => [c.name, c.type]));
-  return plan(new Map(), {
+  return {
     verdict: () => {
       const problems: string[] = [];
       for (const [name, type] of Object.entries(check.expect)) {
@@ -297,7 +292,7 @@ function columnsCheck(check: ColumnsCheck, columns: readonly ColumnInfo[]): Chec
         ...(problems.length > 0 ? { message: problems.join('; ') } : {}),
       };
     },
-  });
+  };
 }
 
 function nullCount(column: ColumnInfo): string {
@@ -305,31 +300,31 @@ function nullCount(column: ColumnInfo): string {
 }
 
 function notNull(column: ColumnInfo, pool: AliasPool): CheckPlan {
-  const [alias, expression] = aggregate(pool, nullCount(column));
-  return plan(new Map([[alias, expression]]), {
+  const alias = pool.alias(nullCount(column));
+  return {
     verdict: (scan) => {
       const nulls = count(scan, alias);
-      return { status: nulls === 0 ? 'pass' : 'fail', failing_rows: nulls, observed: nulls as never, expected: 'no nulls' };
+      return { status: nulls === 0 ? 'pass' : 'fail', failing_rows: nulls, observed: observedAs(nulls), expected: 'no nulls' };
     },
     failing: { where: `${quoteIdent(column.name)} IS NULL` },
-  });
+  };
 }
 
 function nullFraction(check: NullFractionCheck, column: ColumnInfo, pool: AliasPool): CheckPlan {
-  const [alias, expression] = aggregate(pool, nullCount(column));
-  return plan(new Map([[alias, expression]]), {
+  const alias = pool.alias(nullCount(column));
+  return {
     verdict: (scan) => {
       const nulls = count(scan, alias);
       const fraction = scan.rows === 0 ? 0 : nulls / scan.rows;
       return {
         status: fraction <= check.max ? 'pass' : 'fail',
         failing_rows: nulls,
-        observed: fraction as never,
+        observed: observedAs(fraction),
         expected: `null fraction at most ${check.max}`,
       };
     },
     failing: { where: `${quoteIdent(column.name)} IS NULL` },
-  });
+  };
 }
 
 /** Repeated values whose rows a unique check's sample shows. */
@@ -338,14 +333,14 @@ const SAMPLED_KEYS = 10;
 function unique(column: ColumnInfo, pool: AliasPool): CheckPlan {
   const c = quoteIdent(column.name);
   const { alias, table } = pool.repeatedRows(c);
-  return plan(new Map(), {
+  return {
     verdict: (scan) => {
       const failing = count(scan, alias);
-      return { status: failing === 0 ? 'pass' : 'fail', failing_rows: failing, observed: failing as never, expected: 'no repeated values' };
+      return { status: failing === 0 ? 'pass' : 'fail', failing_rows: failing, observed: observedAs(failing), expected: 'no repeated values' };
     },
     // Rows of the first few repeated values, side by side.
     failing: { select: `SELECT * FROM ${DATA} WHERE ${c} IN (SELECT k FROM ${table} WHERE k IS NOT NULL ORDER BY k LIMIT ${SAMPLED_KEYS}) ORDER BY ${c}` },
-  });
+  };
 }
 
 function duplicateRows(check: DuplicateRowsCheck, columns: readonly ColumnInfo[], pool: AliasPool): CheckPlan {
@@ -354,18 +349,18 @@ function duplicateRows(check: DuplicateRowsCheck, columns: readonly ColumnInfo[]
   if (missing !== undefined) throw new CheckCannotRun(`column ${JSON.stringify(missing)} is not in the data`);
   const list = names.map(quoteIdent).join(', ');
   const { alias, table } = pool.duplicateRows(names.map(quoteIdent));
-  return plan(new Map(), {
+  return {
     verdict: (scan) => {
       const failing = count(scan, alias);
       return {
         status: failing === 0 ? 'pass' : 'fail',
         failing_rows: failing,
-        observed: failing as never,
+        observed: observedAs(failing),
         expected: check.columns ? `no two rows alike in ${names.join(', ')}` : 'no two rows alike',
       };
     },
     failing: { select: `SELECT * FROM ${table} QUALIFY count(*) OVER (PARTITION BY ${list}) > 1 ORDER BY ${list}` },
-  });
+  };
 }
 
 /** The literal of a bound of a between check, typed for the column, or why it cannot be. */
@@ -388,9 +383,9 @@ export function temporalBounds(check: SuiteCheck): string[] {
   return [check.min, check.max].filter((v): v is string => typeof v === 'string');
 }
 
-function minMax(column: ColumnInfo, pool: AliasPool): { min: [string, string]; max: [string, string]; nulls: [string, string] } {
+function minMax(column: ColumnInfo, pool: AliasPool): { min: string; max: string; nulls: string } {
   const c = quoteIdent(column.name);
-  return { min: aggregate(pool, `min(${c})`), max: aggregate(pool, `max(${c})`), nulls: aggregate(pool, nullCount(column)) };
+  return { min: pool.alias(`min(${c})`), max: pool.alias(`max(${c})`), nulls: pool.alias(nullCount(column)) };
 }
 
 function numericBounds(check: { min?: unknown; max?: unknown }): { min?: number; max?: number } {
@@ -406,23 +401,23 @@ function between(check: BetweenCheck, column: ColumnInfo, pool: AliasPool): Chec
   if (check.min !== undefined) outside.push(`${c} < ${boundLiteral(check.min, column, 'min')}`);
   if (check.max !== undefined) outside.push(`${c} > ${boundLiteral(check.max, column, 'max')}`);
   const where = `${c} IS NOT NULL AND (${outside.join(' OR ')})`;
-  const [alias, expression] = aggregate(pool, `count(*) FILTER (WHERE ${where})`);
+  const alias = pool.alias(`count(*) FILTER (WHERE ${where})`);
   const { min, max, nulls } = minMax(column, pool);
-  return plan(new Map([[alias, expression], min, max, nulls]), {
+  return {
     verdict: (scan) => {
       const failing = count(scan, alias);
       return {
         status: failing === 0 ? 'pass' : 'fail',
         failing_rows: failing,
-        observed: { min: scan.json(min[0]), max: scan.json(max[0]) },
+        observed: { min: scan.json(min), max: scan.json(max) },
         expected: range(check.min, check.max),
       };
     },
     failing: { where },
     ...(columnKind(column.type) === 'numeric'
-      ? { histogram: { column: c, min: min[0], max: max[0], nulls: nulls[0], bounds: numericBounds(check) } }
+      ? { histogram: { column: c, min: min, max: max, nulls: nulls, bounds: numericBounds(check) } }
       : {}),
-  });
+  };
 }
 
 /** Patterns a scan would compile: each must be a valid regular expression, or the whole scan would fail. */
@@ -438,14 +433,14 @@ function asText(column: ColumnInfo): string {
 function matches(check: MatchesCheck, column: ColumnInfo, pool: AliasPool): CheckPlan {
   const c = quoteIdent(column.name);
   const where = `${c} IS NOT NULL AND NOT regexp_matches(${asText(column)}, ${quoteLiteral(check.pattern, 'pattern')})`;
-  const [alias, expression] = aggregate(pool, `count(*) FILTER (WHERE ${where})`);
-  return plan(new Map([[alias, expression]]), {
+  const alias = pool.alias(`count(*) FILTER (WHERE ${where})`);
+  return {
     verdict: (scan) => {
       const failing = count(scan, alias);
-      return { status: failing === 0 ? 'pass' : 'fail', failing_rows: failing, observed: failing as never, expected: `matches ${check.pattern}` };
+      return { status: failing === 0 ? 'pass' : 'fail', failing_rows: failing, observed: observedAs(failing), expected: `matches ${check.pattern}` };
     },
     failing: { where },
-  });
+  };
 }
 
 function inSet(check: InSetCheck, column: ColumnInfo, pool: AliasPool): CheckPlan {
@@ -465,19 +460,19 @@ function inSet(check: InSetCheck, column: ColumnInfo, pool: AliasPool): CheckPla
     member = `${asText(column)} IN (${check.values.map((v) => quoteLiteral(String(v), 'values')).join(', ')})`;
   }
   const where = `${c} IS NOT NULL AND NOT (${member})`;
-  const [alias, expression] = aggregate(pool, `count(*) FILTER (WHERE ${where})`);
-  return plan(new Map([[alias, expression]]), {
+  const alias = pool.alias(`count(*) FILTER (WHERE ${where})`);
+  return {
     verdict: (scan) => {
       const failing = count(scan, alias);
       return {
         status: failing === 0 ? 'pass' : 'fail',
         failing_rows: failing,
-        observed: failing as never,
+        observed: observedAs(failing),
         expected: `one of ${check.values.map(String).join(', ')}`,
       };
     },
     failing: { where },
-  });
+  };
 }
 
 function meanBetween(check: MeanBetweenCheck, column: ColumnInfo, pool: AliasPool): CheckPlan {
@@ -485,19 +480,19 @@ function meanBetween(check: MeanBetweenCheck, column: ColumnInfo, pool: AliasPoo
     throw new CheckCannotRun(`column ${JSON.stringify(column.name)} is ${column.type}: mean_between needs numbers`);
   }
   const c = quoteIdent(column.name);
-  const [alias, expression] = aggregate(pool, `avg(${c})`);
+  const alias = pool.alias(`avg(${c})`);
   const { min, max, nulls } = minMax(column, pool);
-  return plan(new Map([[alias, expression], min, max, nulls]), {
+  return {
     verdict: (scan) => {
       const mean = numberOf(scan.get(alias));
       return {
         status: mean !== null && within(mean, check.min, check.max) ? 'pass' : 'fail',
-        observed: mean as never,
+        observed: observedAs(mean),
         expected: `mean ${range(check.min, check.max)}`,
       };
     },
-    histogram: { column: c, min: min[0], max: max[0], nulls: nulls[0], bounds: numericBounds(check) },
-  });
+    histogram: { column: c, min: min, max: max, nulls: nulls, bounds: numericBounds(check) },
+  };
 }
 
 const SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
@@ -515,10 +510,10 @@ function freshness(check: FreshnessCheck, column: ColumnInfo, pool: AliasPool): 
   }
   const limit = ageSeconds(check.max_age);
   const c = quoteIdent(column.name);
-  const [newest, newestSql] = aggregate(pool, `max(${c})`);
+  const newest = pool.alias(`max(${c})`);
   // epoch() of the newest value, read as UTC like every timestamp without a zone.
-  const [epoch, epochSql] = aggregate(pool, `epoch(max(${c})::TIMESTAMP)`);
-  return plan(new Map([[newest, newestSql], [epoch, epochSql]]), {
+  const epoch = pool.alias(`epoch(max(${c})::TIMESTAMP)`);
+  return {
     verdict: (scan) => {
       const seconds = numberOf(scan.get(epoch));
       const age = seconds === null ? null : Math.round((Date.now() / 1000 - seconds) * 1000) / 1000;
@@ -528,7 +523,7 @@ function freshness(check: FreshnessCheck, column: ColumnInfo, pool: AliasPool): 
         expected: `newest value at most ${check.max_age} old`,
       };
     },
-  });
+  };
 }
 
 /** An sql check's verdict on the one value its query returned. */
@@ -548,5 +543,5 @@ export function sqlVerdict(
     const number = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : NaN;
     pass &&= !Number.isNaN(number) && within(number, check.min, check.max);
   }
-  return { status: pass ? 'pass' : 'fail', observed: value as never, expected: conditions.join(' and ') };
+  return { status: pass ? 'pass' : 'fail', observed: observedAs(value), expected: conditions.join(' and ') };
 }

@@ -10,6 +10,7 @@ import {
   compileCheck,
   DATA,
   patternOf,
+  observedAs,
   ROWS,
   sqlVerdict,
   temporalBounds,
@@ -304,7 +305,7 @@ async function runDrift(entry: Entry, columns: readonly ColumnInfo[], sandbox: S
     return {
       ...base(entry),
       status: measured.statistic <= max ? 'pass' : 'fail',
-      observed: measured.statistic as never,
+      observed: observedAs(measured.statistic),
       expected: `${method} at most ${max}`,
       method,
       ...(measured.p_value === undefined ? {} : { p_value: measured.p_value }),
@@ -322,6 +323,6 @@ function base(entry: Entry): Pick<CheckOutcome, 'check' | 'index' | 'column'> {
 }
 
 function errorOutcome(entry: Entry, message: string): CheckOutcome {
-  return { ...base(entry), status: 'error', observed: null as never, message };
+  return { ...base(entry), status: 'error', observed: observedAs(null), message };
 }
 
