@@ -50,7 +50,7 @@ function ColumnCard({ column }: { column: ColumnProfile }): JSX.Element {
   if (column.max !== undefined) facts.push(['max', formatValue(column.max)]);
   if (column.mean !== undefined && column.mean !== null) facts.push(['mean', formatNumber(column.mean)]);
   if (column.stddev !== undefined && column.stddev !== null) facts.push(['stddev', formatNumber(column.stddev)]);
-  const quantiles = column.quantiles ? quantileEntries(column.quantiles) : [];
+  if (column.quantiles) facts.push(['quantiles', quantileEntries(column.quantiles).map(([key, value]) => `${key} ${formatValue(value)}`).join(' · ')]);
   return (
     <li className="opsbook-ProfileView-column" data-column={column.name} aria-label={`Column ${column.name}`}>
       <h3>
@@ -60,19 +60,13 @@ function ColumnCard({ column }: { column: ColumnProfile }): JSX.Element {
       </h3>
       <dl className="opsbook-ProfileView-facts">
         {facts.map(([term, value, title]) => (
-          <div key={term} style={{ display: 'contents' }}>
+          <div key={term}>
             <dt>{term}</dt>
             <dd className={`opsbook-ProfileView-${term}`} title={title}>
               {value}
             </dd>
           </div>
         ))}
-        {quantiles.length > 0 && (
-          <>
-            <dt>quantiles</dt>
-            <dd className="opsbook-ProfileView-quantiles">{quantiles.map(([key, value]) => `${key} ${formatValue(value)}`).join(' · ')}</dd>
-          </>
-        )}
       </dl>
       {column.top && column.top.length > 0 && (
         <ol className="opsbook-ProfileView-top" aria-label={`Most frequent values of ${column.name}`}>

@@ -41,19 +41,20 @@ export function histogramFigure(
     : (histogram.categories ?? histogram.counts.map((_, i) => String(i))).map(escapeHtml);
   const width = numeric ? histogram.counts.map((_, i) => histogram.edges[i + 1] - histogram.edges[i]) : undefined;
   const overlaid = !!histogram.reference_counts;
-  const bar = (counts: readonly number[], name: string, color: string): object => ({
+  // Over numeric bins the reference is an outline on top of the data's bars, so both stay readable.
+  const bar = (counts: readonly number[], name: string, color: string, outline = false): object => ({
     type: 'bar',
     name: escapeHtml(name),
     x,
     width,
     y: overlaid ? shares(counts) : [...counts],
     customdata: [...counts],
-    marker: { color, line: { width: 0 } },
-    opacity: overlaid ? 0.55 : 0.9,
+    marker: outline ? { color: 'rgba(0,0,0,0)', line: { color, width: 2 } } : { color, line: { width: 0 } },
+    opacity: overlaid && !outline ? 0.7 : 0.9,
     hovertemplate: `%{x}<br>%{customdata} rows${overlaid ? ' (%{y:.1f}%)' : ''}<extra>${escapeHtml(name)}</extra>`,
   });
   const data = [bar(histogram.counts, labels.data ?? 'data', theme.series[0])];
-  if (histogram.reference_counts) data.push(bar(histogram.reference_counts, labels.reference ?? 'reference', theme.series[1]));
+  if (histogram.reference_counts) data.push(bar(histogram.reference_counts, labels.reference ?? 'reference', theme.series[1], numeric));
   const bounds = numeric
     ? (['min', 'max'] as const).filter((side) => histogram.bounds?.[side] !== undefined).map((side) => ({ side, at: histogram.bounds![side]! }))
     : [];

@@ -42,9 +42,10 @@ export const QUALITY_CSS = `
 .opsbook-ProfileView-name { font-weight: 600; overflow-wrap: anywhere; }
 .opsbook-ProfileView-type { font-family: var(--opsbook-mono); font-size: 0.9em; color: var(--opsbook-fg-muted); }
 .opsbook-ProfileView-kind { font-size: 0.8em; padding: 0 5px; border-radius: 8px; border: 1px solid var(--opsbook-border); color: var(--opsbook-fg-muted); }
-.opsbook-ProfileView-facts { display: grid; grid-template-columns: max-content 1fr; gap: 1px 8px; margin: 4px 0; font-size: 0.9em; }
-.opsbook-ProfileView-facts dt { color: var(--opsbook-fg-muted); }
-.opsbook-ProfileView-facts dd { margin: 0; font-family: var(--opsbook-mono); min-width: 0; overflow-wrap: anywhere; }
+.opsbook-ProfileView-facts { margin: 4px 0; font-size: 0.9em; }
+.opsbook-ProfileView-facts > div { display: flex; gap: 8px; }
+.opsbook-ProfileView-facts dt { flex: 0 0 5.5em; color: var(--opsbook-fg-muted); }
+.opsbook-ProfileView-facts dd { flex: 1; margin: 0; font-family: var(--opsbook-mono); min-width: 0; overflow-wrap: anywhere; }
 .opsbook-ProfileView-top { margin: 2px 0 0; padding: 0; list-style: none; font-size: 0.9em; }
 .opsbook-ProfileView-top li { display: flex; justify-content: space-between; gap: 8px; }
 .opsbook-ProfileView-top li span:first-child { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; font-family: var(--opsbook-mono); }
