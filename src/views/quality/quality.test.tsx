@@ -23,7 +23,7 @@ import { useTestRoot } from '../testing';
 // jsdom lacks the text codecs apache-arrow needs when it loads; jest runs no dynamic import, so
 // the views get the module from this loader.
 Object.assign(globalThis, { TextDecoder, TextEncoder });
-const arrowLoader: ArrowLoader = () => Promise.resolve(require('apache-arrow') as ArrowModule);
+const arrowLoader: ArrowLoader = () => Promise.resolve(jest.requireActual<ArrowModule>('apache-arrow'));
 
 /** Records what a chart asked plotly to draw; jsdom has no SVG layout for real plotly. */
 class RecordingPlotly implements PlotlyApi {
