@@ -140,6 +140,16 @@ describe('runSuite', () => {
     expect(outcome(result, 9).failing_rows).toBe(30);
   });
 
+  it.each(['csv', 'json'] as const)('gives the same failing_rows on the same rows read from %s', async (format) => {
+    const text = await writeTable(folder.dir, `orders-${format}`, GENERATED, format);
+    const suite = parseSuiteText(SUITE, 'suite.yaml');
+    const checks = suite.checks.filter((c) => !['columns', 'drift', 'freshness'].includes(c.check));
+    const fromText = await runSuite({ data: text, suite: { ...suite, checks: [checks[0], ...checks.slice(1)] }, suiteDir: folder.dir, samples: 1 });
+    const fromParquet = await runSuite({ data, suite: { ...suite, checks: [checks[0], ...checks.slice(1)] }, suiteDir: folder.dir, samples: 1 });
+    expect(fromText.data).toMatchObject({ format, rows: N + 30 });
+    expect(fromText.checks.map((c) => [c.check, c.status, c.failing_rows])).toEqual(fromParquet.checks.map((c) => [c.check, c.status, c.failing_rows]));
+  });
+
   it('counts duplicate rows exactly whether a unique check\'s grouping or a row hash keys them', async () => {
     const suite: CheckSuite = {
       suite: 'dups',
