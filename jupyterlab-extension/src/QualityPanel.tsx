@@ -31,6 +31,17 @@ export interface FrameKernel {
   readonly changed: ISignal<FrameKernel, void>;
 }
 
+/** What the panel asks of the lab around it. */
+export interface QualityPanelHost {
+  /** Opens a run in the main area (the one a result was recorded against). */
+  openRun(runId: string): void;
+  /**
+   * The text of a file of the Jupyter server's tree (a suite to load).
+   * @throws Error naming the path when it cannot be read
+   */
+  readTextFile(path: string): Promise<string>;
+}
+
 /** The dataframes of the current kernel, as the panel lists them. */
 export type FramesState =
   | { kind: 'no-kernel' }
@@ -72,14 +83,11 @@ export class QualityPanel extends ReactWidget {
   /** One validator for the editor and the bridge: each compiles the schemas it uses once. */
   readonly validator = new SchemaValidator();
 
-  /**
-   * @param kernels the kernel whose dataframes are offered
-   * @param openRun opens a run in the main area (the one a result was recorded against)
-   */
+  /** @param kernels the kernel whose dataframes are offered */
   constructor(
     private readonly runs: IOpsbookRuns,
     private readonly kernels: FrameKernel,
-    readonly openRun: (runId: string) => void,
+    readonly host: QualityPanelHost,
   ) {
     super();
     this.id = 'opsbook-quality';
@@ -288,6 +296,7 @@ function QualityView({ panel, frames }: { panel: QualityPanel; frames: FramesSta
   const [frameName, setFrameName] = useState('');
   const [filePath, setFilePath] = useState('');
   const [suiteText, setSuiteText] = useState('');
+  const [suitePath, setSuitePath] = useState('');
   const [touched, setTouched] = useState(false);
   const [job, setJob] = useState<Job | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -346,6 +355,18 @@ function QualityView({ panel, frames }: { panel: QualityPanel; frames: FramesSta
     }
   };
 
+  const loadSuite = async (): Promise<void> => {
+    const path = suitePath.trim();
+    if (!path || busy) return;
+    setError(null);
+    try {
+      setSuiteText(await panel.host.readTextFile(path));
+      setTouched(true);
+    } catch (reason) {
+      setError(`Cannot load ${path}: ${describeError(reason)}`);
+    }
+  };
+
   const cancel = (): void => {
     const current = jobRef.current;
     if (!current || current.cancelling) return;
@@ -374,15 +395,7 @@ function QualityView({ panel, frames }: { panel: QualityPanel; frames: FramesSta
         ) : (
           <label className="opsbook-QualityPanel-field">
             <span>Path (relative to the workspace)</span>
-            <input
-              type="text"
-              className="jp-mod-styled"
-              aria-label="Data file"
-              placeholder="data/orders.parquet"
-              value={filePath}
-              spellCheck={false}
-              onChange={(event) => setFilePath(event.target.value)}
-            />
+            <PathInput label="Data file" placeholder="data/orders.parquet" value={filePath} onChange={setFilePath} />
           </label>
         )}
       </fieldset>
@@ -400,6 +413,18 @@ function QualityView({ panel, frames }: { panel: QualityPanel; frames: FramesSta
             Suggest
           </button>
         </div>
+        <form
+          className="opsbook-QualityPanel-load"
+          onSubmit={(event) => {
+            event.preventDefault();
+            void loadSuite();
+          }}
+        >
+          <PathInput label="Suite file" placeholder="suites/orders.yaml" value={suitePath} onChange={setSuitePath} disabled={busy} />
+          <button type="submit" className="jp-Button jp-mod-styled jp-mod-reject" disabled={busy || !suitePath.trim()} title="Load a suite file of the workspace into the editor">
+            Load
+          </button>
+        </form>
         <textarea
           id={`${ids}-suite`}
           className="opsbook-QualityPanel-editor"
@@ -450,7 +475,7 @@ function QualityView({ panel, frames }: { panel: QualityPanel; frames: FramesSta
       )}
       {shown?.kind === 'check' && (
         <div className="opsbook-QualityPanel-result">
-          <CheckResultView result={shown.result} onOpenRun={panel.openRun} />
+          <CheckResultView result={shown.result} onOpenRun={(runId) => panel.host.openRun(runId)} />
         </div>
       )}
       {shown?.kind === 'profile' && (
@@ -459,6 +484,34 @@ function QualityView({ panel, frames }: { panel: QualityPanel; frames: FramesSta
         </div>
       )}
     </div>
+  );
+}
+
+/** A one-line box for a path of the workspace. */
+function PathInput({
+  label,
+  placeholder,
+  value,
+  onChange,
+  disabled,
+}: {
+  label: string;
+  placeholder: string;
+  value: string;
+  onChange: (value: string) => void;
+  disabled?: boolean;
+}): JSX.Element {
+  return (
+    <input
+      type="text"
+      className="jp-mod-styled"
+      aria-label={label}
+      placeholder={placeholder}
+      value={value}
+      spellCheck={false}
+      disabled={disabled}
+      onChange={(event) => onChange(event.target.value)}
+    />
   );
 }
 
@@ -553,6 +606,8 @@ const QUALITY_PANEL_CSS = `
 .opsbook-QualityPanel-hint { margin: 4px 0 0; color: var(--jp-ui-font-color2); }
 .opsbook-QualityPanel-suite { display: flex; flex-direction: column; gap: 4px; }
 .opsbook-QualityPanel-suiteHead { display: flex; justify-content: space-between; align-items: center; font-weight: 600; }
+.opsbook-QualityPanel-load { display: flex; gap: 6px; align-items: center; }
+.opsbook-QualityPanel-load input { flex: 1; min-width: 0; }
 .opsbook-QualityPanel-editor {
   font-family: var(--jp-code-font-family); font-size: var(--jp-code-font-size); line-height: 1.4;
   background: var(--jp-cell-editor-background); color: var(--jp-content-font-color1);

@@ -64,8 +64,14 @@ export const qualityPlugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null,
   ): void => {
-    const openRun = (runId: string): void => void app.commands.execute(CommandIds.openRun, { runId });
-    const panel = new QualityPanel(runs, new CurrentNotebookKernel(notebooks), openRun);
+    const panel = new QualityPanel(runs, new CurrentNotebookKernel(notebooks), {
+      openRun: (runId) => void app.commands.execute(CommandIds.openRun, { runId }),
+      readTextFile: async (path) => {
+        const model = await app.serviceManager.contents.get(path, { type: 'file', format: 'text', content: true });
+        if (typeof model.content !== 'string') throw new Error(`${path} is not a text file`);
+        return model.content;
+      },
+    });
     panel.title.icon = qualityIcon;
     app.shell.add(panel, 'left', { rank: 860 });
     restorer?.add(panel, panel.id);

@@ -99,14 +99,23 @@ test.describe('Opsbook data quality', () => {
     await frames.selectOption('orders');
 
     // A suite the schema refuses is named with its line before anything runs.
-    const editor = panel.getByRole('textbox', { name: 'Suite' });
+    const editor = panel.getByRole('textbox', { name: 'Suite', exact: true });
     const run = panel.getByRole('button', { name: 'Run checks' });
     await editor.fill('suite: orders\nchecks:\n  - {check: between, column: 5, min: 0}');
     await expect(panel.locator('.opsbook-QualityPanel-suiteError')).toHaveText('line 3: /checks/0/column must be string: 5');
     await expect(editor).toHaveAttribute('aria-invalid', 'true');
     await expect(run).toBeDisabled();
 
-    await editor.fill(SUITE);
+    // A suite file of the workspace loads into the editor; one that is not there says so.
+    await page.contents.uploadContent(SUITE, 'text', `${tmpPath}/orders.yaml`);
+    const suiteFile = panel.getByRole('textbox', { name: 'Suite file' });
+    await suiteFile.fill(`${tmpPath}/missing.yaml`);
+    await suiteFile.press('Enter');
+    await expect(panel.locator('.opsbook-QualityPanel-error')).toContainText(`Cannot load ${tmpPath}/missing.yaml`);
+    await suiteFile.fill(`${tmpPath}/orders.yaml`);
+    await panel.getByRole('button', { name: 'Load', exact: true }).click();
+    await expect(editor).toHaveValue(SUITE);
+    await expect(panel.locator('.opsbook-QualityPanel-error')).toHaveCount(0);
     await expect(panel.locator('.opsbook-QualityPanel-suiteError')).toHaveCount(0);
 
     // While the kernel is busy the frame waits to be written: the job shows its phase, and Cancel
@@ -170,6 +179,8 @@ test.describe('Opsbook data quality', () => {
     // The daemon removed the frame the kernel handed off.
     await expect.poll(handedOff).toEqual([]);
 
+    // The picture for the README: without the test's temp folder in the suite file box.
+    await suiteFile.fill('');
     await widenSidebar(page, 720);
     await expect(between.locator('.js-plotly-plot svg.main-svg').first()).toBeVisible();
     const shot = testInfo.outputPath('quality.png');
