@@ -17,7 +17,7 @@ import type {
   RowCountCheck,
 } from '@opsbook/schema';
 import { columnKind } from './columns';
-import type { ColumnInfo } from './sandbox';
+import type { ColumnInfo, QueryRows } from './sandbox';
 import { quoteIdent, quoteLiteral } from './sql';
 import { numberOf, type JsonScalar } from './values';
 
@@ -131,14 +131,14 @@ export function compileCheck(check: SuiteCheck, columns: readonly ColumnInfo[], 
  *
  * Groupings run first, each as a small temp table of the keys occurring more than once (few, in
  * data worth checking), so that the scan and the failing-row samples read them instead of grouping
- * again. duplicate_rows does not count distinct rows over the whole table: identical rows share
- * their hash, so it groups by a hash of the row, keeps the rows whose hash repeats (a temp table of
- * candidates), and counts distinct rows exactly among those only.
+ * again. duplicate_rows does not count distinct rows over the whole table: it keeps the candidate
+ * rows that may have a twin (see {@link prepare}) in a temp table, and counts distinct rows exactly
+ * among those only.
  */
 export class AliasPool {
   private readonly byExpression = new Map<string, string>();
   private readonly groupings = new Map<string, string>();
-  private readonly candidates: { table: string; columns: string[]; grouping: string }[] = [];
+  private readonly candidates: { table: string; columns: string[] }[] = [];
 
   alias(expression: string): string {
     let alias = this.byExpression.get(expression);
@@ -160,31 +160,52 @@ export class AliasPool {
 
   /**
    * For a duplicate_rows check over `columns` (quoted): the alias of count(*) minus the count of
-   * distinct rows, and the temp table of the candidate rows (those whose hash repeats).
+   * distinct rows, and the temp table of the candidate rows that {@link prepare} fills.
    */
   duplicateRows(columns: string[]): { alias: string; table: string } {
     const list = columns.join(', ');
-    const grouping = this.grouping(`hash(${list})`);
-    let found = this.candidates.find((c) => c.grouping === grouping);
+    let found = this.candidates.find((c) => c.columns.join(', ') === list);
     if (!found) {
-      found = { table: `c${this.candidates.length}`, columns, grouping };
+      found = { table: `c${this.candidates.length}`, columns };
       this.candidates.push(found);
     }
     const rows = found.table;
     return { alias: this.alias(`(SELECT count(*) FROM ${rows}) - (SELECT count(*) FROM (SELECT DISTINCT ${list} FROM ${rows}))`), table: rows };
   }
 
-  /** Statements to run before the scan: the groupings, then the candidate rows of duplicate_rows. */
-  preparation(): string[] {
-    return [
-      ...[...this.groupings].map(
-        ([key, table]) => `CREATE TEMP TABLE ${table} AS SELECT ${key} AS k, count(*) AS n FROM ${DATA} GROUP BY ALL HAVING count(*) > 1`,
-      ),
-      ...this.candidates.map(({ table, columns, grouping }) => {
-        const list = columns.join(', ');
-        return `CREATE TEMP TABLE ${table} AS SELECT ${list} FROM ${DATA} WHERE hash(${list}) IN (SELECT k FROM ${grouping})`;
-      }),
-    ];
+  /**
+   * Runs, through `run`, what the scan reads: the unique checks' groupings, then the candidate rows
+   * of each duplicate_rows check. Identical rows share every value, so a column whose grouping a
+   * unique check made already narrows the candidates to the rows whose value repeats (when those
+   * are at most {@link CANDIDATE_LIMIT}); otherwise a grouping by the row's hash does.
+   */
+  async prepare(run: (sql: string, message: string) => Promise<QueryRows>): Promise<void> {
+    for (const [key, table] of this.groupings) await run(groupingSql(key, table), `grouping by ${key}`);
+    for (const [index, { table, columns }] of this.candidates.entries()) {
+      const list = columns.join(', ');
+      let filter: string | undefined;
+      for (const column of columns) {
+        const grouping = this.groupings.get(column);
+        if (!grouping) continue;
+        const repeated = await run(`SELECT coalesce(sum(n), 0) FROM ${grouping}`, `rows whose ${column} repeats`);
+        if ((numberOf(repeated.rows[0][0]) ?? Infinity) <= CANDIDATE_LIMIT) {
+          filter = `${column} IN (SELECT k FROM ${grouping} WHERE k IS NOT NULL) OR (${column} IS NULL AND EXISTS (SELECT 1 FROM ${grouping} WHERE k IS NULL))`;
+          break;
+        }
+      }
+      if (!filter) {
+        const hashes = `h${index}`;
+        await run(groupingSql(`hash(${list})`, hashes), 'grouping by row hash');
+        filter = `hash(${list}) IN (SELECT k FROM ${hashes})`;
+      }
+      await run(`CREATE TEMP TABLE ${table} AS SELECT ${list} FROM ${DATA} WHERE ${filter}`, 'rows that may be duplicates');
+    }
+  }
+
+  /** The most statements {@link prepare} and the scan run, for progress. */
+  stepsAtMost(): number {
+    const probes = this.candidates.reduce((sum, { columns }) => sum + columns.filter((c) => this.groupings.has(c)).length + 2, 0);
+    return this.groupings.size + probes + 1;
   }
 
   /** The scan: count(*) and every aggregate, in one SELECT over `data`. */
@@ -325,6 +346,13 @@ function nullFraction(check: NullFractionCheck, column: ColumnInfo, pool: AliasP
     },
     failing: { where: `${quoteIdent(column.name)} IS NULL` },
   };
+}
+
+/** Most candidate rows of duplicate_rows that a unique check's grouping may narrow them to. */
+export const CANDIDATE_LIMIT = 1_000_000;
+
+function groupingSql(key: string, table: string): string {
+  return `CREATE TEMP TABLE ${table} AS SELECT ${key} AS k, count(*) AS n FROM ${DATA} GROUP BY ALL HAVING count(*) > 1`;
 }
 
 /** Repeated values whose rows a unique check's sample shows. */

@@ -226,13 +226,14 @@ async function assertCompiles(check: SuiteCheck, sandbox: Sandbox): Promise<void
  * each verdict is then read from it.
  */
 async function runScan(entries: Entry[], pool: AliasPool, sandbox: Sandbox, progress: NonNullable<QualityHooks['onProgress']>): Promise<ScanValues> {
-  const steps = [...pool.preparation(), pool.scanSql()];
-  for (const [i, statement] of steps.slice(0, -1).entries()) {
-    progress({ phase: 'scan', done: i, total: steps.length, message: 'grouping for unique and duplicate_rows' });
-    await sandbox.read(statement);
-  }
-  progress({ phase: 'scan', done: steps.length - 1, total: steps.length, message: 'one scan for every aggregate check' });
-  const result = await sandbox.rows(steps[steps.length - 1]);
+  const total = pool.stepsAtMost();
+  let step = 0;
+  await pool.prepare((sql, message) => {
+    progress({ phase: 'scan', done: step++, total, message });
+    return sandbox.rows(sql);
+  });
+  progress({ phase: 'scan', done: step, total, message: 'one scan for every aggregate check' });
+  const result = await sandbox.rows(pool.scanSql());
   const row = result.rows[0];
   const index = new Map(result.columns.map((c, i) => [c.name, i]));
   const at = (alias: string): number => {
@@ -249,7 +250,7 @@ async function runScan(entries: Entry[], pool: AliasPool, sandbox: Sandbox, prog
     if (!entry.plan) continue;
     entry.outcome = { ...base(entry), ...entry.plan.verdict(scan) };
   }
-  progress({ phase: 'scan', done: steps.length, total: steps.length });
+  progress({ phase: 'scan', done: total, total });
   return scan;
 }
 
