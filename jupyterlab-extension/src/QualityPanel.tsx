@@ -139,7 +139,7 @@ export class QualityPanel extends ReactWidget {
     const bridge = this.currentBridge();
     if (!data.data.handoff || !bridge) return;
     const path = pythonStringLiteral(data.data.path);
-    const answer = await bridge.transport.evaluate({ removed: `__import__('os').remove(${path})` });
+    const answer = await bridge.transport.evaluate({ removed: `__import__('opsbook._handoff')._handoff.remove_frame_file(${path})` });
     const removed = answer.removed;
     if (removed?.status === 'error') throw new Error(`cannot remove ${data.data.path}: ${removed.ename}: ${removed.evalue}`);
   }

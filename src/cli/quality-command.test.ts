@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SchemaValidator, type QualityProgress } from '@opsbook/schema';
@@ -7,6 +7,7 @@ import { OpsbookClient } from '../client/client';
 import { followEvents } from '../client/events';
 import { findDaemon, startDaemon, type RunningDaemon } from '../daemon/daemon';
 import { parseSuiteText } from '../quality';
+import { HANDOFF_SIDECAR_SUFFIX } from '../quality/source';
 import { writeTable } from '../quality/testing';
 import { BUILT_CLI, runBuiltCli as opsbook } from './testing';
 
@@ -93,6 +94,18 @@ describe('opsbook check, profile and drift through the built CLI', () => {
     expect(validator.check('check-result.schema.json', result)).toBeNull();
     expect(result.checks[1].failing_rows).toBe(10);
     expect(result.checks[1].sample?.rows).toHaveLength(2);
+  });
+
+  it('takes a file in the hand-off folder as a hand-off: named and fingerprinted by its sidecar, removed with it after use', async () => {
+    const folder = join(workspace, '.opsbook', 'handoff');
+    mkdirSync(folder, { recursive: true });
+    const frame = (await writeTable(folder, 'df-0123456789abcdef', table(0))).path;
+    const fingerprint = { rows: 1000, columns: [{ name: 'id', dtype: 'int64' }], hash: `sha256:${'0'.repeat(64)}`, library: 'pandas' };
+    writeFileSync(`${frame}${HANDOFF_SIDECAR_SUFFIX}`, JSON.stringify({ label: 'df', fingerprint }));
+    const run = await opsbook(['check', frame, '--suite', join(workspace, 'passing.yaml'), '--json'], env);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout).data).toMatchObject({ label: 'df', fingerprint });
+    expect(readdirSync(folder)).toEqual([]);
   });
 
   it('records against --run, else $OPSBOOK_RUN_ID: metrics and the report artifact', async () => {

@@ -4,7 +4,7 @@ import { basename, dirname, resolve } from 'node:path';
 import type { CheckOutcome, CheckResult, CheckSuite, ColumnDrift, DataProfile, DataSource, DriftReport, SuggestResult } from '@opsbook/schema';
 import { OpsbookApiError, type OpsbookClient } from '../client/client';
 // The suite parser and the source check only: the capability's index would load apache-arrow and the sandbox.
-import { resolveSource } from '../quality/source';
+import { describedHandoff, resolveSource } from '../quality/source';
 import { parseSuiteText } from '../quality/suite';
 import { BadInputError } from '../store/errors';
 import type { ParsedCommand } from './args';
@@ -33,7 +33,8 @@ const SHOWN_SAMPLE_ROWS = 5;
 export async function qualityCommand(parsed: ParsedCommand, out: CliOutput): Promise<number> {
   const json = parsed.values.json === true;
   const cwd = process.cwd();
-  const data = await localSource(parsed.positionals.data, cwd, 'data');
+  const workspace = workspaceOf(parsed.values.workspace as string | undefined, cwd);
+  const data = await localSource(parsed.positionals.data, cwd, 'data', workspace);
   if (parsed.command === 'profile') {
     const profile = await inDaemon(parsed, 'data', (client, jobId) =>
       client.profileData({ data, bins: parsed.values.bins as number | undefined, top: parsed.values.top as number | undefined, job_id: jobId }),
@@ -41,7 +42,7 @@ export async function qualityCommand(parsed: ParsedCommand, out: CliOutput): Pro
     return print(out, json, 'data-profile.schema.json', profile, formatProfile, 0);
   }
   if (parsed.command === 'drift') {
-    const reference = await localSource(parsed.positionals.reference, cwd, 'reference');
+    const reference = await localSource(parsed.positionals.reference, cwd, 'reference', workspace);
     const columns = parsed.values.column as string[] | undefined;
     const report = await inDaemon(parsed, 'data', (client, jobId) =>
       client.compareDrift({ data, reference, columns, bins: parsed.values.bins as number | undefined, job_id: jobId }),
@@ -56,7 +57,7 @@ export async function qualityCommand(parsed: ParsedCommand, out: CliOutput): Pro
   if (suiteFile === undefined) throw new UsageError('check needs --suite FILE (or --suggest to print a starting suite)');
   const suite = readSuite(suiteFile, cwd);
   const referencePath = parsed.values.reference as string | undefined;
-  const reference = referencePath === undefined ? undefined : await localSource(referencePath, cwd, 'reference');
+  const reference = referencePath === undefined ? undefined : await localSource(referencePath, cwd, 'reference', workspace);
   const samples = parsed.values.samples as number | undefined;
   if (samples !== undefined && (samples < 0 || samples > 20)) throw new UsageError(`--samples must be between 0 and 20, not ${samples}`);
   const runId = (parsed.values.run as string | undefined) ?? (process.env.OPSBOOK_RUN_ID || undefined);
@@ -79,9 +80,9 @@ export async function qualityCommand(parsed: ParsedCommand, out: CliOutput): Pro
  * and is readable, and that its format is known.
  * @throws BadInputError naming `<field>.path` (or `.format`).
  */
-async function localSource(path: string, cwd: string, field: 'data' | 'reference'): Promise<DataSource> {
+async function localSource(path: string, cwd: string, field: 'data' | 'reference', workspace: string): Promise<DataSource> {
   const resolved = await resolveSource({ path }, cwd, field);
-  return { path: resolved.path, format: resolved.format, label: basename(path) };
+  return { path: resolved.path, format: resolved.format, label: basename(path), ...describedHandoff(resolved.path, workspace) };
 }
 
 /**

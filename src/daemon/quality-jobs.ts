@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { realpathSync, rmSync } from 'node:fs';
-import { isAbsolute, join, relative, sep } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { Readable } from 'node:stream';
 import type {
   CheckRequest,
@@ -17,6 +17,7 @@ import type {
 } from '@opsbook/schema';
 import type * as Quality from '../quality';
 import type { ProgressStep, QualityHooks, ResolvedSource } from '../quality';
+import { HANDOFF_SIDECAR_SUFFIX, inHandoffFolder } from '../quality/source';
 import { ConflictError } from '../store/errors';
 import type { ArtifactStore } from '../tracking/artifacts';
 import { NotWithMlflowError } from '../tracking/mlflow/backend';
@@ -129,11 +130,12 @@ export class QualityJobs {
    */
   check(request: CheckRequest): Promise<CheckResult> {
     return this.run(request.job_id, [request.data, request.reference], async (hooks) => {
+      const suite = capability().checkSuiteValue(request.suite);
       if (request.run_id) await this.recorder.requireRun(request.run_id);
       const data = await this.resolve(request.data, 'data');
       const reference = request.reference ? await this.resolve(request.reference, 'reference') : undefined;
       const suiteDir = request.suite_dir === undefined ? this.workspace : this.inWorkspace(request.suite_dir);
-      const result = await capability().runSuite({ data, suite: request.suite, reference, suiteDir, samples: request.samples }, hooks);
+      const result = await capability().runSuite({ data, suite, reference, suiteDir, samples: request.samples }, hooks);
       if (!request.run_id) return result;
       // A cancel that came while the last query ran still records nothing.
       if (hooks.signal?.aborted) throw this.cancelled(request.job_id);
@@ -240,19 +242,17 @@ export class QualityJobs {
     return isAbsolute(path) ? path : join(this.workspace, path);
   }
 
-  /** Removes a hand-off file, but only one whose real path lies in the workspace's hand-off folder. */
+  /** Removes a hand-off file and its sidecar, but only one whose real path lies in the workspace's hand-off folder. */
   private removeHandoff(path: string): void {
     let real: string;
-    let folder: string;
     try {
       real = realpathSync(this.inWorkspace(path));
-      folder = realpathSync(join(this.workspace, '.opsbook', 'handoff'));
     } catch {
       return;
     }
-    const inside = relative(folder, real);
-    if (inside === '' || inside.startsWith(`..${sep}`) || inside === '..' || isAbsolute(inside)) return;
+    if (!inHandoffFolder(real, this.workspace)) return;
     rmSync(real, { force: true });
+    rmSync(`${real}${HANDOFF_SIDECAR_SUFFIX}`, { force: true });
   }
 }
 

@@ -145,6 +145,11 @@ describe('quality operations on a real daemon', () => {
       status: 400,
       field: '/suite/checks/0/column',
     });
+    const upsideDown: CheckSuite = { suite: 'orders', checks: [{ check: 'between', column: 'age', min: 120, max: 0 }] };
+    expect(await refusal(client.runQualityCheck({ data: { path: orders }, suite: upsideDown, run_id: run.id }))).toMatchObject({
+      status: 400,
+      field: expect.stringMatching(/checks\/0/),
+    });
     const twoStatements: CheckSuite = { suite: 'orders', checks: [{ check: 'sql', query: 'select 1; select 2', expect: 0 }] };
     expect(await refusal(client.runQualityCheck({ data: { path: orders }, suite: twoStatements, run_id: run.id }))).toMatchObject({ status: 400 });
     expect(await refusal(client.runQualityCheck({ data: { path: 'nope.parquet' }, suite: SUITE, run_id: run.id }))).toMatchObject({

@@ -1,5 +1,5 @@
-import { accessSync, constants, realpathSync, statSync } from 'node:fs';
-import { basename, extname, isAbsolute, join, relative, resolve } from 'node:path';
+import { accessSync, constants, readFileSync, realpathSync, statSync } from 'node:fs';
+import { basename, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { DataFingerprint, DataSource } from '@opsbook/schema';
 import { BadInputError } from '../store/errors';
 
@@ -57,12 +57,9 @@ export async function resolveSource(source: DataSource, baseDir: string, field =
   } catch {
     throw new BadInputError(`${field}.path`, source.path, `${field}.path: not readable: ${source.path}`);
   }
-  if (source.handoff) {
+  if (source.handoff && !inHandoffFolder(path, baseDir)) {
     const handoffDir = realpathOrSelf(join(baseDir, '.opsbook', 'handoff'));
-    const inside = relative(handoffDir, path);
-    if (inside.startsWith('..') || isAbsolute(inside)) {
-      throw new BadInputError(`${field}.path`, source.path, `${field}.path: a hand-off file must lie in ${handoffDir}: ${source.path}`);
-    }
+    throw new BadInputError(`${field}.path`, source.path, `${field}.path: a hand-off file must lie in ${handoffDir}: ${source.path}`);
   }
   const format = source.format ?? formatOf(path);
   if (!format) {
@@ -78,6 +75,38 @@ export async function resolveSource(source: DataSource, baseDir: string, field =
     label: source.label ?? basename(path),
     ...(source.fingerprint ? { fingerprint: source.fingerprint } : {}),
     ...(source.handoff ? { handoff: true } : {}),
+  };
+}
+
+/**
+ * Beside a hand-off file, `<file>.opsbook.json` holds `{label, fingerprint}`: the kernel writes it
+ * (`opsbook/_handoff.py`, `SIDECAR_SUFFIX`) and whoever removes the file removes it too.
+ */
+export const HANDOFF_SIDECAR_SUFFIX = '.opsbook.json';
+
+/** Whether the real path `path` lies in `<workspace>/.opsbook/handoff/`. */
+export function inHandoffFolder(path: string, workspace: string): boolean {
+  const inside = relative(realpathOrSelf(join(workspace, '.opsbook', 'handoff')), path);
+  return inside !== '' && inside !== '..' && !inside.startsWith(`..${sep}`) && !isAbsolute(inside);
+}
+
+/**
+ * What a path given on the command line says about itself: a file in the workspace's hand-off folder
+ * is a hand-off (the daemon removes it after use), named and fingerprinted as its sidecar says; any
+ * other file, nothing.
+ */
+export function describedHandoff(path: string, workspace: string): Pick<DataSource, 'handoff' | 'label' | 'fingerprint'> {
+  if (!inHandoffFolder(path, workspace)) return {};
+  let sidecar: { label?: unknown; fingerprint?: unknown };
+  try {
+    sidecar = JSON.parse(readFileSync(`${path}${HANDOFF_SIDECAR_SUFFIX}`, 'utf8')) as typeof sidecar;
+  } catch {
+    return { handoff: true };
+  }
+  return {
+    handoff: true,
+    ...(typeof sidecar.label === 'string' ? { label: sidecar.label } : {}),
+    ...(sidecar.fingerprint && typeof sidecar.fingerprint === 'object' ? { fingerprint: sidecar.fingerprint as DataSource['fingerprint'] } : {}),
   };
 }
 

@@ -20,6 +20,7 @@ row group is its unit of parallel work). Median of three, push (convert, fingerp
 
 from __future__ import annotations
 
+import json
 import keyword
 import os
 import sys
@@ -35,6 +36,9 @@ from . import _fingerprint
 ROW_GROUP_ROWS = 131_072
 #: Where the kernel leaves frames for the daemon, under the workspace's ``.opsbook``.
 HANDOFF_DIR_NAME = "handoff"
+#: Beside each hand-off file, ``<file><SIDECAR_SUFFIX>`` holds ``{label, fingerprint}``: the CLI reads
+#: it, so a frame checked through a magic is recorded under its variable's name with its fingerprint.
+SIDECAR_SUFFIX = ".opsbook.json"
 
 
 class FrameRefused(ValueError):
@@ -141,6 +145,7 @@ def write_frame(frame: Any, folder: Path, label: str) -> Dict[str, Any]:
         hashing.join()
         if "error" in printed:
             raise printed["error"]
+        _write_sidecar(final, {"label": label, "fingerprint": printed["value"]})
         os.replace(temporary, final)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as error:
         raise FrameRefused(f"frame {label!r} cannot be written as Parquet: {error}") from None
@@ -148,12 +153,31 @@ def write_frame(frame: Any, folder: Path, label: str) -> Dict[str, Any]:
         hashing.join()
         if temporary.exists():
             temporary.unlink()
+        if not final.exists():
+            remove_frame_file(final)
     return {
         "path": str(final),
         "rows": int(table.num_rows),
         "fingerprint": printed["value"],
         "seconds": time.perf_counter() - started,
     }
+
+
+def _write_sidecar(final: Path, described: Dict[str, Any]) -> None:
+    sidecar = Path(f"{final}{SIDECAR_SUFFIX}")
+    temporary = sidecar.with_name(f".{sidecar.name}.tmp")
+    temporary.write_text(json.dumps(described), encoding="utf-8")
+    os.replace(temporary, sidecar)
+
+
+def remove_frame_file(path: "str | os.PathLike[str]") -> None:
+    """Removes a hand-off file and its sidecar (either may already be gone: the daemon removes both
+    once it has read them)."""
+    for name in (os.fspath(path), f"{os.fspath(path)}{SIDECAR_SUFFIX}"):
+        try:
+            os.remove(name)
+        except FileNotFoundError:
+            pass
 
 
 def active_run_id() -> Optional[str]:

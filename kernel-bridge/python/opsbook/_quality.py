@@ -112,8 +112,7 @@ class _Sources:
 
     def remove(self) -> None:
         for path in self.handed_off:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+            _handoff.remove_frame_file(path)
 
 
 @contextlib.contextmanager

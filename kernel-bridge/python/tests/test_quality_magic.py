@@ -62,6 +62,10 @@ def test_check_cell_shows_the_result_and_records_it_on_the_open_run(kernel: Any,
     status, detail = daemon.get(f"/runs/{run_id}")
     assert status == 200
     assert {m["key"]: m["last"] for m in detail["metrics"]} == {"quality.orders.passed": 2, "quality.orders.failed": 6}
+    # The report on the run names the frame by its variable, with its fingerprint (the hand-off sidecar).
+    status, report = daemon.get(f"/runs/{run_id}/artifacts/content?name=quality%2Forders.json")
+    assert status == 200
+    assert report["data"]["label"] == "df" and report["data"]["fingerprint"] == result["data"]["fingerprint"]
     assert list(handoff_dir(workspace).iterdir()) == []
 
 

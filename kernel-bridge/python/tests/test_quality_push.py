@@ -17,6 +17,7 @@ import pytest
 from conftest import schema_validator
 from opsbook import bridge
 from opsbook._fingerprint import fingerprint
+from opsbook._handoff import SIDECAR_SUFFIX
 
 BIG = 2**53 + 1  # a JSON number cannot hold it
 STAMPS = ["2026-01-02T03:04:05.123456", "2026-06-30T23:59:59.000001", None]
@@ -72,7 +73,9 @@ def test_each_frame_library_is_written_as_parquet_with_a_valid_fingerprint(shell
     path = Path(result["path"])
     assert path.parent == folder and path.name.startswith("orders-") and path.suffix == ".parquet"
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
-    assert sorted(p.name for p in folder.iterdir()) == [path.name]  # no temporary file left
+    sidecar = Path(f"{path}{SIDECAR_SUFFIX}")
+    assert sorted(p.name for p in folder.iterdir()) == [path.name, sidecar.name]  # no temporary file left
+    assert json.loads(sidecar.read_text()) == {"label": "orders", "fingerprint": result["fingerprint"]}
 
     back = pq.read_table(path)
     assert back.column("id").to_pylist() == [BIG, -BIG, 7]  # exact, as int64
