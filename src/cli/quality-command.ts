@@ -196,7 +196,7 @@ export function formatDrift(report: DriftReport): string {
     `${column.drifted ? '✗' : '✓'} ${column.column}`,
     column.kind,
     column.scores
-      .map((score) => `${score.method} ${describeCell(score.statistic)}${score.drifted ? ' >' : ' ≤'} ${score.threshold}${score.p_value === undefined ? '' : ` (p ${describeCell(score.p_value)})`}`)
+      .map((score) => `${score.method} ${describeCell(score.statistic)}${score.statistic > score.threshold ? ' >' : ' ≤'} ${score.threshold}${score.p_value === undefined ? '' : ` (p ${describeCell(score.p_value)})`}`)
       .join('  '),
   ]);
   const drifted = report.columns.filter((column) => column.drifted).length;

@@ -52,6 +52,16 @@ describe('drift', () => {
   const column = (name: string) => report.columns.find((c) => c.column === name)!;
   const score = (name: string, method: DriftMethod) => column(name).scores.find((s) => s.method === method)!;
 
+  it('does not call a ks gap past 0.1 drift when two small samples could differ that much by chance', async () => {
+    // 50 values each, the data 10 lower: D = 0.2, p = 0.27 (the Kolmogorov distribution at sqrt(25) * 0.2).
+    const small = await writeTable(folder.dir, 'small', 'SELECT range::DOUBLE AS x FROM range(50)');
+    const smallRef = await writeTable(folder.dir, 'small-ref', 'SELECT (range + 10)::DOUBLE AS x FROM range(50)');
+    const ks = (await driftTables(small, smallRef)).columns[0].scores.find((s) => s.method === 'ks')!;
+    expect(ks.statistic).toBeCloseTo(0.2, 10);
+    expect(ks.p_value).toBeGreaterThan(0.05);
+    expect(ks.drifted).toBe(false);
+  });
+
   it('compares every shared column, lists the others, and validates against drift-report.schema.json', () => {
     expect(validator.check('drift-report.schema.json', report)).toBeNull();
     expect(report.columns.map((c) => c.column).sort()).toEqual(['day', 'mix', 'same_mix', 'shifted', 'stable']);

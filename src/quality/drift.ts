@@ -200,8 +200,14 @@ function scoreOf(method: DriftMethod, counts: ColumnCounts): DriftScore {
       break;
     }
   }
-  return { method, statistic, ...(pValue === undefined ? {} : { p_value: pValue }), threshold, drifted: statistic > threshold };
+  // A test with a p-value also needs the difference to be significant: a random split of a few hundred
+  // rows often passes KS's D of 0.1 by chance alone.
+  const drifted = statistic > threshold && (pValue === undefined || pValue < DRIFT_SIGNIFICANCE);
+  return { method, statistic, ...(pValue === undefined ? {} : { p_value: pValue }), threshold, drifted };
 }
+
+/** Below this p-value a ks or chi2 score past its threshold counts as drift in a drift report. */
+export const DRIFT_SIGNIFICANCE = 0.05;
 
 /** Counts per column, and the tables' row counts. */
 type CountsByColumn = Map<string, ColumnCounts> & { rows: { data: number; reference: number } };

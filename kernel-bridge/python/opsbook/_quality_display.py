@@ -112,7 +112,7 @@ def _check_parts(result: Dict[str, Any]) -> Tuple[str, str]:
 
 def _score(score: Dict[str, Any]) -> str:
     p_value = f" (p {score['p_value']:.3g})" if score.get("p_value") is not None else ""
-    return f"{score['method']} {score['statistic']:.4g} {'>' if score['drifted'] else '≤'} {score['threshold']:g}{p_value}"
+    return f"{score['method']} {score['statistic']:.4g} {'>' if score['statistic'] > score['threshold'] else '≤'} {score['threshold']:g}{p_value}"
 
 
 def _drift_parts(report: Dict[str, Any]) -> Tuple[str, str]:
