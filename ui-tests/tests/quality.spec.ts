@@ -206,4 +206,31 @@ test.describe('Opsbook data quality', () => {
       copyFileSync(shot, path.join(SCREENSHOTS_DIR, 'quality.png'));
     }
   });
+
+  test('%%check in a notebook draws its result with the quality renderer: failing rows by keyboard, a histogram', async ({ page, request }) => {
+    const health = await request.get(`${API}/health`);
+    const workspace = ((await health.json()) as { workspace: string }).workspace;
+    const handoff = path.join(workspace, '.opsbook', 'handoff');
+
+    await page.notebook.createNew('check.ipynb');
+    await page.notebook.setCell(0, 'code', `%load_ext opsbook\n${FRAME_CELL}`);
+    await page.notebook.addCell('code', `%%check orders\n${SUITE}`);
+    expect(await page.notebook.runCell(0)).toBe(true);
+    expect(await page.notebook.runCell(1)).toBe(true);
+
+    const view = page.locator('.opsbook-QualityRenderer .opsbook-CheckResultView');
+    await expect(view).toBeVisible({ timeout: 60_000 });
+    await expect(view).toContainText('1 passed, 2 failed, 0 errors');
+    const between = view.locator('tr[data-check-index="2"]');
+    await between.focus();
+    await page.keyboard.press('Enter');
+    await expect(between).toHaveAttribute('aria-expanded', 'true');
+    const detail = view.locator('tr.opsbook-CheckResultView-detail').last();
+    expect(await sampleCells(detail)).toEqual([
+      ['4', '150', 'd@x.io'],
+      ['6', '-3', 'f@x.io'],
+    ]);
+    await expect(detail.locator('.js-plotly-plot svg').first()).toBeVisible({ timeout: 30_000 });
+    expect(existsSync(handoff) ? readdirSync(handoff) : []).toEqual([]);
+  });
 });

@@ -295,3 +295,32 @@ def test_with_no_daemon_running_the_cli_starts_one_from_the_bundle(
     pid = daemons[0]["pid"]
     assert os.path.realpath(f"/proc/{pid}/exe") == os.path.realpath(installed["node"])
     assert installed["core"].encode() in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+
+
+def test_the_bundled_cli_checks_profiles_and_compares_a_csv(user: User, tracked_run: Dict[str, Any]) -> None:
+    # The quality capability loads on the first quality request (apache-arrow, the DuckDB sandbox):
+    # a bundle that left either behind would fail here, not in a checkout.
+    project = Path(tracked_run["project"])
+    rows = ["id,age,country"] + [f"{i},{(i * 7) % 130 if i % 50 else ''},{'DE FR US'.split()[i % 3]}" for i in range(1, 501)]
+    (project / "people.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (project / "people.yaml").write_text(
+        "suite: people\nchecks:\n  - {check: not_null, column: age}\n  - {check: between, column: age, min: 0, max: 120}\n"
+        "  - {check: in_set, column: country, values: [DE, FR, US]}\n",
+        encoding="utf-8",
+    )
+    ages = [(i * 7) % 130 for i in range(1, 501) if i % 50]
+    checked = user.run("opsbook", "check", "people.csv", "--suite", "people.yaml", "--json", cwd=project)
+    assert checked.returncode == 1, _output(checked)
+    result = json.loads(checked.stdout)
+    assert [(c["check"], c["status"], c["failing_rows"]) for c in result["checks"]] == [
+        ("not_null", "fail", 10),
+        ("between", "fail", sum(1 for age in ages if age > 120)),
+        ("in_set", "pass", 0),
+    ]
+    assert result["checks"][1]["sample"]["arrow"]  # the failing rows as Arrow IPC, encoded by the bundle
+    profiled = user.run("opsbook", "profile", "people.csv", "--json", cwd=project)
+    assert profiled.returncode == 0, _output(profiled)
+    assert {c["name"]: c["nulls"] for c in json.loads(profiled.stdout)["columns"]} == {"id": 0, "age": 10, "country": 0}
+    compared = user.run("opsbook", "drift", "people.csv", "people.csv", "--json", cwd=project)
+    assert compared.returncode == 0, _output(compared)
+    assert json.loads(compared.stdout)["drifted"] == 0
