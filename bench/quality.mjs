@@ -17,7 +17,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -46,7 +46,7 @@ const ROWS = Number(options.rows);
 const REFERENCE_ROWS = Number(options['reference-rows']);
 const REPEATS = Number(options.repeats);
 // The generator's version is in the folder's name: change it when the data changes.
-const DATA_DIR = options['data-dir'] ?? join(tmpdir(), `opsbook-bench-quality-v1-${ROWS}`);
+const DATA_DIR = options['data-dir'] ?? join(tmpdir(), `opsbook-bench-quality-v1-${ROWS}-${REFERENCE_ROWS}`);
 // Rows appended as exact copies of earlier ones: duplicate_rows and unique fail by this many.
 const DUPLICATES = Math.max(1, Math.floor(ROWS / 10_000));
 
@@ -352,7 +352,7 @@ function printChecks(suite, result, ge) {
 
 async function main() {
   const fmt = (s) => (s === null || s === undefined ? '-' : s.toFixed(2));
-  process.stdout.write(`load average at start: ${load()} (${process.env.CPUS ?? require('node:os').cpus().length} CPUs)\n`);
+  process.stdout.write(`load average at start: ${load()} (${cpus().length} CPUs)\n`);
   process.stdout.write(`data: ${ROWS.toLocaleString('en')} rows x ${COLUMNS.length} columns in ${DATA_DIR}\n`);
   const generated = await generate();
   if (generated.seconds !== null) process.stdout.write(`generated in ${fmt(generated.seconds)} s\n`);
