@@ -337,6 +337,8 @@ describe('runSuite', () => {
         suiteDir: folder.dir,
       });
       expect(result.checks.map((c) => c.status)).toEqual(['error', 'error', 'error', 'error']);
+      expect(result.checks[2].message).toContain(`Permission Error: Cannot access file "/etc/passwd"`);
+      expect(result.checks.filter((c) => c.message?.includes('\n'))).toEqual([]); // one line each
       expect(JSON.stringify(result)).not.toContain(canary);
       expect(statSync(path).atimeMs).toBe(before);
     });

@@ -324,6 +324,7 @@ function base(entry: Entry): Pick<CheckOutcome, 'check' | 'index' | 'column'> {
 }
 
 function errorOutcome(entry: Entry, message: string): CheckOutcome {
-  return { ...base(entry), status: 'error', observed: observedAs(null), message };
+  // One line, as every message of the house: DuckDB appends the statement with a caret below it.
+  return { ...base(entry), status: 'error', observed: observedAs(null), message: message.split('\n')[0].trim() };
 }
 
