@@ -62,6 +62,18 @@ function truncateValue(value: unknown): unknown {
  * share it.
  */
 export class SchemaValidator {
+  private static sharedInstance: SchemaValidator | undefined;
+
+  /**
+   * The process's shared validator, made on first use: registering every schema and compiling one
+   * costs tens of milliseconds each time, which a short CLI command paid once per module that made
+   * its own.
+   */
+  static shared(): SchemaValidator {
+    SchemaValidator.sharedInstance ??= new SchemaValidator();
+    return SchemaValidator.sharedInstance;
+  }
+
   private readonly ajv: Ajv2020;
   private readonly compiled = new Map<string, ValidateFunction>();
 

@@ -1,12 +1,9 @@
 import { SchemaValidator } from '@opsbook/schema';
 
-let shared: SchemaValidator | undefined;
-
 /**
- * The CLI's one schema validator, made on first use: making one registers every schema (about
- * 70 ms here), which a command that prints no JSON document should not pay at start-up.
+ * The CLI's schema validator: the process's shared one, made on first use (registering every schema
+ * costs about 70 ms here, which a command that prints no JSON document should not pay at start-up).
  */
 export function cliValidator(): SchemaValidator {
-  shared ??= new SchemaValidator();
-  return shared;
+  return SchemaValidator.shared();
 }

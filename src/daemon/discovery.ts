@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { SchemaError, SchemaValidator, type DiscoveryFile } from '@opsbook/schema';
 import { discoveryFileName, jupyterRuntimeDir } from '../client/paths';
 
-const validator = new SchemaValidator();
 
 /**
  * The Jupyter runtime folder of this process, found as `jupyter_core.paths.jupyter_runtime_dir()`
@@ -29,7 +28,7 @@ export function discoveryPath(workspace: string, dir: string = runtimeDir()): st
  * @throws SchemaError when `content` does not match `discovery.schema.json`.
  */
 export function writeDiscovery(path: string, content: DiscoveryFile): void {
-  const issue = validator.check('discovery.schema.json', content);
+  const issue = SchemaValidator.shared().check('discovery.schema.json', content);
   if (issue) throw new SchemaError('discovery.schema.json', issue);
   mkdirSync(join(path, '..'), { recursive: true, mode: 0o700 });
   const temp = `${path}.${process.pid}.tmp`;
@@ -41,7 +40,7 @@ export function writeDiscovery(path: string, content: DiscoveryFile): void {
 export function readDiscovery(path: string): DiscoveryFile | null {
   try {
     const content: unknown = JSON.parse(readFileSync(path, 'utf8'));
-    return validator.check('discovery.schema.json', content) === null ? (content as DiscoveryFile) : null;
+    return SchemaValidator.shared().check('discovery.schema.json', content) === null ? (content as DiscoveryFile) : null;
   } catch {
     return null;
   }

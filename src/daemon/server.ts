@@ -33,7 +33,7 @@ export interface ApiServerOptions {
  * and body validation, handler, answer. Every error is mapped by `toErrorAnswer`.
  */
 export function createApiServer(options: ApiServerOptions): Server {
-  const validator = new SchemaValidator();
+  const validator = SchemaValidator.shared();
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   return createServer((request, response) => {
     handle(request, options, validator)

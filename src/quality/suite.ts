@@ -2,8 +2,6 @@ import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
 import { SchemaValidator, type CheckSuite } from '@opsbook/schema';
 import { BadInputError } from '../store/errors';
 
-let validator: SchemaValidator | undefined;
-
 /**
  * Reads a suite file's text (YAML, or JSON, which YAML reads too) and checks it against
  * check-suite.schema.json.
@@ -33,8 +31,7 @@ export function checkSuiteValue(value: unknown, source = 'suite'): CheckSuite {
 }
 
 function checkSuite(value: unknown, source: string, lineOfPointer: (pointer: string) => number | undefined): CheckSuite {
-  validator ??= new SchemaValidator();
-  const issue = validator.check('check-suite.schema.json', value) ?? boundsIssue(value as CheckSuite);
+  const issue = SchemaValidator.shared().check('check-suite.schema.json', value) ?? boundsIssue(value as CheckSuite);
   if (issue) {
     const what = issue.message.startsWith(issue.field) ? issue.message.slice(issue.field.length).trimStart() : issue.message;
     const line = lineOfPointer(issue.field);
