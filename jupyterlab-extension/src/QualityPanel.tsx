@@ -81,7 +81,7 @@ export class QualityPanel extends ReactWidget {
     () => this.isDisposed,
   );
   /** One validator for the editor and the bridge: each compiles the schemas it uses once. */
-  readonly validator = new SchemaValidator();
+  readonly validator = SchemaValidator.shared();
 
   /** @param kernels the kernel whose dataframes are offered */
   constructor(

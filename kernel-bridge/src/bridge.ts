@@ -53,7 +53,7 @@ export function bridgeExpression(requestJson: string): string {
 
 /** Options of {@link KernelBridge}. */
 export interface KernelBridgeOptions {
-  /** Share one validator between bridges; each compiles the schemas once. */
+  /** The validator of replies (default: the process's shared one, which compiles each schema once). */
   validator?: SchemaValidator;
   /** Milliseconds to wait for a reply (default 30 s). */
   timeoutMs?: number;
@@ -71,7 +71,7 @@ export class KernelBridge {
     readonly transport: KernelTransport,
     options: KernelBridgeOptions = {},
   ) {
-    this.validator = options.validator ?? new SchemaValidator();
+    this.validator = options.validator ?? SchemaValidator.shared();
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 

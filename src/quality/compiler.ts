@@ -83,6 +83,14 @@ export interface CheckPlan {
   histogram?: HistogramPlan;
 }
 
+/** The verdict of a check whose observation is its count of failing rows: it passes with none. */
+function failingRowsVerdict(alias: string, expected: string): CheckPlan['verdict'] {
+  return (scan) => {
+    const failing = count(scan, alias);
+    return { status: failing === 0 ? 'pass' : 'fail', failing_rows: failing, observed: observedAs(failing), expected };
+  };
+}
+
 /** A check that cannot run on this table: its outcome is status error with this message. */
 export class CheckCannotRun extends Error {}
 
@@ -323,10 +331,7 @@ function nullCount(column: ColumnInfo): string {
 function notNull(column: ColumnInfo, pool: AliasPool): CheckPlan {
   const alias = pool.alias(nullCount(column));
   return {
-    verdict: (scan) => {
-      const nulls = count(scan, alias);
-      return { status: nulls === 0 ? 'pass' : 'fail', failing_rows: nulls, observed: observedAs(nulls), expected: 'no nulls' };
-    },
+    verdict: failingRowsVerdict(alias, 'no nulls'),
     failing: { where: `${quoteIdent(column.name)} IS NULL` },
   };
 }
@@ -362,10 +367,7 @@ function unique(column: ColumnInfo, pool: AliasPool): CheckPlan {
   const c = quoteIdent(column.name);
   const { alias, table } = pool.repeatedRows(c);
   return {
-    verdict: (scan) => {
-      const failing = count(scan, alias);
-      return { status: failing === 0 ? 'pass' : 'fail', failing_rows: failing, observed: observedAs(failing), expected: 'no repeated values' };
-    },
+    verdict: failingRowsVerdict(alias, 'no repeated values'),
     // Rows of the first few repeated values, side by side.
     failing: { select: `SELECT * FROM ${DATA} WHERE ${c} IN (SELECT k FROM ${table} WHERE k IS NOT NULL ORDER BY k LIMIT ${SAMPLED_KEYS}) ORDER BY ${c}` },
   };
@@ -378,15 +380,7 @@ function duplicateRows(check: DuplicateRowsCheck, columns: readonly ColumnInfo[]
   const list = names.map(quoteIdent).join(', ');
   const { alias, table } = pool.duplicateRows(names.map(quoteIdent));
   return {
-    verdict: (scan) => {
-      const failing = count(scan, alias);
-      return {
-        status: failing === 0 ? 'pass' : 'fail',
-        failing_rows: failing,
-        observed: observedAs(failing),
-        expected: check.columns ? `no two rows alike in ${names.join(', ')}` : 'no two rows alike',
-      };
-    },
+    verdict: failingRowsVerdict(alias, check.columns ? `no two rows alike in ${names.join(', ')}` : 'no two rows alike'),
     failing: { select: `SELECT * FROM ${table} QUALIFY count(*) OVER (PARTITION BY ${list}) > 1 ORDER BY ${list}` },
   };
 }
@@ -463,10 +457,7 @@ function matches(check: MatchesCheck, column: ColumnInfo, pool: AliasPool): Chec
   const where = `${c} IS NOT NULL AND NOT regexp_matches(${asText(column)}, ${quoteLiteral(check.pattern, 'pattern')})`;
   const alias = pool.alias(`count(*) FILTER (WHERE ${where})`);
   return {
-    verdict: (scan) => {
-      const failing = count(scan, alias);
-      return { status: failing === 0 ? 'pass' : 'fail', failing_rows: failing, observed: observedAs(failing), expected: `matches ${check.pattern}` };
-    },
+    verdict: failingRowsVerdict(alias, `matches ${check.pattern}`),
     failing: { where },
   };
 }
@@ -490,15 +481,7 @@ function inSet(check: InSetCheck, column: ColumnInfo, pool: AliasPool): CheckPla
   const where = `${c} IS NOT NULL AND NOT (${member})`;
   const alias = pool.alias(`count(*) FILTER (WHERE ${where})`);
   return {
-    verdict: (scan) => {
-      const failing = count(scan, alias);
-      return {
-        status: failing === 0 ? 'pass' : 'fail',
-        failing_rows: failing,
-        observed: observedAs(failing),
-        expected: `one of ${check.values.map(String).join(', ')}`,
-      };
-    },
+    verdict: failingRowsVerdict(alias, `one of ${check.values.map(String).join(', ')}`),
     failing: { where },
   };
 }
