@@ -123,6 +123,17 @@ describe('opsbook check, profile and drift through the built CLI', () => {
     const unknown = await opsbook(['check', data, '--suite', join(workspace, 'passing.yaml'), '--run', '00000000-0000-4000-8000-000000000000'], env);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('00000000-0000-4000-8000-000000000000');
+    // A unique prefix names the run, as it does for every other command.
+    const prefixed = await opsbook(['check', data, '--suite', join(workspace, 'passing.yaml'), '--run', run.id.slice(0, 8), '--json'], env);
+    expect([prefixed.code, prefixed.stderr]).toEqual([0, '']);
+    expect(JSON.parse(prefixed.stdout)).toMatchObject({ run_id: run.id });
+  });
+
+  it('exits 2 with one line for a file DuckDB cannot read', async () => {
+    writeFileSync(join(workspace, 'broken.parquet'), 'not parquet at all');
+    const broken = await opsbook(['check', join(workspace, 'broken.parquet'), '--suite', join(workspace, 'passing.yaml')], env);
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toMatch(/^opsbook: data\.path: cannot read broken\.parquet as parquet: .+\n$/);
   });
 
   it('prints a suggested suite that parses back (YAML; JSON with --json)', async () => {

@@ -12,6 +12,7 @@ import { connectDaemon, fromApiError } from './daemon-client';
 import { alignRows, indent } from './format';
 import { InterruptedError, UsageError } from './errors';
 import type { CliOutput } from './runs-command';
+import { resolveRunId } from './source';
 import { cliValidator } from './validator';
 import { workspaceOf } from './workspace';
 
@@ -61,14 +62,15 @@ export async function qualityCommand(parsed: ParsedCommand, out: CliOutput): Pro
   const samples = parsed.values.samples as number | undefined;
   if (samples !== undefined && (samples < 0 || samples > 20)) throw new UsageError(`--samples must be between 0 and 20, not ${samples}`);
   const runId = (parsed.values.run as string | undefined) ?? (process.env.OPSBOOK_RUN_ID || undefined);
-  const result = await inDaemon(parsed, runId === undefined ? 'data' : 'run_id', (client, jobId) =>
+  const result = await inDaemon(parsed, runId === undefined ? 'data' : 'run_id', async (client, jobId) =>
     client.runQualityCheck({
       data,
       suite,
       suite_dir: dirname(resolve(cwd, suiteFile)),
       job_id: jobId,
       ...(reference ? { reference } : {}),
-      ...(runId ? { run_id: runId } : {}),
+      // A unique prefix names a run here as everywhere else in the CLI.
+      ...(runId ? { run_id: await resolveRunId(client, runId) } : {}),
       ...(samples !== undefined ? { samples } : {}),
     }),
   );

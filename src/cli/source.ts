@@ -58,6 +58,21 @@ async function connect(workspace: string): ReturnType<typeof ensureDaemon> {
   }
 }
 
+/**
+ * A run's full id from its id or a unique prefix (soft-deleted runs included): the API takes full ids only.
+ * @throws NotFoundError when no run matches; BadInputError when the prefix matches more than one run.
+ */
+export async function resolveRunId(client: OpsbookClient, idOrPrefix: string): Promise<string> {
+  if (UUID.test(idOrPrefix)) return idOrPrefix;
+  const { runs } = await client.listRuns({ limit: 10_000, deleted: 'include' });
+  const matches = idOrPrefix.length === 0 ? [] : runs.filter((run) => run.id.startsWith(idOrPrefix.toLowerCase()));
+  if (matches.length === 0) throw new NotFoundError('run_id', idOrPrefix, `no run with id ${JSON.stringify(idOrPrefix)}`);
+  if (matches.length > 1) {
+    throw new BadInputError('run_id', idOrPrefix, `run id prefix ${JSON.stringify(idOrPrefix)} matches more than one run; give more characters`);
+  }
+  return matches[0].id;
+}
+
 function daemonSource(client: OpsbookClient): RunSource {
   const translate = (error: unknown): never => {
     if (error instanceof OpsbookApiError) {
@@ -67,17 +82,7 @@ function daemonSource(client: OpsbookClient): RunSource {
     }
     throw error;
   };
-  const resolve = async (idOrPrefix: string): Promise<string> => {
-    if (UUID.test(idOrPrefix)) return idOrPrefix;
-    // The API takes full ids only; a prefix is resolved against the run list, soft-deleted runs included.
-    const { runs } = await client.listRuns({ limit: 10_000, deleted: 'include' }).catch(translate);
-    const matches = idOrPrefix.length === 0 ? [] : runs.filter((run) => run.id.startsWith(idOrPrefix.toLowerCase()));
-    if (matches.length === 0) throw new NotFoundError('run_id', idOrPrefix, `no run with id ${JSON.stringify(idOrPrefix)}`);
-    if (matches.length > 1) {
-      throw new BadInputError('run_id', idOrPrefix, `run id prefix ${JSON.stringify(idOrPrefix)} matches more than one run; give more characters`);
-    }
-    return matches[0].id;
-  };
+  const resolve = (idOrPrefix: string): Promise<string> => resolveRunId(client, idOrPrefix).catch(translate);
   return {
     listRuns: (filter) => client.listRuns(filter).catch(translate),
     getRun: async (idOrPrefix) => client.getRun(await resolve(idOrPrefix)).catch(translate),

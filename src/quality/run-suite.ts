@@ -324,7 +324,6 @@ function base(entry: Entry): Pick<CheckOutcome, 'check' | 'index' | 'column'> {
 }
 
 function errorOutcome(entry: Entry, message: string): CheckOutcome {
-  // One line, as every message of the house: DuckDB appends the statement with a caret below it.
-  return { ...base(entry), status: 'error', observed: observedAs(null), message: message.split('\n')[0].trim() };
+  return { ...base(entry), status: 'error', observed: observedAs(null), message };
 }
 

@@ -251,7 +251,7 @@ function rowsOf(reader: DuckDBResultReader): QueryRows {
   return { columns: names.map((name, i) => ({ name, type: types[i] })), rows: reader.getRows() };
 }
 
-/** DuckDB's message, without the stack. */
+/** DuckDB's message in one line, as every message of the house: the statement and caret it appends below are dropped. */
 export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0].trim();
 }
