@@ -34,9 +34,11 @@ $(STAMPS)/chromium: | $(STAMPS)
 # npm 11 runs no dependency install scripts unless allowed; onnxruntime-node and zeromq ship their
 # CPU binaries in the package, so none is needed. `npm install` (which follows the lock) rather than
 # `npm ci`: the registry reachable here lacks some other platforms' optional binaries, which the lock
-# then omits, and `npm ci` refuses such a lock as out of sync.
+# then omits, and `npm ci` refuses such a lock as out of sync. npm does run the script of a package
+# named on its command line (`npm install onnxruntime-node`), and that one downloads CUDA binaries
+# from a host these machines cannot reach: ONNXRUNTIME_NODE_INSTALL=skip keeps it off either way.
 $(STAMPS)/npm: package.json package-lock.json */package.json | $(STAMPS)
-	npm install --no-audit --no-fund
+	ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund
 	@touch $@
 
 $(STAMPS)/venv: | $(STAMPS)
