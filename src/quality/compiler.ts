@@ -16,7 +16,7 @@ import type {
   NullFractionCheck,
   RowCountCheck,
 } from '@opsbook/schema';
-import { columnKind } from './columns';
+import { columnKind, isIntegerType } from './columns';
 import type { ColumnInfo, QueryRows } from './sandbox';
 import { quoteIdent, quoteLiteral } from './sql';
 import { numberOf, type JsonScalar } from './values';
@@ -65,6 +65,8 @@ export interface ScanValues {
 export interface HistogramPlan {
   /** The column, quoted. */
   column: string;
+  /** Whether it is an integer column (binned by value first when its range is small). */
+  integer: boolean;
   /** Aliases of the column's min, max and null count in the scan. */
   min: string;
   max: string;
@@ -141,12 +143,18 @@ export function compileCheck(check: SuiteCheck, columns: readonly ColumnInfo[], 
  * data worth checking), so that the scan and the failing-row samples read them instead of grouping
  * again. duplicate_rows does not count distinct rows over the whole table: it keeps the candidate
  * rows that may have a twin (see {@link prepare}) in a temp table, and counts distinct rows exactly
- * among those only.
+ * among those only. When the candidates are few ({@link COLLECT_LIMIT}) the scan itself collects
+ * them (one list aggregate), instead of a second pass over every column of the table.
  */
 export class AliasPool {
   private readonly byExpression = new Map<string, string>();
+  /** Aggregates over candidate tables: evaluated once those tables exist. */
+  private readonly late = new Set<string>();
   private readonly groupings = new Map<string, string>();
-  private readonly candidates: { table: string; columns: string[] }[] = [];
+  private readonly candidates: { table: string; columns: string[]; collect?: string }[] = [];
+
+  /** `collectLimit`: most candidate rows the scan collects (default {@link COLLECT_LIMIT}). */
+  constructor(private readonly options: { collectLimit?: number } = {}) {}
 
   alias(expression: string): string {
     let alias = this.byExpression.get(expression);
@@ -168,7 +176,7 @@ export class AliasPool {
 
   /**
    * For a duplicate_rows check over `columns` (quoted): the alias of count(*) minus the count of
-   * distinct rows, and the temp table of the candidate rows that {@link prepare} fills.
+   * distinct rows, and the temp table of the candidate rows that {@link prepare} and {@link scan} fill.
    */
   duplicateRows(columns: string[]): { alias: string; table: string } {
     const list = columns.join(', ');
@@ -178,25 +186,31 @@ export class AliasPool {
       this.candidates.push(found);
     }
     const rows = found.table;
-    return { alias: this.alias(`(SELECT count(*) FROM ${rows}) - (SELECT count(*) FROM (SELECT DISTINCT ${list} FROM ${rows}))`), table: rows };
+    const expression = `(SELECT count(*) FROM ${rows}) - (SELECT count(*) FROM (SELECT DISTINCT ${list} FROM ${rows}))`;
+    this.late.add(expression);
+    return { alias: this.alias(expression), table: rows };
   }
 
   /**
-   * Runs, through `run`, what the scan reads: the unique checks' groupings, then the candidate rows
-   * of each duplicate_rows check. Identical rows share every value, so a column whose grouping a
+   * Runs, through `run`, what the scan reads: the unique checks' groupings, then finds the candidate
+   * rows of each duplicate_rows check. Identical rows share every value, so a column whose grouping a
    * unique check made already narrows the candidates to the rows whose value repeats (when those
-   * are at most {@link CANDIDATE_LIMIT}); otherwise a grouping by the row's hash does.
+   * are at most {@link CANDIDATE_LIMIT}); otherwise a grouping by the row's hash does. Up to
+   * {@link COLLECT_LIMIT} candidates are left for the scan to collect; more go into their temp table now.
    */
   async prepare(run: (sql: string, message: string) => Promise<QueryRows>): Promise<void> {
     for (const [key, table] of this.groupings) await run(groupingSql(key, table), `grouping by ${key}`);
-    for (const [index, { table, columns }] of this.candidates.entries()) {
+    for (const [index, candidate] of this.candidates.entries()) {
+      const { table, columns } = candidate;
       const list = columns.join(', ');
       let filter: string | undefined;
+      let rows = Infinity;
       for (const column of columns) {
         const grouping = this.groupings.get(column);
         if (!grouping) continue;
         const repeated = await run(`SELECT coalesce(sum(n), 0) FROM ${grouping}`, `rows whose ${column} repeats`);
-        if ((numberOf(repeated.rows[0][0]) ?? Infinity) <= CANDIDATE_LIMIT) {
+        rows = numberOf(repeated.rows[0][0]) ?? Infinity;
+        if (rows <= CANDIDATE_LIMIT) {
           filter = `${column} IN (SELECT k FROM ${grouping} WHERE k IS NOT NULL) OR (${column} IS NULL AND EXISTS (SELECT 1 FROM ${grouping} WHERE k IS NULL))`;
           break;
         }
@@ -204,22 +218,44 @@ export class AliasPool {
       if (!filter) {
         const hashes = `h${index}`;
         await run(groupingSql(`hash(${list})`, hashes), 'grouping by row hash');
+        const repeated = await run(`SELECT coalesce(sum(n), 0) FROM ${hashes}`, 'rows whose hash repeats');
+        rows = numberOf(repeated.rows[0][0]) ?? Infinity;
         filter = `hash(${list}) IN (SELECT k FROM ${hashes})`;
       }
-      await run(`CREATE TEMP TABLE ${table} AS SELECT ${list} FROM ${DATA} WHERE ${filter}`, 'rows that may be duplicates');
+      if (rows <= (this.options.collectLimit ?? COLLECT_LIMIT)) candidate.collect = filter;
+      else await run(`CREATE TEMP TABLE ${table} AS SELECT ${list} FROM ${DATA} WHERE ${filter}`, 'rows that may be duplicates');
     }
   }
 
-  /** The most statements {@link prepare} and the scan run, for progress. */
+  /** The most statements {@link prepare} and {@link scan} run, for progress. */
   stepsAtMost(): number {
-    const probes = this.candidates.reduce((sum, { columns }) => sum + columns.filter((c) => this.groupings.has(c)).length + 2, 0);
+    const probes = this.candidates.reduce((sum, { columns }) => sum + columns.filter((c) => this.groupings.has(c)).length + 4, 0);
     return this.groupings.size + probes + 1;
   }
 
-  /** The scan: count(*) and every aggregate, in one SELECT over `data`. */
-  scanSql(): string {
-    const items = [`count(*) AS ${quoteIdent(ROWS)}`, ...[...this.byExpression].map(([expression, alias]) => `${expression} AS ${quoteIdent(alias)}`)];
-    return `SELECT ${items.join(', ')} FROM ${DATA}`;
+  /**
+   * The scan: count(*) and every aggregate over `data`, as one row (columns "rows" and the aliases).
+   * One SELECT; when the scan collects candidate rows, it keeps its row in a temp table, unpacks the
+   * candidates into their tables, then reads the row with the aggregates over those.
+   */
+  async scan(run: (sql: string, message: string) => Promise<QueryRows>): Promise<QueryRows> {
+    const item = ([expression, alias]: [string, string]): string => `${expression} AS ${quoteIdent(alias)}`;
+    const rows = `count(*) AS ${quoteIdent(ROWS)}`;
+    const collected = this.candidates.filter((c) => c.collect !== undefined);
+    if (collected.length === 0) {
+      return run(`SELECT ${[rows, ...[...this.byExpression].map(item)].join(', ')} FROM ${DATA}`, 'one scan for every aggregate check');
+    }
+    const early = [...this.byExpression].filter(([expression]) => !this.late.has(expression));
+    const late = [...this.byExpression].filter(([expression]) => this.late.has(expression));
+    const lists = collected.map(
+      (c) => `list(struct_pack(${c.columns.join(', ')})) FILTER (WHERE ${c.collect}) AS ${quoteIdent(`${c.table}_rows`)}`,
+    );
+    await run(`CREATE TEMP TABLE ${SCAN_TABLE} AS SELECT ${[rows, ...early.map(item), ...lists].join(', ')} FROM ${DATA}`, 'one scan for every aggregate check');
+    for (const c of collected) {
+      await run(`CREATE TEMP TABLE ${c.table} AS SELECT unnest(${quoteIdent(`${c.table}_rows`)}, recursive := true) FROM ${SCAN_TABLE}`, 'rows that may be duplicates');
+    }
+    const kept = collected.map((c) => quoteIdent(`${c.table}_rows`)).join(', ');
+    return run(`SELECT * EXCLUDE (${kept})${late.map((l) => `, ${item(l)}`).join('')} FROM ${SCAN_TABLE}`, 'counting duplicate rows');
   }
 
   private grouping(key: string): string {
@@ -356,6 +392,12 @@ function nullFraction(check: NullFractionCheck, column: ColumnInfo, pool: AliasP
 /** Most candidate rows of duplicate_rows that a unique check's grouping may narrow them to. */
 export const CANDIDATE_LIMIT = 1_000_000;
 
+/** Most candidate rows of duplicate_rows that the scan collects in a list (see AliasPool.scan). */
+export const COLLECT_LIMIT = 100_000;
+
+/** The temp table holding the scan's row while collected candidates are unpacked. */
+const SCAN_TABLE = 'scan_row';
+
 function groupingSql(key: string, table: string): string {
   return `CREATE TEMP TABLE ${table} AS SELECT ${key} AS k, count(*) AS n FROM ${DATA} GROUP BY ALL HAVING count(*) > 1`;
 }
@@ -437,7 +479,7 @@ function between(check: BetweenCheck, column: ColumnInfo, pool: AliasPool): Chec
     },
     failing: { where },
     ...(columnKind(column.type) === 'numeric'
-      ? { histogram: { column: c, min: min, max: max, nulls: nulls, bounds: numericBounds(check) } }
+      ? { histogram: { column: c, integer: isIntegerType(column.type), min: min, max: max, nulls: nulls, bounds: numericBounds(check) } }
       : {}),
   };
 }
@@ -502,7 +544,7 @@ function meanBetween(check: MeanBetweenCheck, column: ColumnInfo, pool: AliasPoo
         expected: `mean ${range(check.min, check.max)}`,
       };
     },
-    histogram: { column: c, min: min, max: max, nulls: nulls, bounds: numericBounds(check) },
+    histogram: { column: c, integer: isIntegerType(column.type), min: min, max: max, nulls: nulls, bounds: numericBounds(check) },
   };
 }
 

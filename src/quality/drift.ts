@@ -1,11 +1,11 @@
 import type { DuckDBListValue, DuckDBMapValue, DuckDBValue } from '@duckdb/node-api';
 import type { ColumnDrift, DataDescription, DriftReport, DriftScore, Histogram } from '@opsbook/schema';
 import { BadInputError } from '../store/errors';
-import { columnKind } from './columns';
+import { columnKind, isIntegerType } from './columns';
 import type { QualityHooks } from './hooks';
 import { openSandbox, type ColumnInfo, type Sandbox } from './sandbox';
 import type { ResolvedSource } from './source';
-import { quoteIdent } from './sql';
+import { binCountsSql, groupsBeforeBinning, quoteIdent } from './sql';
 import { chiSquared, jensenShannon, kolmogorovSmirnov, kolmogorovSmirnovPValue, psi } from './stats';
 import { numberOf } from './values';
 
@@ -32,6 +32,11 @@ interface DriftColumn {
   kind: DriftKind;
   /** SQL giving the column as the compared value: a DOUBLE for numbers, VARCHAR for categories. */
   expression: string;
+  /**
+   * For an integer column in both tables: the column, quoted, whose values are counted first when
+   * binning (see binCountsSql); `value` then gives the compared value of a counted value.
+   */
+  grouping?: { column: string; value: (v: string) => string };
 }
 
 /** Counts of one column in both tables over the same slots (bins or categories). */
@@ -153,7 +158,8 @@ function driftColumn(data: ColumnInfo, reference: ColumnInfo): DriftColumn {
   const referenceKind = columnKind(reference.type);
   const quoted = quoteIdent(data.name);
   if (dataKind === referenceKind && dataKind === 'numeric') {
-    return { name: data.name, type: data.type, kind: 'numeric', expression: `CAST(${quoted} AS DOUBLE)` };
+    const grouping = isIntegerType(data.type) && isIntegerType(reference.type) ? { column: quoted, value: (v: string) => `CAST(${v} AS DOUBLE)` } : undefined;
+    return { name: data.name, type: data.type, kind: 'numeric', expression: `CAST(${quoted} AS DOUBLE)`, ...(grouping ? { grouping } : {}) };
   }
   if (dataKind === referenceKind && dataKind === 'temporal') {
     return { name: data.name, type: data.type, kind: 'numeric', expression: `epoch(${quoted})` };
@@ -264,10 +270,20 @@ async function countColumns(
     const interiorEdges = new Map(
       numbers.map((c) => [c.name, [...new Set(listNumbers(stats[`r_${alias.get(c.name)}_q`]))].sort((x, y) => x - y)]),
     );
+    // Each side is one scan with a histogram() per column, except integer columns of a small range:
+    // each of those is counted by value in a subquery of its own, then binned (see binCountsSql).
     const binSql = sides
-      .map(([side, from]) => {
-        const parts = numbers.map((c) => `histogram(${binIndexSql(c.expression, interiorEdges.get(c.name)!)}) AS ${side}_${alias.get(c.name)}_h`);
-        return `(SELECT ${parts.join(', ')} FROM ${from}) AS ${side}`;
+      .flatMap(([side, from]) => {
+        const grouped = (c: DriftColumn): boolean =>
+          c.grouping !== undefined && groupsBeforeBinning(true, numberOf(stats[`${side}_${alias.get(c.name)}_min`]), numberOf(stats[`${side}_${alias.get(c.name)}_max`]));
+        const scanned = numbers.filter((c) => !grouped(c));
+        const parts = scanned.map((c) => `histogram(${binIndexSql(c.expression, interiorEdges.get(c.name)!)}) AS ${side}_${alias.get(c.name)}_h`);
+        const subqueries = numbers.filter(grouped).map((c) => {
+          const name = `${side}_${alias.get(c.name)}_h`;
+          const counted = binCountsSql(from, c.grouping!.column, (v) => binIndexSql(c.grouping!.value(v), interiorEdges.get(c.name)!), true);
+          return `(SELECT map(list(bin), list(n)) AS ${name} FROM (${counted}) WHERE bin IS NOT NULL) AS ${name}`;
+        });
+        return [...(parts.length > 0 ? [`(SELECT ${parts.join(', ')} FROM ${from}) AS ${side}`] : []), ...subqueries];
       })
       .join(', ');
     const binned = rowObject(await sandbox.rows(`SELECT * FROM ${binSql}`));

@@ -24,7 +24,7 @@ import { columnDriftStatistic, describeSource, DRIFT_THRESHOLDS } from './drift'
 import type { QualityHooks } from './hooks';
 import { messageOf, openSandbox, type ColumnInfo, type Sandbox } from './sandbox';
 import { resolveSource, type ResolvedSource } from './source';
-import { quoteLiteral } from './sql';
+import { binCountsSql, groupsBeforeBinning, quoteLiteral } from './sql';
 import { jsonScalar, numberOf } from './values';
 
 /** A suite to run on one table. */
@@ -232,8 +232,10 @@ async function runScan(entries: Entry[], pool: AliasPool, sandbox: Sandbox, prog
     progress({ phase: 'scan', done: step++, total, message });
     return sandbox.rows(sql);
   });
-  progress({ phase: 'scan', done: step, total, message: 'one scan for every aggregate check' });
-  const result = await sandbox.rows(pool.scanSql());
+  const result = await pool.scan((sql, message) => {
+    progress({ phase: 'scan', done: Math.min(step++, total - 1), total, message });
+    return sandbox.rows(sql);
+  });
   const row = result.rows[0];
   const index = new Map(result.columns.map((c, i) => [c.name, i]));
   const at = (alias: string): number => {
@@ -261,11 +263,16 @@ async function drawHistogram(sandbox: Sandbox, plan: HistogramPlan, scan: ScanVa
   if (low === null || high === null || !Number.isFinite(low) || !Number.isFinite(high)) return undefined;
   const top = high > low ? high : low + 1;
   const width = (top - low) / HISTOGRAM_BINS;
-  const value = `CAST(${plan.column} AS DOUBLE)`;
-  const bin = `least(greatest(floor((${value} - (${low})::DOUBLE) / (${width})::DOUBLE), 0), ${HISTOGRAM_BINS - 1})::INTEGER`;
-  const result = await sandbox.rows(`SELECT ${bin} AS bin, count(*) AS n FROM ${DATA} WHERE ${plan.column} IS NOT NULL AND isfinite(${value}) GROUP BY bin`);
+  const binOf = (column: string): string => {
+    const value = `CAST(${column} AS DOUBLE)`;
+    return `CASE WHEN isfinite(${value}) THEN least(greatest(floor((${value} - (${low})::DOUBLE) / (${width})::DOUBLE), 0), ${HISTOGRAM_BINS - 1})::INTEGER END`;
+  };
+  const result = await sandbox.rows(binCountsSql(DATA, plan.column, binOf, groupsBeforeBinning(plan.integer, low, high)));
   const counts = new Array<number>(HISTOGRAM_BINS).fill(0);
-  for (const [b, n] of result.rows) counts[numberOf(b) ?? 0] = numberOf(n) ?? 0;
+  for (const [b, n] of result.rows) {
+    const slot = numberOf(b);
+    if (slot !== null) counts[slot] = numberOf(n) ?? 0;
+  }
   return {
     edges: Array.from({ length: HISTOGRAM_BINS + 1 }, (_, i) => low + i * width),
     counts,
