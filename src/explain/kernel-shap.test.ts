@@ -1,6 +1,4 @@
-import { readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { fixtures, loadRunner, maxAbs, maxDiff } from './fixtures/kernel.test.util';
+import { flat, maxAbs, maxDiff, useFixtures } from './fixtures/kernel.test.util';
 import { kernelShap, solveSymmetric } from './kernel-shap';
 import type { ModelRunner } from './model-runner';
 
@@ -17,17 +15,8 @@ interface Case {
 }
 type KernelJson = Record<'gbr8' | 'rfc6' | 'mlp16' | 'gbr10', Case>;
 
-let dir: string;
-let ref: KernelJson;
-let openModel: typeof import('./model-runner').openModel;
-const open = async (name: string): Promise<ModelRunner> => openModel(readFileSync(join(dir, name)), name);
-const flat = (rows: number[][]): Float64Array => Float64Array.from(rows.flat());
-
-beforeAll(() => {
-  ({ openModel } = loadRunner());
-  ({ dir, json: ref } = fixtures<KernelJson>('kernel'));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const set = useFixtures<KernelJson>('kernel');
+const open = (name: string): Promise<ModelRunner> => set.open(name);
 
 async function explain(c: Case, output = { name: c.output ?? 'variable', index: 0 }, nsamples?: number) {
   const runner = await open(c.model);
@@ -38,7 +27,7 @@ async function explain(c: Case, output = { name: c.output ?? 'variable', index: 
 
 describe('kernelShap', () => {
   it('equals exact Shapley values (and shap.KernelExplainer) when every coalition is enumerated: M=8 regressor', async () => {
-    const c = ref.gbr8;
+    const c = set.json.gbr8;
     const { M, result } = await explain(c);
     const scale = maxAbs(c.exact!.flat());
     expect(maxDiff(result.values, c.exact!.flat()) / scale).toBeLessThan(1e-6);
@@ -52,7 +41,7 @@ describe('kernelShap', () => {
   });
 
   it('explains a ZipMap classifier\'s class-1 probability exactly too: M=6 random forest', async () => {
-    const c = ref.rfc6;
+    const c = set.json.rfc6;
     const { result } = await explain(c, { name: 'output_probability', index: 1 });
     const scale = maxAbs(c.exact!.flat());
     expect(maxDiff(result.values, c.exact!.flat()) / scale).toBeLessThan(1e-6);
@@ -60,7 +49,7 @@ describe('kernelShap', () => {
   });
 
   it('stays additive when it samples (M=16, nsamples far below 2^16)', async () => {
-    const c = ref.mlp16;
+    const c = set.json.mlp16;
     for (const nsamples of [200, 2 * 16 + 2048]) {
       const { M, result } = await explain(c, undefined, nsamples);
       expect(result.nsamples).toBe(nsamples);
@@ -72,7 +61,7 @@ describe('kernelShap', () => {
   });
 
   it('is deterministic for a seed, reports progress and stops when asked', async () => {
-    const c = ref.mlp16;
+    const c = set.json.mlp16;
     const runner = await open(c.model);
     const run = (options: Parameters<typeof kernelShap>[7]) =>
       kernelShap(runner, flat(c.X), c.X.length, 16, flat(c.background), c.background.length, { name: 'variable', index: 0 }, options);
@@ -96,7 +85,7 @@ describe('kernelShap', () => {
   });
 
   it('measures one row, M=10, 100 background rows, nsamples 2·M+2048, against shap.KernelExplainer', async () => {
-    const c = ref.gbr10;
+    const c = set.json.gbr10;
     const runner = await open(c.model);
     const args = [runner, flat(c.X), 1, 10, flat(c.background), 100, { name: 'variable', index: 0 }, { nsamples: 2 * 10 + 2048 }] as const;
     // As the reference is timed: one warm-up, then the median of three runs.

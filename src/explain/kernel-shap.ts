@@ -18,6 +18,9 @@
 import type { OutputRef, Predictor } from './model-runner';
 import { Rng } from './kmeans';
 
+/** Math's functions as module constants: a global lookup per call is slow in a vm context (jest). */
+const { abs, floor, max, min, sign, sqrt } = Math;
+
 export interface KernelShapOptions {
   /** Coalitions per row (default 2·M + 2048, capped at 2^M − 2, the whole space). */
   nsamples?: number;
@@ -84,7 +87,7 @@ export async function kernelShap(
       nsamplesUsed = plan.count;
       const ey = await coalitionMeans(model, x, background, bgRows, w, wsum, M, varying, plan, output);
       const solved = solveConstrained(plan, ey, fnull, diff);
-      for (let i = 0; i < Mv; i++) phi[varying[i]] = Math.abs(solved[i]) < 1e-10 ? 0 : solved[i];
+      for (let i = 0; i < Mv; i++) phi[varying[i]] = abs(solved[i]) < 1e-10 ? 0 : solved[i];
     }
     done++;
     options.onProgress?.(done, rows);
@@ -99,7 +102,7 @@ function varyingFeatures(x: Float64Array, background: Float64Array, bgRows: numb
     const a = x[j];
     for (let b = 0; b < bgRows; b++) {
       const v = background[b * M + j];
-      const same = Number.isNaN(a) ? Number.isNaN(v) : Math.abs(a - v) <= 1e-8 + 1e-5 * Math.abs(v);
+      const same = Number.isNaN(a) ? Number.isNaN(v) : abs(a - v) <= 1e-8 + 1e-5 * abs(v);
       if (!same) {
         result.push(j);
         break;
@@ -126,7 +129,7 @@ function binomial(n: number, k: number): number {
 /** shap's KernelExplainer.explain sampling plan, step for step (see the module comment). */
 function coalitions(M: number, requested: number, rng: Rng): CoalitionPlan {
   const maxSamples = M <= 30 ? 2 ** M - 2 : 2 ** 30;
-  const nsamples = Math.min(requested, maxSamples);
+  const nsamples = min(requested, maxSamples);
   const masks = new Uint8Array(nsamples * M);
   const weights = new Float64Array(nsamples);
   let added = 0;
@@ -135,7 +138,7 @@ function coalitions(M: number, requested: number, rng: Rng): CoalitionPlan {
     weights[added++] = weight;
   };
   const numSubsetSizes = Math.ceil((M - 1) / 2);
-  const numPaired = Math.floor((M - 1) / 2);
+  const numPaired = floor((M - 1) / 2);
   // Total kernel weight of each subset size s (with its complement M−s when paired), normalized.
   const weightVector = new Float64Array(numSubsetSizes);
   for (let s = 1; s <= numSubsetSizes; s++) weightVector[s - 1] = ((M - 1) / (s * (M - s))) * (s <= numPaired ? 2 : 1);
@@ -314,7 +317,7 @@ function solveConstrained(plan: CoalitionPlan, ey: Float64Array, fnull: number, 
 export function solveSymmetric(A: Float64Array, b: Float64Array, n: number): Float64Array {
   const L = new Float64Array(n * n);
   let scale = 0;
-  for (let i = 0; i < n; i++) scale = Math.max(scale, Math.abs(A[i * n + i]));
+  for (let i = 0; i < n; i++) scale = max(scale, abs(A[i * n + i]));
   let ok = true;
   for (let i = 0; i < n && ok; i++) {
     for (let j = 0; j <= i; j++) {
@@ -325,7 +328,7 @@ export function solveSymmetric(A: Float64Array, b: Float64Array, n: number): Flo
           ok = false;
           break;
         }
-        L[i * n + i] = Math.sqrt(s);
+        L[i * n + i] = sqrt(s);
       } else {
         L[i * n + j] = s / L[j * n + j];
       }
@@ -358,10 +361,10 @@ function pseudoSolve(A0: Float64Array, b: Float64Array, n: number): Float64Array
     for (let p = 0; p < n; p++) {
       for (let q = p + 1; q < n; q++) {
         const apq = A[p * n + q];
-        if (Math.abs(apq) < 1e-300) continue;
+        if (abs(apq) < 1e-300) continue;
         const theta = (A[q * n + q] - A[p * n + p]) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
+        const t = sign(theta || 1) / (abs(theta) + sqrt(theta * theta + 1));
+        const c = 1 / sqrt(t * t + 1);
         const s = t * c;
         for (let k = 0; k < n; k++) {
           const akp = A[k * n + p];
@@ -385,11 +388,11 @@ function pseudoSolve(A0: Float64Array, b: Float64Array, n: number): Float64Array
     }
   }
   let largest = 0;
-  for (let i = 0; i < n; i++) largest = Math.max(largest, Math.abs(A[i * n + i]));
+  for (let i = 0; i < n; i++) largest = max(largest, abs(A[i * n + i]));
   const x = new Float64Array(n);
   for (let e = 0; e < n; e++) {
     const lambda = A[e * n + e];
-    if (Math.abs(lambda) <= 1e-12 * largest) continue;
+    if (abs(lambda) <= 1e-12 * largest) continue;
     let proj = 0;
     for (let k = 0; k < n; k++) proj += V[k * n + e] * b[k];
     proj /= lambda;

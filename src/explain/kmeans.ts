@@ -5,6 +5,9 @@
  * centre weighted by the rows (or row weights) assigned to it.
  */
 
+/** Math's functions as module constants: a global lookup per call is slow in a vm context (jest). */
+const { abs, floor, imul, log, sqrt } = Math;
+
 /**
  * xoshiro128** (Blackman & Vigna) seeded through splitmix32: small, fast, good enough for sampling.
  * One class so every explainer draws the same way from a seed.
@@ -14,15 +17,16 @@ export class Rng {
   private b: number;
   private c: number;
   private d: number;
-  private spare = NaN;
+  private spare = 0;
+  private hasSpare = false;
 
   constructor(seed = 0) {
     let s = seed >>> 0;
     const splitmix = (): number => {
       s = (s + 0x9e3779b9) >>> 0;
       let z = s;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+      z = imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+      z = imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
       return (z ^ (z >>> 16)) >>> 0;
     };
     this.a = splitmix();
@@ -33,7 +37,7 @@ export class Rng {
 
   /** A uniform 32-bit unsigned integer. */
   nextUint32(): number {
-    const result = Math.imul(rotl(Math.imul(this.b, 5) >>> 0, 7), 9) >>> 0;
+    const result = imul(rotl(imul(this.b, 5) >>> 0, 7), 9) >>> 0;
     const t = (this.b << 9) >>> 0;
     this.c ^= this.a;
     this.d ^= this.b;
@@ -53,25 +57,30 @@ export class Rng {
     return (hi * 67108864 + lo) / 9007199254740992;
   }
 
+  /** A uniform double in [0, 1) with 32 random bits: enough for rejection tests, and half the cost. */
+  next32(): number {
+    return this.nextUint32() / 4294967296;
+  }
+
   /** A uniform integer in [0, n). */
   int(n: number): number {
-    return Math.floor(this.next() * n);
+    return floor(this.next() * n);
   }
 
   /** A standard normal draw (Marsaglia's polar method; the second value is kept for the next call). */
   normal(): number {
-    if (!Number.isNaN(this.spare)) {
-      const v = this.spare;
-      this.spare = NaN;
-      return v;
+    if (this.hasSpare) {
+      this.hasSpare = false;
+      return this.spare;
     }
     for (;;) {
       const u = 2 * this.next() - 1;
       const v = 2 * this.next() - 1;
       const s = u * u + v * v;
       if (s > 0 && s < 1) {
-        const f = Math.sqrt((-2 * Math.log(s)) / s);
+        const f = sqrt((-2 * log(s)) / s);
         this.spare = v * f;
+        this.hasSpare = true;
         return u * f;
       }
     }
@@ -79,7 +88,7 @@ export class Rng {
 
   /** An index drawn with probabilities given as a cumulative array (last entry = total). */
   pick(cumulative: Float64Array, length = cumulative.length): number {
-    const u = this.next() * cumulative[length - 1];
+    const u = (length <= 8 ? this.next32() : this.next()) * cumulative[length - 1];
     let lo = 0;
     let hi = length - 1;
     while (lo < hi) {
@@ -274,9 +283,9 @@ function snapToData(centres: Float64Array, k: number, data: Float64Array, rows: 
     for (let j = 0; j < width; j++) {
       const target = centres[c * width + j];
       let best = data[j];
-      let bestD = Math.abs(best - target);
+      let bestD = abs(best - target);
       for (let i = 1; i < rows; i++) {
-        const d = Math.abs(data[i * width + j] - target);
+        const d = abs(data[i * width + j] - target);
         if (d < bestD) {
           bestD = d;
           best = data[i * width + j];
