@@ -77,8 +77,9 @@ function rowCount(e: TreeEnsemble, X: Float64Array, what: string): number {
  *
  * Speed: background rows that take the same direction at every branch of a tree walk it the same way,
  * so each tree walks each distinct background direction vector once, weighted by its count (for small
- * GB trees a few dozen vectors stand for hundreds of rows). Cost O(rows * sum over trees of distinct
- * vectors * walked nodes); no allocation per pair.
+ * GB trees a few dozen vectors stand for hundreds of rows); likewise rows with the same direction
+ * vector in a tree get the same contributions from it, computed once per block of rows. Cost
+ * O(distinct row vectors * distinct background vectors * walked nodes) per tree; no allocation per pair.
  */
 export function interventionalTreeShap(
   e: TreeEnsemble,
@@ -100,42 +101,58 @@ export function interventionalTreeShap(
   for (let r = 0; r < bgRows; r++) expected += bgRaw[r];
   expected /= bgRows;
   const base = new Float64Array(rows).fill(expected);
-  const phiAll = new Float64Array(rows * F);
+  const phiAll = new Float64Array(rows * F); // rows x features: the SHAP values
 
-  // POS[a*(D+1)+b] = (a-1)! b! / (a+b)!, NEG[a*(D+1)+b] = a! (b-1)! / (a+b)!, a + b <= depth.
+  // POS[a*(D+1)+b] = (a-1)! b! / (a+b)!, NEG[a*(D+1)+b] = a! (b-1)! / (a+b)!, for a + b <= depth + 1,
+  // by the recurrences POS(a,0) = 1/a, POS(a,b) = POS(a,b-1) b/(a+b) and NEG(0,b) = 1/b,
+  // NEG(a,b) = NEG(a-1,b) a/(a+b) (no factorial overflows on deep trees).
   const D = e.maxDepth + 1;
   const POS = new Float64Array((D + 1) * (D + 1));
   const NEG = new Float64Array((D + 1) * (D + 1));
-  const fact = (k: number): number => {
-    let p = 1;
-    for (let i = 2; i <= k; i++) p *= i;
-    return p;
-  };
-  for (let a = 0; a <= D; a++) {
-    for (let b = 0; a + b <= D; b++) {
-      if (a > 0) POS[a * (D + 1) + b] = (fact(a - 1) * fact(b)) / fact(a + b);
-      if (b > 0) NEG[a * (D + 1) + b] = (fact(a) * fact(b - 1)) / fact(a + b);
-    }
+  for (let a = 1; a <= D; a++) {
+    POS[a * (D + 1)] = 1 / a;
+    for (let b = 1; a + b <= D; b++) POS[a * (D + 1) + b] = (POS[a * (D + 1) + b - 1] * b) / (a + b);
+  }
+  for (let b = 1; b <= D; b++) {
+    NEG[b] = 1 / b;
+    for (let a = 1; a + b <= D; a++) NEG[a * (D + 1) + b] = (NEG[(a - 1) * (D + 1) + b] * a) / (a + b);
   }
 
+  // The trees that write this output, and the distinct features each tests.
   const trees: number[] = [];
+  const featStart: number[] = [0];
+  const featList: number[] = [];
   let widest = 0;
+  let mostFeatures = 0;
+  const seen = new Int32Array(F).fill(-1);
   for (let t = 0; t < e.nTrees; t++) {
     if (!treeMatters(e, t, value)) continue;
     trees.push(t);
     widest = Math.max(widest, e.treeStart[t + 1] - e.treeStart[t]);
+    for (let n = e.treeStart[t]; n < e.treeStart[t + 1]; n++) {
+      const f = e.feature[n];
+      if (f >= 0 && seen[f] !== t) {
+        seen[f] = t;
+        featList.push(f);
+      }
+    }
+    featStart.push(featList.length);
+    mostFeatures = Math.max(mostFeatures, featStart[featStart.length - 1] - featStart[featStart.length - 2]);
   }
-  // Per tree (for the current block of rows): the distinct background direction vectors, one byte
-  // per node of the tree (1: the true child), and how many background rows share each.
+
+  // Rows go in blocks; per block and tree: the distinct background direction vectors (one byte per
+  // node of the tree, 1: the true child) with how many background rows share each, and the
+  // contributions of each distinct row direction vector (rows whose vectors repeat reuse them).
+  const block = Math.max(1, Math.min(256, rows));
   const zDir = new Uint8Array(bgRows * widest);
   const zWeight = new Float64Array(bgRows);
   const xDir = new Uint8Array(widest);
+  const acc = new Float64Array(F); // the current row's contributions from the current tree
+  const cache = new Float64Array(block * mostFeatures); // per distinct row vector, per tree feature
   const owner = new Uint8Array(F); // 0: free, 1: in S_x, 2: in S_z
   const sx = new Int32Array(D + 1);
   const sz = new Int32Array(D + 1);
-  const { feature, trueChild, mode } = e;
-  let phi = phiAll; // the current row's slice
-  let phiAt = 0;
+  const { feature, trueChild, falseChild, mode } = e;
   let zAt = 0; // offset of the current background vector in zDir
   let start = 0; // first node of the current tree
   let scale = 0; // background weight of the current vector / bgRows
@@ -146,23 +163,23 @@ export function interventionalTreeShap(
       if (v === 0 || a + b === 0) return;
       if (a > 0) {
         const w = v * scale * POS[a * (D + 1) + b];
-        for (let i = 0; i < a; i++) phi[phiAt + sx[i]] += w;
+        for (let i = 0; i < a; i++) acc[sx[i]] += w;
       }
       if (b > 0) {
         const w = v * scale * NEG[a * (D + 1) + b];
-        for (let i = 0; i < b; i++) phi[phiAt + sz[i]] -= w;
+        for (let i = 0; i < b; i++) acc[sz[i]] -= w;
       }
       return;
     }
     const local = n - start;
     const xTrue = xDir[local];
     const zTrue = zDir[zAt + local];
-    const xc = xTrue ? trueChild[n] : e.falseChild[n];
+    const xc = xTrue ? trueChild[n] : falseChild[n];
     if (xTrue === zTrue) {
       walk(xc, a, b);
       return;
     }
-    const zc = zTrue ? trueChild[n] : e.falseChild[n];
+    const zc = zTrue ? trueChild[n] : falseChild[n];
     const f = feature[n];
     const o = owner[f];
     if (o === 1) walk(xc, a, b);
@@ -178,53 +195,66 @@ export function interventionalTreeShap(
     }
   };
 
-  const block = Math.max(1, Math.min(32, rows));
-  const keys = new Map<string, number>();
-  const bytes = new Uint8Array(widest);
+  /** The direction vector of the row at `offset` of `data` in the current tree, into xDir; its key. */
+  const directions = (data: Float64Array, offset: number, size: number): string => {
+    for (let i = 0; i < size; i++) {
+      const n = start + i;
+      xDir[i] = mode[n] === NodeMode.LEAF ? 0 : goesTrue(e, n, data[offset + feature[n]]) ? 1 : 0;
+    }
+    return Buffer.from(xDir.buffer, 0, size).toString('latin1');
+  };
+
+  const zKeys = new Map<string, number>();
+  const xKeys = new Map<string, number>();
   let done = 0;
   while (done < rows) {
     const end = Math.min(rows, done + block);
-    for (const t of trees) {
+    for (let j = 0; j < trees.length; j++) {
+      if (options.shouldStop?.()) throw new TreeShapCancelled(done);
+      const t = trees[j];
       start = e.treeStart[t];
       const size = e.treeStart[t + 1] - start;
-      // Distinct background direction vectors of this tree.
-      keys.clear();
+      const f0 = featStart[j];
+      const k = featStart[j + 1] - f0;
+      zKeys.clear();
       let distinct = 0;
       for (let r = 0; r < bgRows; r++) {
-        const offset = r * F;
-        for (let i = 0; i < size; i++) {
-          const n = start + i;
-          bytes[i] = mode[n] === NodeMode.LEAF ? 0 : goesTrue(e, n, z[offset + feature[n]]) ? 1 : 0;
-        }
-        const key = Buffer.from(bytes.buffer, 0, size).toString('latin1');
-        const seen = keys.get(key);
-        if (seen !== undefined) zWeight[seen] += 1;
+        const key = directions(z, r * F, size);
+        const at = zKeys.get(key);
+        if (at !== undefined) zWeight[at] += 1;
         else {
-          keys.set(key, distinct);
-          zDir.set(bytes.subarray(0, size), distinct * size);
+          zKeys.set(key, distinct);
+          zDir.set(xDir.subarray(0, size), distinct * size);
           zWeight[distinct] = 1;
           distinct++;
         }
       }
+      xKeys.clear();
+      let slots = 0;
       for (let r = done; r < end; r++) {
-        if (r > done && options.shouldStop?.()) throw new TreeShapCancelled(r);
-        const offset = r * F;
-        for (let i = 0; i < size; i++) {
-          const n = start + i;
-          xDir[i] = mode[n] === NodeMode.LEAF ? 0 : goesTrue(e, n, x[offset + feature[n]]) ? 1 : 0;
+        const key = directions(x, r * F, size);
+        const phiAt = r * F;
+        const hit = xKeys.get(key);
+        if (hit !== undefined) {
+          for (let i = 0; i < k; i++) phiAll[phiAt + featList[f0 + i]] += cache[hit * k + i];
+          continue;
         }
-        phi = phiAll;
-        phiAt = r * F;
         for (let u = 0; u < distinct; u++) {
           zAt = u * size;
           scale = zWeight[u] / bgRows;
           walk(start, 0, 0);
         }
+        for (let i = 0; i < k; i++) {
+          const f = featList[f0 + i];
+          cache[slots * k + i] = acc[f];
+          phiAll[phiAt + f] += acc[f];
+          acc[f] = 0;
+        }
+        xKeys.set(key, slots++);
       }
     }
     done = end;
     options.onProgress?.(done, rows);
-    if (done < rows && options.shouldStop?.()) throw new TreeShapCancelled(done);
   }
   return { values: phiAll, base, raw };
 }
