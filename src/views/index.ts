@@ -55,3 +55,4 @@ export { loadFullPlotly } from './plotlyFull';
 export { ArtifactsList, BlobImage, formatBytes, parseCsv, previewKind, type ArtifactsListProps, type PreviewKind } from './ArtifactsList';
 export { ModelsList, type ModelsListProps } from './ModelsList';
 export * from './quality';
+export * from './explain';
