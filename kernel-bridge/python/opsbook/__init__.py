@@ -1,6 +1,6 @@
 """Opsbook in the kernel.
 
-``%load_ext opsbook`` gives ``%%track``, ``%check``/``%%check``, ``%drift`` and ``%opsbook``; the
+``%load_ext opsbook`` gives ``%%track``, ``%check``/``%%check``, ``%drift``, ``%explain`` and ``%opsbook``; the
 functions below record runs in the workspace's core daemon without ever making the kernel wait for it::
 
     with opsbook.run("baseline", "rf-100") as run:
@@ -8,7 +8,8 @@ functions below record runs in the workspace's core daemon without ever making t
         opsbook.log_metrics({"accuracy": 0.93})
 
 ``opsbook.check(df, suite="orders.yaml")``, ``opsbook.profile(df)`` and ``opsbook.drift(a, b)`` run
-data-quality checks on a frame or a file in that daemon.
+data-quality checks on a frame or a file in that daemon; ``opsbook.explain(model, X)`` explains a
+model's output (TreeSHAP, KernelSHAP or LIME) there.
 
 Importing this package stays light: IPython, jupyter_server, pandas and friends are imported
 only by the modules that need them.
@@ -21,6 +22,7 @@ from typing import Any, Dict, List
 from ._artifacts import OpsbookApiError, log_artifact, log_figure
 from ._models import ParityError, log_model
 from ._autolog import autolog
+from ._explain import Explanation, ExplainError, explain
 from ._optuna import optuna_callback
 from ._quality import QualityError, check, drift, profile
 from ._tracking import (
@@ -58,6 +60,9 @@ __all__ = [
     "profile",
     "drift",
     "QualityError",
+    "explain",
+    "Explanation",
+    "ExplainError",
     "run",
     "start_run",
     "load_ipython_extension",
@@ -66,7 +71,7 @@ __all__ = [
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext opsbook``: register ``%%track``, ``%check``, ``%%check``, ``%drift`` and ``%opsbook``."""
+    """``%load_ext opsbook``: register ``%%track``, ``%check``, ``%%check``, ``%drift``, ``%explain`` and ``%opsbook``."""
     from .magics import load_ipython_extension as load
 
     load(ipython)

@@ -1,5 +1,6 @@
 """``%load_ext opsbook``: the ``%%track`` cell magic, the ``%opsbook`` / ``%%opsbook`` command magic,
-and the data-quality magics ``%check``, ``%%check`` (the suite as the cell body) and ``%drift``.
+the data-quality magics ``%check``, ``%%check`` (the suite as the cell body) and ``%drift``, and
+``%explain`` (model explanations).
 
 Options are parsed with the CLI's own option table (``commands.json``), so a magic is the CLI
 with kernel variables as arguments.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import inspect
+import json
 import os
 import re
 from typing import Any, List, Optional, Sequence
@@ -224,6 +226,9 @@ class OpsbookMagics(Magics):
         if command in ("check", "profile", "drift"):
             self._quality(command, rest, None, f"%opsbook {command}")
             return None
+        if command == "explain":
+            self._explain(rest, "%opsbook explain")
+            return None
         raise UsageError(f"%opsbook {command} is not available in the notebook yet")
 
     @line_cell_magic
@@ -240,6 +245,108 @@ class OpsbookMagics(Magics):
         """%drift DATA REFERENCE [--column C]... [--bins N]: compare every shared column of two
         dataframes or files, ranked by drift."""
         self._quality("drift", _split(line, "%drift"), None, "%drift")
+
+    @line_magic
+    def explain(self, line: str) -> None:
+        """%explain MODEL X [--rows 0:100] [--method tree|kernel|lime] [--background BG] [--output O]
+        [--nsamples N] [--seed S] [--no-record]: explain a model's output for rows of a table. MODEL is
+        a fitted model variable (registered through log_model first, under the variable's name), a
+        registry reference or an .onnx file; X and BG are dataframe or 2-D array variables, or files."""
+        self._explain(_split(line, "%explain"), "%explain")
+
+    def _explain(self, words: List[str], prog: str) -> None:
+        """``opsbook.explain`` with the ``explain`` command's options; the explanation is displayed.
+
+        Raises:
+            UsageError: bad options, a variable that holds nothing explainable, or bad input the
+                daemon refused (one line naming it).
+        """
+        from . import _explain
+
+        try:
+            parser = _commands.build_parser("explain", prog)
+        except KeyError:
+            raise UsageError(f"{prog}: this opsbook has no explain command") from None
+        parser.add_argument("X", nargs="?", help="The rows to explain (the same as --data).")
+        try:
+            args = parser.parse_args(words)
+        except _commands.UsageProblem as problem:
+            raise UsageError(str(problem).strip()) from None
+        except _commands.HelpShown as shown:
+            print(str(shown))
+            return
+        if (args.X is None) == (args.data is None):
+            raise UsageError(f"{prog}: give the data once, as %explain MODEL X or with --data X")
+        if args.workspace is not None:
+            from ._workspace import resolve_workspace
+
+            if os.path.realpath(args.workspace) != os.path.realpath(resolve_workspace()):
+                raise UsageError(f"{prog}: --workspace: the kernel explains in its own workspace ({resolve_workspace()})")
+        model = self._model_argument(args.model, prog)
+        data, data_label = self._explain_data(args.X if args.X is not None else args.data, prog, "data")
+        background, background_label = (None, None)
+        if args.background is not None:
+            background, background_label = self._explain_data(args.background, prog, "background")
+        labels = {k: v for k, v in (("data", data_label), ("background", background_label)) if v}
+        try:
+            result = _explain.explain(
+                model,
+                data,
+                background=background,
+                rows=args.rows if args.rows is not None else "0:100",
+                method=args.method,
+                output=args.output,
+                nsamples=args.nsamples,
+                seed=args.seed,
+                record=not args.no_record,
+                name=args.model if not isinstance(model, str) else None,
+                labels=labels,
+            )
+        except _explain.ExplainError as error:
+            raise UsageError(f"{prog}: {error}") from None
+        if args.json:
+            print(json.dumps(result.to_dict(), indent=2))
+            return
+        display(result._repr_mimebundle_(), raw=True)
+
+    def _model_argument(self, given: str, prog: str) -> Any:
+        """A fitted model held by the variable ``given``, else ``given`` as a registry reference or file.
+
+        Raises:
+            UsageError: the variable holds a dataframe, an array or another plain value.
+        """
+        namespace = self.shell.user_ns
+        if not (given.isidentifier() and given in namespace):
+            return given
+        value = namespace[given]
+        if isinstance(value, (str, os.PathLike)):
+            return os.fspath(value)
+        cls = type(value)
+        if _handoff.is_frame(value) or cls.__module__.split(".", 1)[0] in ("builtins", "numpy"):
+            raise UsageError(
+                f"{prog}: model: variable {given!r} holds a {cls.__module__}.{cls.__qualname__}, "
+                "not a fitted model (nor a registry reference or .onnx file)"
+            )
+        return value
+
+    def _explain_data(self, given: str, prog: str, role: str) -> "tuple[Any, Optional[str]]":
+        """(value, label): the dataframe or 2-D array a variable holds (labelled by the name), else the path.
+
+        Raises:
+            UsageError: the variable holds something else, and no such file exists.
+        """
+        namespace = self.shell.user_ns
+        if given.isidentifier() and given in namespace:
+            value = namespace[given]
+            cls = type(value)
+            if _handoff.is_frame(value) or (cls.__module__.split(".", 1)[0] == "numpy" and cls.__name__ == "ndarray"):
+                return value, given
+            if not os.path.exists(given):
+                raise UsageError(
+                    f"{prog}: {role}: variable {given!r} holds a {cls.__module__}.{cls.__qualname__}, "
+                    "not a pandas or polars DataFrame, a pyarrow Table or a numpy array (nor is it a file)"
+                )
+        return given, None
 
     def _quality(self, command: str, words: List[str], cell: Optional[str], prog: str) -> None:
         """``check``, ``profile`` or ``drift`` through the CLI; the answer is displayed (a failing
