@@ -84,6 +84,18 @@ describe('kernelShap', () => {
     expect(Array.from(result.values)).toEqual([3 * 4 - 1.5, 0, 0]);
   });
 
+  it('weighs the background: a row of weight 2 counts as that row twice', async () => {
+    const f = {
+      predict: (X: Float64Array, rows: number) =>
+        Promise.resolve(Float64Array.from({ length: rows }, (_, r) => Math.tanh(X[r * 3]) * X[r * 3 + 1] + X[r * 3 + 2] ** 2)),
+    };
+    const x = Float64Array.from([0.7, -1.2, 2]);
+    const weighted = await kernelShap(f, x, 1, 3, Float64Array.from([0, 0, 0, 1, 2, -1]), 2, { name: 'y', index: 0 }, { backgroundWeights: Float64Array.from([2, 1]) });
+    const repeated = await kernelShap(f, x, 1, 3, Float64Array.from([0, 0, 0, 0, 0, 0, 1, 2, -1]), 3, { name: 'y', index: 0 });
+    expect(maxDiff(weighted.values, repeated.values)).toBeLessThan(1e-12);
+    expect(weighted.base[0]).toBeCloseTo(repeated.base[0], 12);
+  });
+
   it('measures one row, M=10, 100 background rows, nsamples 2·M+2048, against shap.KernelExplainer', async () => {
     const c = set.json.gbr10;
     const runner = await open(c.model);

@@ -72,7 +72,8 @@ export async function kernelShap(
   const values = new Float64Array(rows * M);
   const base = new Float64Array(rows).fill(fnull);
   const rng = new Rng(options.seed ?? 0);
-  let nsamplesUsed = 0;
+  // What a row with every feature varying would use, until a row says otherwise.
+  let nsamplesUsed = max(1, min(options.nsamples ?? 2 * M + 2048, M <= 30 ? 2 ** M - 2 : 2 ** 30));
   let done = 0;
   for (let r = 0; r < rows; r++) {
     if (options.shouldStop?.()) break;
