@@ -15,7 +15,7 @@ export interface TreeShapResult {
 }
 
 export interface TreeShapOptions {
-  /** Called after each block of rows with the rows done so far. */
+  /** Called as rows get done (interventional: rows of the block in progress counted pro rata to its trees done). */
   onProgress?: (doneRows: number, totalRows: number) => void;
   /** Checked between rows; when it returns true the work stops with a TreeShapCancelled. */
   shouldStop?: () => boolean;
@@ -209,8 +209,12 @@ export function interventionalTreeShap(
   let done = 0;
   while (done < rows) {
     const end = Math.min(rows, done + block);
+    let reported = done;
     for (let j = 0; j < trees.length; j++) {
       if (options.shouldStop?.()) throw new TreeShapCancelled(done);
+      // Within a block, progress counts its rows pro rata to the trees done.
+      const partial = done + Math.floor(((end - done) * j) / trees.length);
+      if (partial > reported) options.onProgress?.((reported = partial), rows);
       const t = trees[j];
       start = e.treeStart[t];
       const size = e.treeStart[t + 1] - start;
