@@ -19,6 +19,7 @@ interface ModelReference {
   X: Array<Array<number | null>>;
   ort: Record<string, number[][]>;
   margin?: number[][];
+  classes?: string[];
 }
 interface Reference {
   models: Record<string, ModelReference>;
@@ -70,7 +71,7 @@ function compare(actual: (r: number, c: number) => number, expected: (r: number,
 
 const sigmoid = (v: number): number => 1 / (1 + Math.exp(-v));
 
-const MODELS = ['gbr', 'gbc2', 'gbc3', 'rfr', 'rfc2', 'rfc3', 'xgbr', 'xgbc2', 'xgbc3', 'lgbr', 'lgbc2', 'lgbc3', 'gbr_double'];
+const MODELS = ['gbr', 'gbc2', 'gbc3', 'rfr', 'rfc2', 'rfc3', 'xgbr', 'xgbc2', 'xgbc3', 'lgbr', 'lgbc2', 'lgbc3', 'gbr_double', 'rfc_strings'];
 
 describe('rawScores', () => {
   it.each(MODELS)('%s: the raw score equals the library margin, and onnxruntime after the post-transform', async (name) => {
@@ -143,6 +144,9 @@ describe('extractEnsemble', () => {
     expect(forest).toMatchObject({ nOutputs: 1, outputLabels: [1], postTransform: 'NONE' });
     const multi = await load('xgbc3');
     expect(multi).toMatchObject({ nOutputs: 3, outputLabels: [0, 1, 2], postTransform: 'SOFTMAX' });
+    const named = await load('rfc_strings');
+    expect(named.outputLabels).toEqual(reference.models.rfc_strings.classes);
+    expect(named.classLabels).toEqual(reference.models.rfc_strings.classes);
     const regressor = await load('lgbr');
     expect(regressor).toMatchObject({ kind: 'tree_regressor', nOutputs: 1, nFeatures: 6, inputName: 'X' });
     expect(regressor.classLabels).toBeUndefined();
