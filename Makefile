@@ -150,6 +150,16 @@ $(CORE_STAGE)/opsbook.cjs: src/dist/cli/main.js $(CORE_BUILT) src/webpack.config
 	  { paths: [require.resolve('@duckdb/node-bindings')] }))")"; \
 	rm -rf $(CORE_STAGE)/node_modules && mkdir -p $(CORE_STAGE)/node_modules/@duckdb && \
 	cp -R "$$binding" $(CORE_STAGE)/node_modules/$(DUCKDB_BINDING)
+	@# onnxruntime-node (and onnxruntime-common, its JS API) with this platform's binaries only: its
+	@# package holds every platform's (290 MB); Linux x64's binding and libonnxruntime.so are 46 MB.
+	@ort="$$(node -p "require('node:path').dirname(require.resolve('onnxruntime-node/package.json'))")"; \
+	common="$$(node -p "require('node:path').dirname(require.resolve('onnxruntime-common/package.json', { paths: ['$$ort'] }))")"; \
+	platform="$$(node -p 'process.platform + "/" + process.arch')"; \
+	mkdir -p $(CORE_STAGE)/node_modules/onnxruntime-node/bin/napi-v6/$$platform && \
+	cp -R "$$ort/package.json" "$$ort/dist" $(CORE_STAGE)/node_modules/onnxruntime-node/ && \
+	cp "$$ort"/bin/napi-v6/$$platform/* $(CORE_STAGE)/node_modules/onnxruntime-node/bin/napi-v6/$$platform/ && \
+	mkdir -p $(CORE_STAGE)/node_modules/onnxruntime-common && \
+	cp -R "$$common/package.json" "$$common/dist" $(CORE_STAGE)/node_modules/onnxruntime-common/
 	@# Resolve the binding as the bundle's own require does (in the stage, not in the checkout's
 	@# node_modules further up) and load it, so a misplaced binding fails here, not at a user's.
 	node -e "const { createRequire } = require('node:module'), { resolve } = require('node:path'); \
@@ -157,6 +167,10 @@ $(CORE_STAGE)/opsbook.cjs: src/dist/cli/main.js $(CORE_BUILT) src/webpack.config
 	  if (!found.startsWith(resolve('$(CORE_STAGE)') + '/')) throw new Error('binding resolved outside the stage: ' + found); \
 	  require(found);"
 	node $@ --version >/dev/null
+	@# The same for onnxruntime: resolved from the stage and able to start a session.
+	cd $(CORE_STAGE) && node -e "const p = require.resolve('onnxruntime-node'); \
+	  if (!p.startsWith(process.cwd() + '/')) throw new Error('onnxruntime-node resolved outside the stage: ' + p); \
+	  require(p).listSupportedBackends();"
 	@touch $@
 
 src/dist/cli/main.js:

@@ -2,9 +2,12 @@
 // the Python package when it starts the daemon (docs/ARCHITECTURE.md, "Packaging").
 //
 // Input is tsc's output (`tsc -b` first), so webpack compiles no TypeScript. Everything is bundled
-// except DuckDB's platform bindings (`@duckdb/node-bindings-<platform>/duckdb.node` and the
-// libduckdb.so beside it): native code cannot live in a bundle, so `make dist` copies this platform's
-// binding package to `node_modules/` next to the bundle, where Node's resolution from the bundle finds it.
+// except native code: DuckDB's platform bindings (`@duckdb/node-bindings-<platform>/duckdb.node` and
+// the libduckdb.so beside it) and onnxruntime-node (its binding and libonnxruntime.so). A bundle cannot
+// hold native code, so `make dist` copies this platform's binding package, and onnxruntime-node with
+// only this platform's binaries, to `node_modules/` next to the bundle, where Node's resolution from
+// the bundle finds them. The explanation worker thread is a second entry, `explain-worker.cjs`
+// (src/explain/explain.ts starts it from beside the bundle).
 const path = require('node:path');
 const webpack = require('webpack');
 
@@ -14,17 +17,20 @@ const STAGE = path.resolve(__dirname, '..', 'kernel-bridge', 'python', 'build', 
 module.exports = {
   mode: 'production',
   target: 'node20',
-  entry: path.resolve(__dirname, 'dist', 'cli', 'main.js'),
+  entry: {
+    opsbook: path.resolve(__dirname, 'dist', 'cli', 'main.js'),
+    'explain-worker': path.resolve(__dirname, 'dist', 'explain', 'worker.js'),
+  },
   output: {
     path: STAGE,
     // .cjs, so a package.json with "type": "module" above the user's environment cannot turn it into ESM.
-    filename: 'opsbook.cjs',
+    filename: '[name].cjs',
     library: { type: 'commonjs2' },
     clean: { keep: /^node_modules\// },
   },
   externals: [
     ({ request }, callback) =>
-      /^@duckdb\/node-bindings-/.test(request ?? '') ? callback(null, `commonjs ${request}`) : callback(),
+      /^@duckdb\/node-bindings-|^onnxruntime-node$/.test(request ?? '') ? callback(null, `commonjs ${request}`) : callback(),
   ],
   plugins: [
     // The bindings' fallback for platforms it does not list, require(`@duckdb/node-bindings-${platform}-${arch}/…`),

@@ -9,6 +9,7 @@ import { EnvironmentError, EXIT_USAGE, InterruptedError, UsageError } from './er
 import { mlflowCommand } from './mlflow-command';
 import { modelsCommand } from './models-command';
 import { qualityCommand } from './quality-command';
+import { explainCommand } from './explain-command';
 import { runsCommand, type CliOutput } from './runs-command';
 
 const processOutput: CliOutput = {
@@ -58,6 +59,8 @@ export async function runCli(argv: readonly string[], out: CliOutput = processOu
       case 'profile':
       case 'drift':
         return await qualityCommand(parsed, out);
+      case 'explain':
+        return await explainCommand(parsed, out);
       case 'runs import-mlflow':
       case 'runs export-mlflow':
         return await mlflowCommand(parsed, out);

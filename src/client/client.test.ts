@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openapiDocument, SchemaValidator, type CheckSuite, type SchemaName } from '@opsbook/schema';
 import { startDaemon, type RunningDaemon } from '../daemon/daemon';
+import { linearModelBytes } from '../explain/testing';
 import { EventStreamParser } from './events';
 import { OpsbookApiError, OpsbookClient, type ApiRequestBody, type FetchLike, type OperationId } from './client';
 
@@ -76,7 +77,13 @@ const CALLS: { [Op in OperationId]: (client: OpsbookClient) => Promise<unknown> 
   compareDrift: (client) => client.compareDrift({ data: { path: DATA_FILE }, reference: { path: DATA_FILE } }),
   suggestSuite: (client) => client.suggestSuite({ data: { path: DATA_FILE } }),
   cancelQualityJob: (client) => client.cancelQualityJob(JOB_ID),
+  explainModel: (client) => client.explainModel({ model: LINEAR_MODEL, data: { path: NUMBERS_FILE }, rows: '0:2', record: false }),
+  cancelExplainJob: (client) => client.cancelExplainJob(JOB_ID),
 };
+
+/** A real ONNX model (Y = X·W + b) and a table of its four features that the explain call reads; written in `beforeAll`. */
+const LINEAR_MODEL = 'models/linear.onnx';
+const NUMBERS_FILE = 'client-numbers.csv';
 
 /** A small table in the workspace (a relative path is read from there) that the quality calls read; written in `beforeAll`. */
 const DATA_FILE = 'client-data.csv';
@@ -136,6 +143,9 @@ describe('OpsbookClient against a real daemon', () => {
     workspace = mkdtempSync(join(tmpdir(), 'opsbook-client-'));
     runtime = mkdtempSync(join(tmpdir(), 'opsbook-client-runtime-'));
     writeFileSync(join(workspace, DATA_FILE), 'id,score,country\n1,0.5,DE\n2,0.7,FR\n3,,US\n4,0.1,DE\n');
+    mkdirSync(join(workspace, 'models'));
+    writeFileSync(join(workspace, LINEAR_MODEL), linearModelBytes([1, -2, 0.5, 3], 0.25));
+    writeFileSync(join(workspace, NUMBERS_FILE), 'a,b,c,d\n1,2,3,4\n0,1,0,1\n5,5,5,5\n');
     daemon = await startDaemon({ workspace, port: 0, runtimeDir: runtime, validateResponses: true });
     const recording: FetchLike = (request) => {
       const url = new URL(request.url);

@@ -254,6 +254,22 @@ export class OpsbookClient {
     return answer(this.api.DELETE('/quality/jobs/{job_id}', { params: { path: { job_id: jobId } } }));
   }
 
+  /**
+   * `explainModel`: explains a model's output for rows of a table (TreeSHAP, KernelSHAP or LIME),
+   * recorded against the model's run unless `record` is false. Progress comes as `event: explain`.
+   * @throws OpsbookApiError (400 bad input: not ONNX, not a tree ensemble for method tree, columns
+   *   that do not fit; 404 unknown model; 409 when cancelled through {@link cancelExplainJob}, or when
+   *   its job_id is running)
+   */
+  explainModel(body: ApiRequestBody<'explainModel'>): Promise<ApiResponse<'explainModel'>> {
+    return answer(this.api.POST('/explain', { body }));
+  }
+
+  /** `cancelExplainJob`: cancels the running explanation job of that id (its request then answers 409). */
+  cancelExplainJob(jobId: string): Promise<ApiResponse<'cancelExplainJob'>> {
+    return answer(this.api.DELETE('/explain/jobs/{job_id}', { params: { path: { job_id: jobId } } }));
+  }
+
   /** `listModels`: registered models with versions and aliases. @throws OpsbookApiError */
   listModels(): Promise<ApiResponse<'listModels'>> {
     return answer(this.api.GET('/models'));

@@ -1,4 +1,4 @@
-import type { MetricsEvent, QualityProgress, Run } from '@opsbook/schema';
+import type { ExplainProgress, MetricsEvent, QualityProgress, Run } from '@opsbook/schema';
 
 /** An event of the daemon's live stream (`GET /events`) about runs, its data typed by `event.schema.json`. */
 export type LiveEvent = { type: 'run'; id: string; data: Run } | { type: 'metrics'; id: string; data: MetricsEvent };
@@ -8,6 +8,13 @@ export interface QualityEvent {
   type: 'quality';
   id: string;
   data: QualityProgress;
+}
+
+/** `event: explain` of the live stream: the progress of an explanation job that named a job_id. */
+export interface ExplainEvent {
+  type: 'explain';
+  id: string;
+  data: ExplainProgress;
 }
 
 /** The stream ended without an error (the daemon stopped, a proxy closed it); it is opened again. */
@@ -99,6 +106,8 @@ export interface FollowEventsOptions {
   onEvent(event: LiveEvent): void;
   /** Progress of quality jobs (`event: quality`); without it those events are skipped. */
   onQuality?(event: QualityEvent): void;
+  /** Progress of explanation jobs (`event: explain`); without it those events are skipped. */
+  onExplain?(event: ExplainEvent): void;
   /**
    * The stream is open (again). Events sent while it was closed are lost, so a view reads what it
    * shows afresh here (the first time too, to close the gap between its first read and the stream).
@@ -185,7 +194,11 @@ async function readStream(
 }
 
 function deliver(message: ServerSentEvent, options: FollowEventsOptions): void {
-  const wanted = message.event === 'run' || message.event === 'metrics' || (message.event === 'quality' && options.onQuality !== undefined);
+  const wanted =
+    message.event === 'run' ||
+    message.event === 'metrics' ||
+    (message.event === 'quality' && options.onQuality !== undefined) ||
+    (message.event === 'explain' && options.onExplain !== undefined);
   if (!wanted) return;
   let data: unknown;
   try {
@@ -196,6 +209,7 @@ function deliver(message: ServerSentEvent, options: FollowEventsOptions): void {
   }
   try {
     if (message.event === 'quality') options.onQuality?.({ type: 'quality', id: message.lastEventId, data: data as QualityProgress });
+    else if (message.event === 'explain') options.onExplain?.({ type: 'explain', id: message.lastEventId, data: data as ExplainProgress });
     else options.onEvent({ type: message.event, id: message.lastEventId, data } as LiveEvent);
   } catch (error) {
     // A listener's failure must not end the stream for the listeners of later events.

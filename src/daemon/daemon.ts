@@ -13,6 +13,7 @@ import { createToken } from './auth';
 import { discoveryPath, readDiscovery, removeDiscovery, runtimeDir, writeDiscovery } from './discovery';
 import { EventHub } from './events';
 import { apiHandlers } from './handlers';
+import { ExplainJobs } from './explain-jobs';
 import { QualityJobs, refusingRecorder, storeRecorder } from './quality-jobs';
 import { withTrackingBackend } from './tracking-backend';
 import { Router, type OpenApiDocument } from './router';
@@ -78,6 +79,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   // Quality work runs locally in either mode; with MLflow tracking, recording against a run is refused (400).
   const recorder = tracking.backend === 'mlflow' ? refusingRecorder() : storeRecorder(runs, artifacts);
   const quality = new QualityJobs(workspace, recorder, (progress) => events.quality(progress));
+  const explain = new ExplainJobs(workspace, registry, artifacts, (progress) => events.explain(progress));
   let supervisor: RunSupervisor;
   try {
     supervisor = new RunSupervisor(runs, { timeoutMs: options.heartbeatTimeoutMs, log: options.log });
@@ -93,12 +95,15 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     handlers: withTrackingBackend(tracking, apiHandlers(runs, supervisor, () => {
       if (!listening.info) throw new Error('the daemon is not listening yet');
       return listening.info;
-    }, { artifacts, registry }, new SettingsStore(store), events, quality)),
+    }, { artifacts, registry }, new SettingsStore(store), events, quality, explain)),
     token,
     port: () => (server.address() as AddressInfo | null)?.port ?? -1,
     validateResponses: options.validateResponses,
     log: options.log,
-    onRefusedBody: (operationId, body) => quality.discard(operationId, body),
+    onRefusedBody: (operationId, body) => {
+      quality.discard(operationId, body);
+      explain.discard(operationId, body);
+    },
   });
   try {
     await new Promise<void>((resolve, reject) => {
@@ -144,6 +149,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         removeDiscovery(discoveryFile, process.pid, port);
         // Quality jobs in flight are cancelled (their requests answer 409), so none holds the stop up.
         quality.close();
+        explain.close();
         // Event streams never end on their own: end them, or the server would wait out its grace.
         const streamsEnded = events.close();
         await new Promise<void>((resolve) => {

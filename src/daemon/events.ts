@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { MetricsEvent, QualityProgress, Run } from '@opsbook/schema';
+import type { ExplainProgress, MetricsEvent, QualityProgress, Run } from '@opsbook/schema';
 import type { RunChange, RunStore } from '../tracking/run-store';
 
 /** How often a comment goes down an idle stream, so proxies and clients see it is alive. */
@@ -34,7 +34,7 @@ export class EventStreamAnswer {
  * ({run_id, keys, last_step, count}, batches of one run folded into one event per
  * {@link METRICS_EVENT_MS}), each with an increasing `id:`, and a `: keep-alive` comment every
  * {@link KEEP_ALIVE_MS}. Quality jobs that named a job_id report their progress through
- * {@link quality} (`event: quality`). With no stream open it reads nothing and folds nothing.
+ * {@link quality} (`event: quality`), explanation jobs through {@link explain} (`event: explain`). With no stream open it reads nothing and folds nothing.
  */
 export class EventHub {
   private readonly clients = new Set<ServerResponse>();
@@ -131,6 +131,12 @@ export class EventHub {
     this.send('quality', progress);
   }
 
+  /** Sends `event: explain` (an explanation job's progress) to every open stream. */
+  explain(progress: ExplainProgress): void {
+    if (this.clients.size === 0 || this.closed) return;
+    this.send('explain', progress);
+  }
+
   private changed(change: RunChange): void {
     if (this.clients.size === 0) return;
     if (change.kind === 'run') {
@@ -175,7 +181,7 @@ export class EventHub {
     }
   }
 
-  private send(event: 'run' | 'metrics' | 'quality', data: Run | MetricsEvent | QualityProgress): void {
+  private send(event: 'run' | 'metrics' | 'quality' | 'explain', data: Run | MetricsEvent | QualityProgress | ExplainProgress): void {
     this.broadcast(`id: ${this.nextId++}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   }
 

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { CheckRequest, CompareRequest, DaemonInfo, DriftRequest, ProfileRequest, SuggestRequest, Heartbeat, WorkspaceSettingPut, MetricsBatch, ModelAliasSet, ModelVersionCreate, ParamsBatch, RunCreate, RunUpdate } from '@opsbook/schema';
+import type { CheckRequest, CompareRequest, DaemonInfo, DriftRequest, ExplainRequest, ProfileRequest, SuggestRequest, Heartbeat, WorkspaceSettingPut, MetricsBatch, ModelAliasSet, ModelVersionCreate, ParamsBatch, RunCreate, RunUpdate } from '@opsbook/schema';
 import { Readable } from 'node:stream';
 import type { RunFilter, RunStore, RunStatus } from '../tracking/run-store';
 import type { RunSupervisor } from '../tracking/run-supervisor';
@@ -10,6 +10,7 @@ import type { SettingsStore } from '../tracking/settings-store';
 import type { DeletedFilter } from '../tracking/run-filter';
 import { contentHeadersFor, type ArtifactKind, type ArtifactStore } from '../tracking/artifacts';
 import type { ModelRegistry } from '../tracking/registry';
+import type { ExplainJobs } from './explain-jobs';
 import type { QualityJobs } from './quality-jobs';
 import { RawAnswer } from './raw';
 
@@ -104,6 +105,7 @@ export function apiHandlers(
   settings: SettingsStore,
   events: EventHub,
   quality: QualityJobs,
+  explain: ExplainJobs,
 ): Record<string, Handler> {
   const { artifacts, registry } = models;
   return {
@@ -148,5 +150,7 @@ export function apiHandlers(
     getWorkspaceSetting: ({ params }) => settings.get(params.key as string),
     putWorkspaceSetting: ({ params, body }) => settings.put(params.key as string, (body as WorkspaceSettingPut).value),
     ...qualityHandlers(quality),
+    explainModel: ({ body }) => explain.explain(body as ExplainRequest),
+    cancelExplainJob: ({ params }) => Promise.resolve(explain.cancel(params.job_id as string)),
   };
 }

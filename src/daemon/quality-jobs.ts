@@ -1,6 +1,3 @@
-import { randomUUID } from 'node:crypto';
-import { realpathSync, rmSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
 import { Readable } from 'node:stream';
 import type {
   CheckRequest,
@@ -17,12 +14,12 @@ import type {
 } from '@opsbook/schema';
 import type * as Quality from '../quality';
 import type { ProgressStep, QualityHooks, ResolvedSource } from '../quality';
-import { HANDOFF_SIDECAR_SUFFIX, inHandoffFolder } from '../quality/source';
 import { ConflictError } from '../store/errors';
 import type { ArtifactStore } from '../tracking/artifacts';
 import { NotWithMlflowError } from '../tracking/mlflow/backend';
 import type { RunStore } from '../tracking/run-store';
 import { QUALITY_OPERATIONS } from './handlers';
+import { JobRegistry, type JobEnd } from './jobs';
 
 /** Where quality results are recorded against runs. */
 export interface QualityRecorder {
@@ -94,17 +91,8 @@ function capability(): typeof Quality {
   return loaded;
 }
 
-/** Phases that end a job. */
-const ENDS = new Set<QualityProgress['phase']>(['done', 'cancelled', 'failed']);
-
 /** Reports a job's progress (the daemon's EventHub sends it as `event: quality`). */
 export type ProgressSink = (progress: QualityProgress) => void;
-
-interface Job {
-  controller: AbortController;
-  /** The caller's job_id; absent for jobs that named none (they still end when the daemon stops). */
-  jobId?: string;
-}
 
 /**
  * The daemon's quality service: resolves the data sources of a request (relative to the workspace;
@@ -115,13 +103,15 @@ interface Job {
  * store's connections.
  */
 export class QualityJobs {
-  private readonly jobs = new Map<string, Job>();
+  private readonly jobs: JobRegistry<Exclude<QualityProgress['phase'], JobEnd>>;
 
   constructor(
     private readonly workspace: string,
     private readonly recorder: QualityRecorder,
-    private readonly progress: ProgressSink,
-  ) {}
+    progress: ProgressSink,
+  ) {
+    this.jobs = new JobRegistry(workspace, 'quality job', (jobId, step) => progress({ job_id: jobId, ...step }));
+  }
 
   /**
    * Runs a suite; with `run_id`, records the result against that run (checked before any work).
@@ -170,10 +160,7 @@ export class QualityJobs {
 
   /** Cancels the running job of that id; its request then answers 409 (field job_id). */
   cancel(jobId: string): QualityCancel {
-    const job = this.jobs.get(jobId);
-    if (!job || job.controller.signal.aborted) return { job_id: jobId, cancelled: false };
-    job.controller.abort();
-    return { job_id: jobId, cancelled: true };
+    return this.jobs.cancel(jobId);
   }
 
   /**
@@ -184,54 +171,26 @@ export class QualityJobs {
     if (!(QUALITY_OPERATIONS as readonly string[]).includes(operationId) || typeof body !== 'object' || body === null) return;
     for (const key of ['data', 'reference']) {
       const source = (body as Record<string, unknown>)[key] as { path?: unknown; handoff?: unknown } | null | undefined;
-      if (source?.handoff === true && typeof source.path === 'string') this.removeHandoff(source.path);
+      if (source?.handoff === true && typeof source.path === 'string') this.jobs.removeHandoff(source.path);
     }
   }
 
   /** Cancels every running job (the daemon is stopping). */
   close(): void {
-    for (const job of this.jobs.values()) job.controller.abort();
+    this.jobs.close();
   }
 
   /** Jobs running now. */
   get running(): number {
-    return this.jobs.size;
+    return this.jobs.running;
   }
 
-  private async run<T>(jobId: string | undefined, sources: (DataSource | undefined)[], work: (hooks: QualityHooks) => Promise<T>): Promise<T> {
-    try {
-      const key = jobId ?? `anonymous-${randomUUID()}`;
-      if (this.jobs.has(key)) throw new ConflictError('job_id', jobId, `quality job ${jobId} is running already`);
-      const job: Job = { controller: new AbortController(), jobId };
-      this.jobs.set(key, job);
-      const report = (progress: Omit<QualityProgress, 'job_id'>): void => {
-        if (jobId !== undefined) this.progress({ job_id: jobId, ...progress });
-      };
-      try {
-        const onProgress = (step: ProgressStep): void => {
-          // The job's end (done, cancelled, failed) is reported here, after recording, once.
-          if (!ENDS.has(step.phase)) report(withMessage(step));
-        };
-        const result = await work({ signal: job.controller.signal, jobId, onProgress });
-        report({ phase: 'done', done: 1, total: 1 });
-        return result;
-      } catch (error) {
-        if (job.controller.signal.aborted) {
-          report({ phase: 'cancelled', done: 0, total: 1 });
-          throw this.cancelled(jobId);
-        }
-        report({ phase: 'failed', done: 0, total: 1, message: error instanceof Error ? error.message : String(error) });
-        throw error;
-      } finally {
-        this.jobs.delete(key);
-      }
-    } finally {
-      for (const source of sources) if (source?.handoff) this.removeHandoff(source.path);
-    }
+  private run<T>(jobId: string | undefined, sources: (DataSource | undefined)[], work: (hooks: QualityHooks) => Promise<T>): Promise<T> {
+    return this.jobs.run(jobId, sources, ({ signal, progress }) => work({ signal, jobId, onProgress: (step: ProgressStep) => progress(step) }));
   }
 
   private cancelled(jobId: string | undefined): ConflictError {
-    return new ConflictError('job_id', jobId ?? null, jobId ? `quality job ${jobId} was cancelled` : 'the quality job was cancelled');
+    return this.jobs.cancelled(jobId);
   }
 
   private resolve(source: DataSource, field: 'data' | 'reference'): Promise<ResolvedSource> {
@@ -239,25 +198,7 @@ export class QualityJobs {
   }
 
   private inWorkspace(path: string): string {
-    return isAbsolute(path) ? path : join(this.workspace, path);
-  }
-
-  /** Removes a hand-off file and its sidecar, but only one whose real path lies in the workspace's hand-off folder. */
-  private removeHandoff(path: string): void {
-    let real: string;
-    try {
-      real = realpathSync(this.inWorkspace(path));
-    } catch {
-      return;
-    }
-    if (!inHandoffFolder(real, this.workspace)) return;
-    rmSync(real, { force: true });
-    rmSync(`${real}${HANDOFF_SIDECAR_SUFFIX}`, { force: true });
+    return this.jobs.inWorkspace(path);
   }
 }
 
-/** A progress report without an empty message (the schema's message is optional, not empty). */
-function withMessage(progress: ProgressStep): Omit<QualityProgress, 'job_id'> {
-  const { message, ...rest } = progress;
-  return message ? { ...rest, message } : rest;
-}
