@@ -32,6 +32,7 @@ import json
 import os
 import re
 import threading
+import time
 import uuid
 import weakref
 from pathlib import Path
@@ -50,6 +51,8 @@ EXPORT_SAMPLE_ROWS = 1000
 #: How long cancelling a job may take after an interrupt.
 CANCEL_TIMEOUT_S = 5.0
 METHODS = ("tree", "kernel", "lime")
+#: Least time between two progress updates of one phase (the daemon reports every explained row).
+PROGRESS_INTERVAL_S = 0.25
 
 Data = Union[str, "os.PathLike[str]", Any]
 
@@ -186,9 +189,10 @@ def _register_model(model: Any, name: str, X: Data, workspace: str) -> Tuple[str
                 return f"{name}:{previous.version['version']}", names
         version = _models.log_model(model, name, sample)
     except (TypeError, ValueError, ImportError) as error:  # ParityError is a ValueError
-        raise ExplainError(f"model: {error}") from None
+        # The model's own complaint about the sample (e.g. scikit-learn's list of unseen columns) spans lines.
+        raise ExplainError(f"model: exporting {name!r} with the data failed: {' '.join(str(error).split())}") from None
     except OpsbookApiError as error:
-        raise ExplainError(f"model: registering {name!r} failed: {error}") from None
+        raise ExplainError(f"model: registering {name!r} failed: {' '.join(str(error).split())}") from None
     names = (version.get("signature") or {}).get("feature_names")
     with contextlib.suppress(TypeError):
         _registered[model] = _Registered(workspace, name, _sha12_of(version), names, version)
@@ -314,6 +318,8 @@ class _Progress:
     def __init__(self, job_id: str) -> None:
         self.job_id = job_id
         self.handle: Any = None
+        self.shown_at = 0.0
+        self.phase: Any = None
         self.connection: Optional[http.client.HTTPConnection] = None
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self._follow, name="opsbook-explain-progress", daemon=True)
@@ -350,10 +356,14 @@ class _Progress:
             self.ready.set()
 
     def _show(self, progress: Mapping[str, Any]) -> None:
-        if progress.get("job_id") != self.job_id or progress.get("phase") in ("done", "cancelled"):
+        if progress.get("job_id") != self.job_id or progress.get("phase") in ("done", "cancelled", "failed"):
             return
         from IPython.display import display
 
+        now = time.monotonic()
+        if progress.get("phase") == self.phase and now - self.shown_at < PROGRESS_INTERVAL_S:
+            return  # a new phase shows at once; steps within one at most every PROGRESS_INTERVAL_S
+        self.phase, self.shown_at = progress.get("phase"), now
         done, total = progress.get("done", 0), progress.get("total", 0)
         text = f"explain: {progress.get('phase')} {done}/{total}" if total else f"explain: {progress.get('phase')}"
         if progress.get("message"):

@@ -144,7 +144,7 @@ def test_bad_input_is_refused_before_anything_is_sent(fake: FakeDaemon, recordin
         (dict(model="m", X=frame, nsamples="10"), "nsamples: expected an integer"),
         (dict(model="m", X=[[1.0]]), "data: expected a file path, a pandas or polars DataFrame, a pyarrow Table or a 2-D numpy array, not a builtins.list"),
         (dict(model="m", X=np.zeros(3)), "data: expected a 2-D numpy array (rows x features), got 1 dimensions"),
-        (dict(model=object(), X=frame), "model: log_model cannot export a builtins.object"),
+        (dict(model=object(), X=frame), "model: exporting 'object' with the data failed: log_model cannot export a builtins.object"),
     ]
     for arguments, message in cases:
         with pytest.raises(ExplainError) as raised:

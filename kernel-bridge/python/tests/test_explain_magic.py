@@ -1,0 +1,156 @@
+"""%explain and opsbook.explain in a REAL ipykernel against the REAL daemon (POST /explain): fitted
+scikit-learn models in the kernel registered through log_model and explained, the explanation
+mimetype whose values add up to the kernel's own predictions, numpy arrays, registry references,
+and data that does not fit the model as a one-line error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
+
+import numpy as np
+
+from conftest import Cell, Daemon, requires_daemon, run_cell, schema_validator
+from opsbook._explain_display import EXPLANATION_MIMETYPE
+from opsbook._handoff import handoff_dir
+
+pytestmark = requires_daemon
+
+#: A small regression table: four numeric features, a target with interactions.
+SETUP = """
+%load_ext opsbook
+import json, numpy as np, pandas as pd, opsbook
+rng = np.random.default_rng(0)
+X = pd.DataFrame({
+    "rooms": rng.integers(1, 8, 300).astype(float),
+    "age": rng.uniform(0, 80, 300),
+    "distance": rng.exponential(5, 300),
+    "income": rng.normal(50, 15, 300),
+})
+y = 30 * X.rooms - 0.4 * X.age - 3 * X.distance + 0.8 * X.income + 0.05 * X.age * X.rooms + rng.normal(0, 5, 300)
+"""
+
+
+def explanations(cell: Cell) -> List[Dict[str, Any]]:
+    """The explanation documents a cell displayed, each checked against the contract and shown with
+    its fallbacks."""
+    found = []
+    for bundle in cell.bundles():
+        if EXPLANATION_MIMETYPE in bundle:
+            document = bundle[EXPLANATION_MIMETYPE]
+            schema_validator("explanation.schema.json").validate(document)
+            assert bundle["text/html"].startswith("<div class='opsbook-explanation'>") and "<table" in bundle["text/html"]
+            assert bundle["text/plain"].startswith(f"{document['method']}")
+            found.append(document)
+    return found
+
+
+def ok(kernel: Any, code: str, timeout: float = 120) -> Cell:
+    cell = run_cell(kernel, code, timeout=timeout)
+    assert cell.reply["status"] == "ok", (cell.errors(), cell.stream("stderr"))
+    return cell
+
+
+def printed(kernel: Any, expression: str) -> Any:
+    return json.loads(ok(kernel, f"print(json.dumps({expression}))").stream("stdout"))
+
+
+def assert_additive(document: Dict[str, Any], expected: List[float], tolerance: float) -> None:
+    """base + sum(values) equals the document's predictions (the contract: to float precision) and
+    those equal the kernel's own predictions (to the ONNX export's float32 precision)."""
+    values = np.asarray(document["values"], dtype=np.float64)
+    total = np.asarray(document["base_values"]) + values.sum(axis=1)
+    np.testing.assert_allclose(total, document["predictions"], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(total, expected, rtol=0, atol=tolerance)
+    assert np.abs(values).max() > 0  # something was explained
+
+
+def test_explain_a_fitted_gradient_boosting_model_variable(kernel: Any, daemon_env: Tuple[Path, Dict[str, str], Daemon]) -> None:
+    workspace, _, daemon = daemon_env
+    daemon.start()
+    ok(kernel, SETUP + "from sklearn.ensemble import GradientBoostingRegressor\n"
+       "gbr = GradientBoostingRegressor(n_estimators=40, max_depth=3, random_state=0).fit(X, y)\n"
+       "run = opsbook.start_run('explain', 'gbr')")
+    run_id = printed(kernel, "run.id")
+
+    (document,) = explanations(ok(kernel, "%explain gbr X --rows 0:25"))
+
+    assert document["method"] == "tree" and document["rows"] == list(range(25))
+    assert document["feature_names"] == ["rooms", "age", "distance", "income"]
+    assert document["model"]["name"] == "gbr" and document["model"]["version"] == 1 and document["model"]["kind"] == "tree_regressor"
+    assert document["data"]["label"] == "X" and document["data"]["fingerprint"]["rows"] == 300
+    np.testing.assert_allclose(document["features"], printed(kernel, "X.iloc[0:25].values.tolist()"), rtol=1e-6)
+    assert_additive(document, printed(kernel, "gbr.predict(X.iloc[0:25]).tolist()"), tolerance=1e-3)
+    # Registered on the open run, with the frame's feature names; recorded against that run.
+    status, version = daemon.get("/models/gbr/versions/1")
+    assert status == 200 and version["run_id"] == run_id and version["signature"]["feature_names"] == document["feature_names"]
+    assert document["run_id"] == run_id and document["artifact"]
+    status, recorded = daemon.get(f"/runs/{run_id}/artifacts/content?name={document['artifact']}")
+    assert status == 200 and recorded["values"] == document["values"]
+
+    # The same unchanged model again: no new version; the function returns the object with numpy views.
+    again = ok(kernel, "e = opsbook.explain(gbr, X, rows='5', record=False)\nprint(json.dumps([e.model['version'], e.values.shape, float(e.base_values[0] + e.values.sum()), float(gbr.predict(X.iloc[[5]])[0])]))")
+    model_version, shape, total, prediction = json.loads(again.stream("stdout"))
+    assert model_version == 1 and shape == [1, 4] and abs(total - prediction) < 1e-3
+    status, model = daemon.get("/models/gbr")
+    assert status == 200 and [v["version"] for v in model["versions"]] == [1]
+    assert list(handoff_dir(workspace).iterdir()) == []
+
+
+def test_explain_a_logistic_regression_with_kernel_shap_and_a_numpy_array(kernel: Any, daemon_env: Tuple[Path, Dict[str, str], Daemon]) -> None:
+    workspace, _, daemon = daemon_env
+    daemon.start()
+    ok(kernel, SETUP + "from sklearn.linear_model import LogisticRegression\n"
+       "label = (y > y.median()).astype(int)\n"
+       "clf = LogisticRegression(max_iter=1000).fit(X, label)\n"
+       "A = X.to_numpy()\n"
+       "reg = LogisticRegression(max_iter=1000).fit(A, label)")
+
+    (kernel_shap,) = explanations(ok(kernel, "%explain clf X --method kernel --rows 10:16 --seed 3"))
+    (on_array,) = explanations(ok(kernel, "%explain reg A --method kernel --rows 0:5 --background A --no-record"))
+
+    assert kernel_shap["method"] == "kernel" and kernel_shap["rows"] == list(range(10, 16)) and kernel_shap["seed"] == 3
+    assert kernel_shap["output"]["index"] == 1  # a binary classifier's positive class
+    assert_additive(kernel_shap, printed(kernel, "clf.predict_proba(X.iloc[10:16])[:, 1].tolist()"), tolerance=1e-4)
+    # A numpy array: its columns are named f0.. (the model was fitted without names) and it is labelled by its variable.
+    assert on_array["feature_names"] == ["f0", "f1", "f2", "f3"] and on_array["data"]["label"] == "A"
+    assert on_array["data"]["fingerprint"]["library"] == "numpy" and "run_id" not in on_array
+    assert_additive(on_array, printed(kernel, "reg.predict_proba(A[0:5])[:, 1].tolist()"), tolerance=1e-4)
+    assert list(handoff_dir(workspace).iterdir()) == []
+
+
+def test_explain_a_registry_reference_and_data_that_does_not_fit(kernel: Any, daemon_env: Tuple[Path, Dict[str, str], Daemon]) -> None:
+    workspace, _, daemon = daemon_env
+    daemon.start()
+    ok(kernel, SETUP + "from sklearn.ensemble import RandomForestRegressor\n"
+       "forest = RandomForestRegressor(n_estimators=15, max_depth=4, random_state=0).fit(X, y)\n"
+       "version = opsbook.log_model(forest, 'houses', sample=X.head(100))\n"
+       "shuffled = X[['income', 'distance', 'age', 'rooms']]\n"
+       "as_array = X.to_numpy()\n"
+       "wrong = X.rename(columns={'income': 'salary'})")
+
+    (by_ref,) = explanations(ok(kernel, "%explain houses:1 shuffled --rows 3"))
+    by_array = printed(kernel, "opsbook.explain('houses', as_array, rows='0:4', record=False).to_dict()")
+    bad = run_cell(kernel, "%explain houses wrong --rows 0:3")
+    bad_object = run_cell(kernel, "%explain forest wrong")
+
+    # A frame is matched by column name (the registry carries them), whatever its column order.
+    assert by_ref["model"]["ref"] == "houses:1" and by_ref["rows"] == [3]
+    assert by_ref["feature_names"] == ["rooms", "age", "distance", "income"]
+    assert_additive(by_ref, printed(kernel, "forest.predict(X.iloc[[3]]).tolist()"), tolerance=1e-3)
+    # An array takes the registry's feature names.
+    schema_validator("explanation.schema.json").validate(by_array)
+    assert by_array["feature_names"] == ["rooms", "age", "distance", "income"]
+    assert_additive(by_array, printed(kernel, "forest.predict(X.iloc[0:4]).tolist()"), tolerance=1e-3)
+    # A missing column: one line naming it, no traceback, nothing displayed, the hand-off file gone.
+    assert bad.reply["status"] == "error" and bad.reply["ename"] == "UsageError"
+    message = bad.stream("stderr").strip()
+    assert len(message.splitlines()) == 1 and message.startswith("UsageError: %explain: ") and "income" in message, message
+    assert explanations(bad) == []
+    # The model object itself refuses such data when it is exported: one line too, nothing registered.
+    assert bad_object.reply["ename"] == "UsageError" and explanations(bad_object) == []
+    message = bad_object.stream("stderr").strip()
+    assert len(message.splitlines()) == 1 and message.startswith("UsageError: %explain: model: exporting 'forest'") and "salary" in message, message
+    assert daemon.get("/models/forest")[0] == 404
+    assert list(handoff_dir(workspace).iterdir()) == []
