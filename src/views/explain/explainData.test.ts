@@ -205,7 +205,7 @@ describe('figures', () => {
     if (blue.length) expect(blue[0].base[0]).toBeCloseTo(prediction, 12);
   });
 
-  it('puts every (row, feature) of a big beeswarm in one scattergl trace, quickly', () => {
+  it('puts every (row, feature) of a big beeswarm in one WebGL trace, quickly; a small one in SVG', () => {
     const e = explanation(1000, 46, 7);
     const started = performance.now();
     const { figure, summary } = beeswarmChart(e, theme);
@@ -222,6 +222,9 @@ describe('figures', () => {
     expect(summary).toContain('1,000 rows × 50 features');
     // Generous for two loaded cores; a quadratic layout would take seconds.
     expect(took).toBeLessThan(3000);
+    const small = beeswarmChart(explanation(20), theme).figure!.data as { type: string; x: number[] }[];
+    expect(small.map((trace) => trace.type)).toEqual(['scatter', 'scatter']);
+    expect(small[0].x).toHaveLength(80);
   });
 
   it('draws mean |SHAP| bars strongest on top and a dependence plot coloured by the picked feature', () => {

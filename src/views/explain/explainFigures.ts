@@ -35,6 +35,15 @@ const VALUE_SCALE = [
 /** Most bars a waterfall, mean |SHAP| bar or beeswarm draws before folding the rest into one. */
 export const MAX_SHOWN = 10;
 export const MAX_BEESWARM = 20;
+/**
+ * Points above which scatter charts draw with WebGL (scattergl): SVG keeps smaller charts crisp,
+ * exportable and drawn where WebGL is off; beyond this many SVG markers panning and hovering lag.
+ */
+export const WEBGL_POINTS = 2000;
+
+function scatterType(points: number): 'scatter' | 'scattergl' {
+  return points > WEBGL_POINTS ? 'scattergl' : 'scatter';
+}
 
 /** The name of what the values explain, for axis titles: the output (and class) when known. */
 export function outputText(explanation: Explanation): string {
@@ -187,8 +196,8 @@ export function forceChart(explanation: Explanation, row: number, theme: FigureT
 /**
  * The beeswarm of many rows: one line of dots per feature (strongest by mean |SHAP| at the top,
  * the rest folded), x its SHAP value, jittered within the line by density, coloured by the
- * feature's value (per-feature 5–95% range; nulls grey). One scattergl trace for every point, so
- * 1,000 rows × 50 features stay interactive.
+ * feature's value (per-feature 5–95% range; nulls grey). One trace for every point, drawn with
+ * WebGL beyond {@link WEBGL_POINTS} points, so 1,000 rows × 50 features stay interactive.
  */
 export function beeswarmChart(explanation: Explanation, theme: FigureTheme, maxShown = MAX_BEESWARM): Chart {
   const order = featureOrder(explanation);
@@ -231,10 +240,11 @@ export function beeswarmChart(explanation: Explanation, theme: FigureTheme, maxS
   }
   const names = [...shown.map((f) => explanation.feature_names[f]), ...(rest.length > 0 ? [`sum of ${rest.length} other features`] : [])];
   const tickvals = names.map((_, k) => lines - 1 - k);
+  const type = scatterType(x.length + nullX.length);
   const figure: Figure = {
     data: [
       {
-        type: 'scattergl',
+        type,
         mode: 'markers',
         name: 'rows',
         x,
@@ -259,7 +269,7 @@ export function beeswarmChart(explanation: Explanation, theme: FigureTheme, maxS
         hovertemplate: 'SHAP %{x:.4g}<br>value %{customdata}<extra></extra>',
       },
       {
-        type: 'scattergl',
+        type,
         mode: 'markers',
         name: 'no value',
         x: nullX,
@@ -349,10 +359,11 @@ export function dependenceChart(explanation: Explanation, feature: number, colou
   }
   const name = explanation.feature_names[feature];
   const colourName = colourBy === null ? null : explanation.feature_names[colourBy];
+  const type = scatterType(raw.length);
   const figure: Figure = {
     data: [
       {
-        type: 'scattergl',
+        type,
         mode: 'markers',
         name: 'rows',
         x: coloured.x,
@@ -372,7 +383,7 @@ export function dependenceChart(explanation: Explanation, feature: number, colou
         hovertemplate: `${escapeHtml(name)} %{x:.4g}<br>SHAP %{y:.4g}${colourName ? `<br>${escapeHtml(colourName)} %{customdata}` : ''}<extra></extra>`,
       },
       {
-        type: 'scattergl',
+        type,
         mode: 'markers',
         name: 'no colour value',
         x: grey.x,
