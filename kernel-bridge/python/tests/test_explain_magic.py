@@ -5,13 +5,17 @@ and data that does not fit the model as a one-line error."""
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
+import threading
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
-from conftest import Cell, Daemon, requires_daemon, run_cell, schema_validator
+from conftest import Cell, Daemon, requires_daemon, run_cell, schema_validator, started_kernel, wait_for
 from opsbook._explain_display import EXPLANATION_MIMETYPE
 from opsbook._handoff import handoff_dir
 
@@ -46,6 +50,14 @@ def explanations(cell: Cell) -> List[Dict[str, Any]]:
     return found
 
 
+def started(kernel: Any, daemon_env: Tuple[Path, Dict[str, str], Daemon], code: str) -> Tuple[Path, Daemon]:
+    """Starts the daemon and runs SETUP then ``code`` in the kernel; (workspace, daemon)."""
+    workspace, _, daemon = daemon_env
+    daemon.start()
+    ok(kernel, SETUP + code)
+    return workspace, daemon
+
+
 def ok(kernel: Any, code: str, timeout: float = 120) -> Cell:
     cell = run_cell(kernel, code, timeout=timeout)
     assert cell.reply["status"] == "ok", (cell.errors(), cell.stream("stderr"))
@@ -67,11 +79,13 @@ def assert_additive(document: Dict[str, Any], expected: List[float], tolerance: 
 
 
 def test_explain_a_fitted_gradient_boosting_model_variable(kernel: Any, daemon_env: Tuple[Path, Dict[str, str], Daemon]) -> None:
-    workspace, _, daemon = daemon_env
-    daemon.start()
-    ok(kernel, SETUP + "from sklearn.ensemble import GradientBoostingRegressor\n"
-       "gbr = GradientBoostingRegressor(n_estimators=40, max_depth=3, random_state=0).fit(X, y)\n"
-       "run = opsbook.start_run('explain', 'gbr')")
+    workspace, daemon = started(
+        kernel,
+        daemon_env,
+        "from sklearn.ensemble import GradientBoostingRegressor\n"
+        "gbr = GradientBoostingRegressor(n_estimators=40, max_depth=3, random_state=0).fit(X, y)\n"
+        "run = opsbook.start_run('explain', 'gbr')"
+    )
     run_id = printed(kernel, "run.id")
 
     (document,) = explanations(ok(kernel, "%explain gbr X --rows 0:25"))
@@ -99,13 +113,15 @@ def test_explain_a_fitted_gradient_boosting_model_variable(kernel: Any, daemon_e
 
 
 def test_explain_a_logistic_regression_with_kernel_shap_and_a_numpy_array(kernel: Any, daemon_env: Tuple[Path, Dict[str, str], Daemon]) -> None:
-    workspace, _, daemon = daemon_env
-    daemon.start()
-    ok(kernel, SETUP + "from sklearn.linear_model import LogisticRegression\n"
-       "label = (y > y.median()).astype(int)\n"
-       "clf = LogisticRegression(max_iter=1000).fit(X, label)\n"
-       "A = X.to_numpy()\n"
-       "reg = LogisticRegression(max_iter=1000).fit(A, label)")
+    workspace, _ = started(
+        kernel,
+        daemon_env,
+        "from sklearn.linear_model import LogisticRegression\n"
+        "label = (y > y.median()).astype(int)\n"
+        "clf = LogisticRegression(max_iter=1000).fit(X, label)\n"
+        "A = X.to_numpy()\n"
+        "reg = LogisticRegression(max_iter=1000).fit(A, label)"
+    )
 
     (kernel_shap,) = explanations(ok(kernel, "%explain clf X --method kernel --rows 10:16 --seed 3"))
     (on_array,) = explanations(ok(kernel, "%explain reg A --method kernel --rows 0:5 --background A --no-record"))
@@ -121,14 +137,16 @@ def test_explain_a_logistic_regression_with_kernel_shap_and_a_numpy_array(kernel
 
 
 def test_explain_a_registry_reference_and_data_that_does_not_fit(kernel: Any, daemon_env: Tuple[Path, Dict[str, str], Daemon]) -> None:
-    workspace, _, daemon = daemon_env
-    daemon.start()
-    ok(kernel, SETUP + "from sklearn.ensemble import RandomForestRegressor\n"
-       "forest = RandomForestRegressor(n_estimators=15, max_depth=4, random_state=0).fit(X, y)\n"
-       "version = opsbook.log_model(forest, 'houses', sample=X.head(100))\n"
-       "shuffled = X[['income', 'distance', 'age', 'rooms']]\n"
-       "as_array = X.to_numpy()\n"
-       "wrong = X.rename(columns={'income': 'salary'})")
+    workspace, daemon = started(
+        kernel,
+        daemon_env,
+        "from sklearn.ensemble import RandomForestRegressor\n"
+        "forest = RandomForestRegressor(n_estimators=15, max_depth=4, random_state=0).fit(X, y)\n"
+        "version = opsbook.log_model(forest, 'houses', sample=X.head(100))\n"
+        "shuffled = X[['income', 'distance', 'age', 'rooms']]\n"
+        "as_array = X.to_numpy()\n"
+        "wrong = X.rename(columns={'income': 'salary'})"
+    )
 
     (by_ref,) = explanations(ok(kernel, "%explain houses:1 shuffled --rows 3"))
     by_array = printed(kernel, "opsbook.explain('houses', as_array, rows='0:4', record=False).to_dict()")
@@ -153,4 +171,65 @@ def test_explain_a_registry_reference_and_data_that_does_not_fit(kernel: Any, da
     message = bad_object.stream("stderr").strip()
     assert len(message.splitlines()) == 1 and message.startswith("UsageError: %explain: model: exporting 'forest'") and "salary" in message, message
     assert daemon.get("/models/forest")[0] == 404
+    assert list(handoff_dir(workspace).iterdir()) == []
+
+
+def follow_explain_events(daemon: Daemon, seen: List[Dict[str, Any]]) -> Any:
+    """Collects the daemon's ``event: explain`` data into ``seen`` on a thread; returns the function that stops it."""
+    info = daemon.discovery()
+    assert info is not None
+    connection = http.client.HTTPConnection("127.0.0.1", info["port"], timeout=120)
+    connection.request("GET", "/api/v1/events", headers={"Authorization": f"Bearer {info['token']}"})
+    response = connection.getresponse()
+    assert response.status == 200
+
+    def read() -> None:
+        event = ""
+        try:
+            for raw in response:
+                line = raw.decode().rstrip("\r\n")
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:") and event == "explain":
+                    seen.append(json.loads(line[5:]))
+        except (OSError, ValueError, http.client.HTTPException):
+            pass
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+
+    def stop() -> None:
+        assert connection.sock is not None
+        connection.sock.shutdown(socket.SHUT_RDWR)
+        reader.join(5)
+        connection.close()
+
+    return stop
+
+
+def test_interrupting_the_kernel_cancels_the_explanation_job(daemon_env: Tuple[Path, Dict[str, str], Daemon]) -> None:
+    workspace, env, daemon = daemon_env
+    daemon.start()
+    seen: List[Dict[str, Any]] = []
+    stop_events = follow_explain_events(daemon, seen)
+    try:
+        with started_kernel(env, workspace) as (manager, client):
+            ok(client, SETUP + "from sklearn.linear_model import LogisticRegression\n"
+               "clf = LogisticRegression(max_iter=1000).fit(X, y > y.median())\nbig = pd.concat([X] * 10, ignore_index=True)")
+            # KernelSHAP of 3,000 rows at 20,000 coalitions each: minutes of work, unless cancelled.
+            client.execute("%explain clf big --method kernel --rows 0:3000 --nsamples 20000")
+            assert wait_for(lambda: any(e["phase"] == "explain" for e in seen), timeout=60), seen
+            manager.interrupt_kernel()
+            reply = client.get_shell_msg(timeout=30)
+            job_ids = {e["job_id"] for e in seen}
+            cancelled = wait_for(lambda: [e for e in seen if e["phase"] == "cancelled"], timeout=15)
+            started_at = time.monotonic()
+            after = run_cell(client, "%explain clf X --method kernel --rows 0:2 --no-record", timeout=60)
+    finally:
+        stop_events()
+
+    assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
+    assert len(job_ids) == 1 and [e["job_id"] for e in cancelled] == list(job_ids)
+    assert not any(e["phase"] == "record" for e in seen if e["job_id"] in job_ids)  # nothing was recorded
+    assert after.reply["status"] == "ok" and len(explanations(after)) == 1 and time.monotonic() - started_at < 60
     assert list(handoff_dir(workspace).iterdir()) == []
