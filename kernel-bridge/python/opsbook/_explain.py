@@ -21,7 +21,7 @@ LIME on the model's ONNX file with onnxruntime); the kernel only says what to ex
 - **The job**: every request names a ``job_id``; interrupting the kernel cancels it
   (``DELETE /explain/jobs/{job_id}``) before ``KeyboardInterrupt`` propagates. With ``display=True``
   in IPython the job's progress (``event: explain`` of the daemon's event stream) is shown in one
-  output line that is cleared when the answer arrives.
+  output line that is cleared when the answer arrives (a Jupyter kernel only).
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ CANCEL_TIMEOUT_S = 5.0
 METHODS = ("tree", "kernel", "lime")
 #: Least time between two progress updates of one phase (the daemon reports every explained row).
 PROGRESS_INTERVAL_S = 0.25
+#: How long the progress line waits, after the answer, for the job's last event.
+ENDED_WAIT_S = 0.5
 
 Data = Union[str, "os.PathLike[str]", Any]
 
@@ -175,6 +177,7 @@ def _register_model(model: Any, name: str, X: Data, workspace: str) -> Tuple[str
 
     from . import _models
     from ._artifacts import OpsbookApiError
+    from ._daemon import DaemonUnavailable
 
     sample = _export_sample(X)
     try:
@@ -191,7 +194,7 @@ def _register_model(model: Any, name: str, X: Data, workspace: str) -> Tuple[str
     except (TypeError, ValueError, ImportError) as error:  # ParityError is a ValueError
         # The model's own complaint about the sample (e.g. scikit-learn's list of unseen columns) spans lines.
         raise ExplainError(f"model: exporting {name!r} with the data failed: {' '.join(str(error).split())}") from None
-    except OpsbookApiError as error:
+    except (OpsbookApiError, DaemonUnavailable, OSError) as error:
         raise ExplainError(f"model: registering {name!r} failed: {' '.join(str(error).split())}") from None
     names = (version.get("signature") or {}).get("feature_names")
     with contextlib.suppress(TypeError):
@@ -207,11 +210,14 @@ def _registry_feature_names(ref: str) -> Optional[List[str]]:
     """The feature names in a registry reference's signature; None for a path, a version without them,
     or an unknown reference (the explain request then says what is wrong)."""
     from ._artifacts import OpsbookApiError, api_request
+    from ._daemon import DaemonUnavailable
 
     try:
         resolution = api_request("GET", "/models/resolve", query={"ref": ref})
     except OpsbookApiError:
         return None
+    except (DaemonUnavailable, OSError) as error:
+        raise ExplainError(f"explain: no opsbook daemon to ask: {error}") from None
     version = resolution.get("version") if isinstance(resolution, dict) else None
     names = ((version or {}).get("signature") or {}).get("feature_names")
     return list(names) if names else None
@@ -322,6 +328,7 @@ class _Progress:
         self.phase: Any = None
         self.connection: Optional[http.client.HTTPConnection] = None
         self.ready = threading.Event()
+        self.ended = threading.Event()
         self.thread = threading.Thread(target=self._follow, name="opsbook-explain-progress", daemon=True)
 
     def start(self) -> "_Progress":
@@ -356,7 +363,10 @@ class _Progress:
             self.ready.set()
 
     def _show(self, progress: Mapping[str, Any]) -> None:
-        if progress.get("job_id") != self.job_id or progress.get("phase") in ("done", "cancelled", "failed"):
+        if progress.get("job_id") != self.job_id:
+            return
+        if progress.get("phase") in ("done", "cancelled", "failed"):
+            self.ended.set()
             return
         from IPython.display import display
 
@@ -375,6 +385,7 @@ class _Progress:
             self.handle.update(bundle, raw=True)
 
     def stop(self) -> None:
+        self.ended.wait(ENDED_WAIT_S)  # the job's last events may still be on their way
         connection = self.connection
         if connection is not None and connection.sock is not None:
             with contextlib.suppress(OSError):
@@ -384,12 +395,13 @@ class _Progress:
             self.handle.update({"text/plain": ""}, raw=True)
 
 
-def _in_ipython() -> bool:
+def _in_kernel() -> bool:
+    """Whether this runs in a Jupyter kernel, where one output line can be updated in place."""
     try:
         from IPython import get_ipython
     except ImportError:
         return False
-    return get_ipython() is not None
+    return getattr(get_ipython(), "kernel", None) is not None
 
 
 def _post(body: Dict[str, Any], show_progress: bool) -> Dict[str, Any]:
@@ -398,7 +410,7 @@ def _post(body: Dict[str, Any], show_progress: bool) -> Dict[str, Any]:
     Raises:
         ExplainError: the daemon refused the request (the message names the field and the value).
     """
-    from ._artifacts import OpsbookApiError, _endpoint, api_request
+    from ._artifacts import OpsbookApiError, _endpoint
     from ._daemon import API_PREFIX, DaemonUnavailable
 
     try:
@@ -413,8 +425,7 @@ def _post(body: Dict[str, Any], show_progress: bool) -> Dict[str, Any]:
         response = connection.getresponse()
         data = response.read()
     except KeyboardInterrupt:
-        with contextlib.suppress(Exception):
-            api_request("DELETE", f"/explain/jobs/{quote(body['job_id'], safe='')}")
+        _cancel(endpoint, body["job_id"])
         raise
     except OSError as error:
         raise ExplainError(f"explain: the opsbook daemon did not answer: {error}") from None
@@ -432,6 +443,21 @@ def _post(body: Dict[str, Any], show_progress: bool) -> Dict[str, Any]:
     if not isinstance(parsed, dict):
         raise ExplainError(f"explain: the daemon answered {response.status} without an explanation")
     return parsed
+
+
+def _cancel(endpoint: Any, job_id: str) -> None:
+    """``DELETE /explain/jobs/{job_id}`` on the daemon the request went to (not a fresh discovery: a
+    daemon busy explaining may miss a health check's deadline, and no other daemon runs the job)."""
+    from ._daemon import API_PREFIX
+
+    connection = http.client.HTTPConnection(endpoint.host, endpoint.port, timeout=CANCEL_TIMEOUT_S)
+    try:
+        connection.request("DELETE", f"{API_PREFIX}/explain/jobs/{quote(job_id, safe='')}", headers={"Authorization": f"Bearer {endpoint.token}"})
+        connection.getresponse().read()
+    except (OSError, http.client.HTTPException):
+        pass  # the daemon is gone: so is the job
+    finally:
+        connection.close()
 
 
 def _one_line(error: Any) -> str:
@@ -471,7 +497,8 @@ def explain(
     slice. ``method``: ``tree``, ``kernel`` or ``lime`` (default: tree for tree ensembles, else
     kernel). ``output``: an ONNX output name (``NAME:COLUMN``) or a class label. ``nsamples``, ``seed``:
     KernelSHAP coalitions / LIME samples, and the seed. ``record``: record the explanation against the
-    model's run (registry models). ``display``: show the job's progress while it runs (IPython).
+    model's run (registry models). ``display``: show the job's progress while it runs (in a Jupyter
+    kernel: one output line, updated in place and cleared at the end).
     ``labels``: names for the frames by role (``data``, ``background``), e.g. their variables.
 
     Raises:
@@ -516,6 +543,6 @@ def explain(
             if value is not None:
                 body[key] = value
         body["record"] = bool(record)
-        document = _post(body, show_progress=display and _in_ipython())
+        document = _post(body, show_progress=display and _in_kernel())
     sources.describe(document, "data", "data")
     return Explanation(document)
