@@ -87,6 +87,7 @@ function rowCount(e: TreeEnsemble, X: Float64Array, what: string): number {
  * GB trees a few dozen vectors stand for hundreds of rows); likewise rows with the same direction
  * vector in a tree get the same contributions from it, computed once per block of rows. Cost
  * O(distinct row vectors * distinct background vectors * walked nodes) per tree; no allocation per pair.
+ * Trees over DEDUP_MAX_NODES nodes skip the vectors and walk every (row, background row) pair.
  */
 export function interventionalTreeShap(
   e: TreeEnsemble,
@@ -151,9 +152,10 @@ export function interventionalTreeShap(
   // node of the tree, 1: the true child) with how many background rows share each, and the
   // contributions of each distinct row direction vector (rows whose vectors repeat reuse them).
   const block = Math.max(1, Math.min(256, rows));
-  const zDir = new Uint8Array(bgRows * widest);
+  const small = Math.min(widest, DEDUP_MAX_NODES); // the largest tree walked by direction vectors
+  const zDir = new Uint8Array(bgRows * small);
   const zWeight = new Float64Array(bgRows);
-  const xDir = new Uint8Array(widest);
+  const xDir = new Uint8Array(small);
   const acc = new Float64Array(F); // the current row's contributions from the current tree
   const cache = new Float64Array(block * mostFeatures); // per distinct row vector, per tree feature
   const owner = new Uint8Array(F); // 0: free, 1: in S_x, 2: in S_z
