@@ -153,7 +153,7 @@ $(CORE_STAGE)/opsbook.cjs: src/dist/cli/main.js $(CORE_BUILT) src/webpack.config
 	@# onnxruntime-node (and onnxruntime-common, its JS API) with this platform's binaries only: its
 	@# package holds every platform's (290 MB); Linux x64's binding and libonnxruntime.so are 46 MB.
 	@ort="$$(node -p "require('node:path').dirname(require.resolve('onnxruntime-node/package.json'))")"; \
-	common="$$(node -p "require('node:path').dirname(require.resolve('onnxruntime-common/package.json', { paths: ['$$ort'] }))")"; \
+	common="$$(node -p "const f = require.resolve('onnxruntime-common', { paths: ['$$ort'] }); f.slice(0, f.lastIndexOf('/onnxruntime-common/') + 19)")"; \
 	platform="$$(node -p 'process.platform + "/" + process.arch')"; \
 	mkdir -p $(CORE_STAGE)/node_modules/onnxruntime-node/bin/napi-v6/$$platform && \
 	cp -R "$$ort/package.json" "$$ort/dist" $(CORE_STAGE)/node_modules/onnxruntime-node/ && \

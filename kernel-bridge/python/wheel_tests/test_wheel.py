@@ -324,3 +324,30 @@ def test_the_bundled_cli_checks_profiles_and_compares_a_csv(user: User, tracked_
     compared = user.run("opsbook", "drift", "people.csv", "people.csv", "--json", cwd=project)
     assert compared.returncode == 0, _output(compared)
     assert json.loads(compared.stdout)["drifted"] == 0
+
+
+def test_the_bundled_cli_explains_a_model_in_its_worker_thread(user: User, tracked_run: Dict[str, Any]) -> None:
+    # The explain capability loads onnxruntime-node (its native binding beside the bundle) and runs in
+    # the bundle's second entry, explain-worker.cjs: a wheel missing either fails here. The model is
+    # exported here, with this test's own scikit-learn; the user's venv has none.
+    import numpy as np
+    from skl2onnx import to_onnx
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    project = Path(tracked_run["project"])
+    rng = np.random.default_rng(0)
+    X = rng.random((120, 3)).astype("float32")
+    model = GradientBoostingRegressor(n_estimators=20, max_depth=3, random_state=0).fit(X, 2 * X[:, 0] - X[:, 2])
+    (project / "gbr.onnx").write_bytes(to_onnx(model, X[:1]).SerializeToString())
+    rows = ["x0,x1,x2"] + [",".join(f"{v:.6f}" for v in row) for row in X]
+    (project / "features.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    for method in ("tree", "kernel", "lime"):
+        explained = user.run("opsbook", "explain", "gbr.onnx", "--data", "features.csv", "--rows", "0:5", "--method", method, "--json", cwd=project)
+        assert explained.returncode == 0, _output(explained)
+        result = json.loads(explained.stdout)
+        assert result["method"] == method and len(result["values"]) == 5
+        if method != "lime":
+            for values, base, prediction in zip(result["values"], result["base_values"], result["predictions"]):
+                assert abs(base + sum(values) - prediction) < 1e-5
+    refused = user.run("opsbook", "explain", "features.csv", "--data", "features.csv", cwd=project)
+    assert refused.returncode == 2, _output(refused)
