@@ -78,7 +78,7 @@ export function ExplanationView({ explanation, row, onRowChange, plotly = loadFu
 
   const perRow = shown === 'waterfall' || shown === 'force' || shown === 'lime';
   const { model } = explanation;
-  const modelName = model.name ? `${model.name}${model.version ? ` v${model.version}` : ''}` : model.ref;
+  const modelName = model.name ? `${model.name}${model.version ? ` v${model.version}` : ''}` : fileName(model.ref);
   if (rows === 0) {
     return (
       <div className="opsbook-view opsbook-ExplanationView">
@@ -89,7 +89,7 @@ export function ExplanationView({ explanation, row, onRowChange, plotly = loadFu
   return (
     <div className="opsbook-view opsbook-ExplanationView" data-method={explanation.method}>
       <h2 className="opsbook-ExplanationView-title">
-        <span>
+        <span title={model.path}>
           {METHOD_TEXT[explanation.method]} of {modelName}
         </span>
         <span className="opsbook-ExplanationView-output">{outputText(explanation)}</span>
@@ -139,6 +139,11 @@ export function ExplanationView({ explanation, row, onRowChange, plotly = loadFu
       </div>
     </div>
   );
+}
+
+/** An .onnx path's file name without the extension, as a title names the model; a reference as given. */
+export function fileName(ref: string): string {
+  return ref.replace(/^.*[\\/]/, '').replace(/\.onnx$/i, '') || ref;
 }
 
 /** Picks the row the per-row charts show: a list of the explained rows (arrow keys step through it) and previous/next. */

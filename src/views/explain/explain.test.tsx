@@ -179,6 +179,14 @@ describe('ExplanationView', () => {
     expect((plotly.last().data[0] as { y: string[] }).y).toEqual(['ratio &lt;= 0.50', 'age &gt; 5.00']);
   });
 
+  it('names a model given as a file by its file name, and its output by class', async () => {
+    const base = shapExplanation();
+    const fromFile = { ...base, model: { ref: '/w/.opsbook/handoff/lab-1/clf.onnx', path: '/w/.opsbook/handoff/lab-1/clf.onnx' }, output: { name: 'probabilities', index: 1, label: 'yes' } };
+    await dom.render(<ExplanationView explanation={fromFile} plotly={() => Promise.resolve(new RecordingPlotly())} />);
+    expect(dom.container.querySelector('h2')?.textContent).toBe('TreeSHAP of clfprobabilities[1] (class yes)');
+    expect(dom.container.querySelector('h2 span')?.getAttribute('title')).toBe('/w/.opsbook/handoff/lab-1/clf.onnx');
+  });
+
   it('says why when plotly cannot be loaded', async () => {
     await dom.render(<ExplanationView explanation={shapExplanation()} plotly={() => Promise.reject(new Error('offline'))} />);
     expect(dom.container.querySelector('.opsbook-error-text')?.textContent).toBe('Chart unavailable: offline');

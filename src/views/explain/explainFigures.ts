@@ -80,6 +80,12 @@ export function waterfallChart(explanation: Explanation, row: number, theme: Fig
   // Bottom to top: base, the smallest shown step … the largest, then the prediction on top.
   const steps = [...fall.steps].reverse();
   const labels = [baseName, ...steps.map((s) => s.label), endName].map(escapeHtml);
+  // Zoomed on where the running total goes, as shap's waterfall is: from 0 the steps of a large
+  // base value would be slivers. The base and prediction bars then start off the left edge.
+  const reached = [fall.base, fall.prediction, ...fall.steps.map((s) => s.end)];
+  const low = Math.min(...reached);
+  const high = Math.max(...reached);
+  const pad = (high - low || Math.abs(high) || 1) * 0.15;
   const figure: Figure = {
     data: [
       {
@@ -103,7 +109,7 @@ export function waterfallChart(explanation: Explanation, row: number, theme: Fig
       ...baseLayout(theme),
       height: barsHeight(labels.length),
       margin: { l: 8, r: 48, t: 8, b: 40 },
-      xaxis: themedAxis(theme, { title: { text: axisTitle(explanation) } }),
+      xaxis: themedAxis(theme, { title: { text: axisTitle(explanation) }, range: [low - pad, high + pad] }),
       yaxis: themedAxis(theme, { type: 'category', automargin: true }),
       showlegend: false,
     },

@@ -12,9 +12,8 @@ export const EXPLAIN_CSS = `
 .opsbook-ExplanationView-facts { display: flex; flex-wrap: wrap; gap: 2px 14px; margin: 0 0 8px; color: var(--opsbook-fg-muted); }
 .opsbook-ExplanationView-facts strong { color: var(--opsbook-fg); font-weight: 600; }
 .opsbook-ExplanationView-bar { display: flex; flex-wrap: wrap; gap: 6px 16px; align-items: center; margin-bottom: 6px; }
-.opsbook-ExplanationView-tabs { display: inline-flex; border: 1px solid var(--opsbook-border); border-radius: 4px; overflow: hidden; }
-.opsbook-ExplanationView-tabs button { font: inherit; color: var(--opsbook-fg); background: none; border: 0; border-right: 1px solid var(--opsbook-border); padding: 3px 10px; cursor: pointer; }
-.opsbook-ExplanationView-tabs button:last-child { border-right: 0; }
+.opsbook-ExplanationView-tabs { display: inline-flex; flex-wrap: wrap; gap: 2px; }
+.opsbook-ExplanationView-tabs button { font: inherit; color: var(--opsbook-fg); background: none; border: 1px solid var(--opsbook-border); border-radius: 4px; padding: 2px 9px; cursor: pointer; }
 .opsbook-ExplanationView-tabs button:hover { background: var(--opsbook-bg-hover); }
 .opsbook-ExplanationView-tabs button[aria-selected='true'] { background: var(--opsbook-bg-selected); font-weight: 600; box-shadow: inset 0 -2px 0 var(--opsbook-focus); }
 .opsbook-ExplanationView-tabs button:focus-visible, .opsbook-ExplanationView-rowPicker button:focus-visible { outline: 2px solid var(--opsbook-focus); outline-offset: -2px; }
