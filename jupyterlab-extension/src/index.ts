@@ -4,6 +4,7 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { SidePanel, ToolbarButton, refreshIcon, tableRowsIcon } from '@jupyterlab/ui-components';
 import { createLabClient } from './client';
 import { comparePlugin } from './comparePlugin';
+import { explainPlugin } from './explainPlugin';
 import { ExperimentsPanel } from './ExperimentsPanel';
 import { ModelsPanel } from './ModelsPanel';
 import { qualityPlugin } from './qualityPlugin';
@@ -177,4 +178,4 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
   },
 };
 
-export default [runsPlugin, sidebarPlugin, comparePlugin, qualityPlugin];
+export default [runsPlugin, sidebarPlugin, comparePlugin, qualityPlugin, explainPlugin];

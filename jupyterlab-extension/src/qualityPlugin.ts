@@ -12,7 +12,7 @@ import { CommandIds, IOpsbookRuns } from './tokens';
  * becomes current, when that notebook's kernel changes, and after cells of it ran (once per run
  * command, not per cell), which is when its dataframes may have changed.
  */
-class CurrentNotebookKernel implements FrameKernel {
+export class CurrentNotebookKernel implements FrameKernel {
   private readonly signal = new Signal<FrameKernel, void>(this);
   private watched: NotebookPanel | null = null;
 
