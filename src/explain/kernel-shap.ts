@@ -75,6 +75,9 @@ export async function kernelShap(
   // What a row with every feature varying would use, until a row says otherwise.
   let nsamplesUsed = max(1, min(options.nsamples ?? 2 * M + 2048, M <= 30 ? 2 ** M - 2 : 2 ** 30));
   let done = 0;
+  // The model's input for one row's coalitions (coalitions x background rows x M), reused across rows:
+  // a fresh 20 MB array per row (2072 coalitions x 100 rows x 12 features) cost as much as the model.
+  const scratch: { synth?: Float64Array } = {};
   for (let r = 0; r < rows; r++) {
     if (options.shouldStop?.()) break;
     const x = X.subarray(r * M, (r + 1) * M);
@@ -86,7 +89,7 @@ export async function kernelShap(
     if (Mv >= 2) {
       const plan = coalitions(Mv, options.nsamples ?? 2 * Mv + 2048, rng);
       nsamplesUsed = plan.count;
-      const ey = await coalitionMeans(model, x, background, bgRows, w, wsum, M, varying, plan, output);
+      const ey = await coalitionMeans(model, x, background, bgRows, w, wsum, M, varying, plan, output, scratch);
       const solved = solveConstrained(plan, ey, fnull, diff);
       for (let i = 0; i < Mv; i++) phi[varying[i]] = abs(solved[i]) < 1e-10 ? 0 : solved[i];
     }
@@ -250,13 +253,16 @@ async function coalitionMeans(
   varying: number[],
   plan: CoalitionPlan,
   output: OutputRef,
+  scratch: { synth?: Float64Array },
 ): Promise<Float64Array> {
   const { masks, count, Mv } = plan;
   const block = bgRows * M;
-  const synth = new Float64Array(count * block);
+  if (!scratch.synth || scratch.synth.length < count * block) scratch.synth = new Float64Array(count * block);
+  const synth = scratch.synth.subarray(0, count * block);
+  const rows = background.subarray(0, block);
   for (let c = 0; c < count; c++) {
     const offset = c * block;
-    synth.set(background.subarray(0, block), offset);
+    synth.set(rows, offset);
     for (let i = 0; i < Mv; i++) {
       if (!masks[c * Mv + i]) continue;
       const j = varying[i];
