@@ -1,4 +1,4 @@
-import { expect, test } from '@jupyterlab/galata';
+import { expect, test, type IJupyterLabPageFixture } from '@jupyterlab/galata';
 import type { Locator } from '@playwright/test';
 import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
@@ -30,6 +30,17 @@ const MODEL_CELL = [
 /** How many markers a plotly scatter chart drew (SVG points of its scatter layer). */
 async function markerCount(chart: Locator): Promise<number> {
   return chart.locator('.scatterlayer .point').count();
+}
+
+/** Widens the left sidebar by dragging its edge, as a user reading a chart there would. */
+async function widenSidebar(page: IJupyterLabPageFixture, width: number): Promise<void> {
+  const handle = page.locator('#jp-main-split-panel > .lm-SplitPanel-handle').first();
+  const box = await handle.boundingBox();
+  if (!box) throw new Error('the left sidebar has no handle to drag');
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(width, box.y + box.height / 2, { steps: 5 });
+  await page.mouse.up();
 }
 
 /** Waits for an explanation in the panel, or fails naming the one-line error the panel shows instead. */
@@ -119,6 +130,14 @@ test.describe('Opsbook explanations', () => {
     await expect(panel).toBeVisible();
     await expect(panel.getByRole('status').first()).toContainText('1 fitted model, 1 dataframe in explain-panel.ipynb');
 
+    // A model file that is not there: the server's message, inline, and nothing left behind.
+    await panel.getByRole('radio', { name: 'ONNX file' }).check();
+    await panel.getByRole('textbox', { name: 'Model file' }).fill('no/such/model.onnx');
+    await panel.getByRole('button', { name: 'Run', exact: true }).click();
+    await expect(panel.locator('.opsbook-ExplainPanel-error')).toContainText('no/such/model.onnx', { timeout: 60_000 });
+    await expect(panel.getByRole('progressbar')).toHaveCount(0);
+    await expect.poll(() => (existsSync(handoff) ? readdirSync(handoff) : [])).toEqual([]);
+
     // The model: a fitted variable of the kernel; the rows: a dataframe of it.
     await panel.getByRole('radio', { name: 'Kernel variable' }).check();
     await panel.getByRole('combobox', { name: 'Model variable' }).selectOption('model');
@@ -156,6 +175,8 @@ test.describe('Opsbook explanations', () => {
     await page.keyboard.press('ArrowUp');
     await expect(plot).toBeVisible();
 
+    await widenSidebar(page, 640);
+    await expect(plot.locator('.waterfalllayer path').first()).toBeVisible();
     const shot = testInfo.outputPath('explain-waterfall.png');
     await page.screenshot({ path: shot });
     if (SCREENSHOTS_DIR) {

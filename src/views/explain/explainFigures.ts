@@ -85,7 +85,8 @@ export function waterfallChart(explanation: Explanation, row: number, theme: Fig
   const reached = [fall.base, fall.prediction, ...fall.steps.map((s) => s.end)];
   const low = Math.min(...reached);
   const high = Math.max(...reached);
-  const pad = (high - low || Math.abs(high) || 1) * 0.15;
+  // Room either side for the step values written beyond their bars.
+  const pad = (high - low || Math.abs(high) || 1) * 0.3;
   const figure: Figure = {
     data: [
       {
@@ -96,7 +97,7 @@ export function waterfallChart(explanation: Explanation, row: number, theme: Fig
         measure: ['absolute', ...steps.map(() => 'relative'), 'total'],
         base: 0,
         text: [formatNumber(fall.base), ...steps.map((s) => signedText(s.value)), formatNumber(fall.prediction)],
-        textposition: 'outside',
+        textposition: 'auto',
         cliponaxis: false,
         increasing: { marker: { color: SHAP_RED } },
         decreasing: { marker: { color: SHAP_BLUE } },
