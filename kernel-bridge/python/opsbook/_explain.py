@@ -41,6 +41,7 @@ from urllib.parse import quote
 
 from . import _handoff, _quality
 from ._explain_display import EXPLANATION_MIMETYPE, explanation_bundle
+from ._models import _MODEL_NAME as MODEL_NAME  # a registered model's name, as log_model checks it
 
 __all__ = ["explain", "Explanation", "ExplainError", "EXPLANATION_MIMETYPE"]
 

