@@ -204,7 +204,7 @@ def _register_model(model: Any, name: str, X: Data, workspace: str) -> Tuple[str
 
 
 def _is_registry_ref(ref: str) -> bool:
-    return not ref.lower().endswith(".onnx") and not os.path.exists(ref)
+    return not ref.lower().endswith(".onnx") and not os.path.isfile(ref)
 
 
 def _registry_feature_names(ref: str) -> Optional[List[str]]:
@@ -517,7 +517,7 @@ def explain(
         ref = os.fspath(model)
         if not ref:
             raise ExplainError("model: an empty reference")
-        if os.path.exists(ref):
+        if os.path.isfile(ref):  # a file here (a folder named like a model is no model)
             ref = os.path.abspath(ref)
         uses_array = _is_array(X) or _is_array(background)
         if uses_array and _is_registry_ref(ref):
