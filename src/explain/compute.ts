@@ -28,6 +28,11 @@ export interface WorkerRequest {
   nsamples?: number;
   seed: number;
   featureNames: string[];
+  /**
+   * Set to 1 (Atomics) to stop between rows: onnxruntime runs must not be cut off by terminating
+   * their worker mid-run (that can take the whole process down), so KernelSHAP and LIME stop here.
+   */
+  stop?: Int32Array;
 }
 
 /** What a worker computed, before the explanation is put together. */
@@ -57,6 +62,8 @@ export async function computeExplanation(
   progress: (done: number, total: number, phase: 'background' | 'explain') => void = () => {},
 ): Promise<ComputeResult> {
   const onProgress = (done: number, total: number): void => progress(done, total, 'explain');
+  const stop = request.stop;
+  const shouldStop = stop ? (): boolean => Atomics.load(stop, 0) === 1 : undefined;
   if (request.method === 'tree') {
     const model = decodeOnnx(request.modelBytes, request.source);
     const inspected = inspectEnsemble(model);
@@ -65,8 +72,8 @@ export async function computeExplanation(
     const { index, output } = chooseTreeOutput(ensemble, request.output);
     const result =
       request.treeMode === 'path_dependent'
-        ? pathDependentTreeShap(ensemble, request.X, request.background, index, { onProgress })
-        : interventionalTreeShap(ensemble, request.X, request.background, index, { onProgress });
+        ? pathDependentTreeShap(ensemble, request.X, request.background, index, { onProgress, shouldStop })
+        : interventionalTreeShap(ensemble, request.X, request.background, index, { onProgress, shouldStop });
     return { values: result.values, base: result.base, predictions: result.raw, output, backgroundRows: request.backgroundRows };
   }
   const runner = await openModel(request.modelBytes, request.source);
@@ -81,6 +88,7 @@ export async function computeExplanation(
         seed: request.seed,
         backgroundWeights: summary.weights,
         onProgress,
+        shouldStop,
       });
       return { values: result.values, base: result.base, predictions: result.predictions, output, backgroundRows: summary.rows, nsamples: result.nsamples };
     }
@@ -89,6 +97,7 @@ export async function computeExplanation(
       seed: request.seed,
       featureNames: request.featureNames,
       onProgress,
+      shouldStop,
     });
     return {
       values: result.values,

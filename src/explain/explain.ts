@@ -13,6 +13,8 @@ import { inspectEnsemble } from './trees';
 export const TREE_BACKGROUND_ROWS = 1000;
 /** Rows LIME's statistics and KernelSHAP's k-means start from (a seeded sample of more). */
 export const SAMPLE_BACKGROUND_ROWS = 10_000;
+/** The shortest time between two progress reports of the explanation's rows. */
+export const PROGRESS_INTERVAL_MS = 100;
 /** Rows explained when none are asked for. */
 export const DEFAULT_ROWS = '0:100';
 
@@ -100,8 +102,15 @@ export async function explainModel(job: ExplainJob, hooks: ExplainHooks = {}): P
     seed,
     featureNames: loaded.features,
   };
-  const onStep = (done: number, total: number, phase: 'background' | 'explain'): void =>
+  // Rows can take a millisecond each: at most one report per PROGRESS_INTERVAL_MS (and the last), so
+  // a listener of the live stream is never flooded into the daemon's cut-off for clients that lag.
+  let reported = -Infinity;
+  const onStep = (done: number, total: number, phase: 'background' | 'explain'): void => {
+    const now = performance.now();
+    if (done < total && done > 0 && now - reported < PROGRESS_INTERVAL_MS) return;
+    reported = now;
     progress({ phase, done, total, ...(phase === 'explain' ? { message: `${done} of ${total} rows` } : {}) });
+  };
   const result = hooks.inProcess ? await computeExplanation(request, onStep) : await inWorker(request, onStep, hooks);
 
   const M = loaded.features.length;
@@ -255,14 +264,19 @@ function workerFile(): string {
   return candidates.find((file) => existsSync(file)) ?? candidates[0];
 }
 
-/** Runs the computation in a worker thread; an abort terminates it. */
+/**
+ * Runs the computation in a worker thread. An abort answers at once (cancelled) and tells the worker
+ * to stop between rows; the worker is terminated once it has stopped, never while onnxruntime runs in
+ * it (terminating a thread inside a native run can take the whole daemon down).
+ */
 function inWorker(
   request: WorkerRequest,
   onStep: (done: number, total: number, phase: 'background' | 'explain') => void,
   hooks: ExplainHooks,
 ): Promise<ComputeResult> {
   return new Promise<ComputeResult>((resolve, reject) => {
-    const worker = new Worker(workerFile(), { workerData: request });
+    const stop = new Int32Array(new SharedArrayBuffer(4));
+    const worker = new Worker(workerFile(), { workerData: { ...request, stop } });
     let settled = false;
     const settle = (fn: () => void): void => {
       if (settled) return;
@@ -271,13 +285,17 @@ function inWorker(
       fn();
     };
     const abort = (): void => {
-      void worker.terminate();
+      Atomics.store(stop, 0, 1);
       settle(() => reject(cancelled(hooks.jobId)));
     };
     hooks.signal?.addEventListener('abort', abort, { once: true });
     worker.on('message', (message: WorkerMessage) => {
-      if (message.type === 'progress') onStep(message.done, message.total, message.phase);
-      else if (message.type === 'result') settle(() => resolve(message.result));
+      if (message.type === 'progress') {
+        if (!settled) onStep(message.done, message.total, message.phase);
+        return;
+      }
+      void worker.terminate();
+      if (message.type === 'result') settle(() => resolve(message.result));
       else {
         const error =
           message.name === 'BadInputError'
@@ -287,7 +305,6 @@ function inWorker(
               : new Error(message.message);
         settle(() => reject(error));
       }
-      if (message.type !== 'progress') void worker.terminate();
     });
     worker.on('error', (error) => settle(() => reject(new Error(`the explanation worker failed: ${messageOf(error)}`))));
     worker.on('exit', (code) => settle(() => reject(new Error(`the explanation worker exited (code ${code}) before answering`))));
