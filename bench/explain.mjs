@@ -78,16 +78,23 @@ const load = () =>
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const each = (seconds) => `each: ${seconds.map((s) => s.toFixed(3)).join(', ')}`;
 
+/** Median wall seconds of `repeats` calls, and the median CPU seconds of this process (all its threads). */
 async function timed(repeats, action) {
   const seconds = [];
+  const cpu = [];
   let last;
   for (let i = 0; i < repeats; i++) {
     const started = performance.now();
+    const cpuStarted = process.cpuUsage();
     last = await action();
+    const used = process.cpuUsage(cpuStarted);
     seconds.push((performance.now() - started) / 1000);
+    cpu.push((used.user + used.system) / 1e6);
   }
-  return { seconds: median(seconds), all: seconds, last };
+  return { seconds: median(seconds), all: seconds, cpu: median(cpu), last };
 }
+
+const cpuNote = (seconds) => `cpu ${seconds.toFixed(3)} s`;
 
 function runChild(command, args, env = process.env) {
   return new Promise((resolve, reject) => {
@@ -163,7 +170,7 @@ async function measureTree(api, meta, rows, checks) {
     api.interventionalTreeShap(ensemble, X.data.subarray(0, X.cols), bg.data, 0); // warm: one row, compiled as in a warm daemon
     const result = await timed(REPEATS, () => api.interventionalTreeShap(ensemble, X.data, bg.data, 0));
     out[name] = { ...result, parse, X, M: X.cols };
-    rows.push({ method: 'tree', model: name, side: 'Opsbook interventionalTreeShap', seconds: result.seconds, note: `${X.rows} rows x ${bg.rows} bg; parse ${parse.toFixed(3)} s untimed; ${each(result.all)}` });
+    rows.push({ method: 'tree', model: name, side: 'Opsbook interventionalTreeShap', seconds: result.seconds, note: `${cpuNote(result.cpu)}; ${X.rows} rows x ${bg.rows} bg; parse ${parse.toFixed(3)} s untimed; ${each(result.all)}` });
     const add = additivity(result.last.values, result.last.base, result.last.raw, X.rows, X.cols);
     checks.push({ what: `tree ${name}: Opsbook base + sum = raw score`, value: add, limit: 1e-6 });
   }
@@ -239,7 +246,7 @@ async function measureKernel(api, quality, meta, rows, checks) {
         api.kernelShap(runner, X.data, X.rows, X.cols, summary.data, summary.rows, ref, { nsamples, seed: 0, backgroundWeights: summary.weights }),
       );
       out[name] = { ...result, X, M: X.cols };
-      rows.push({ method: 'kernel', model: name, side: 'Opsbook kernelShap (in-process)', seconds: result.seconds, note: `${X.rows} rows x ${summary.rows} bg, nsamples ${result.last.nsamples}; ${each(result.all)}` });
+      rows.push({ method: 'kernel', model: name, side: 'Opsbook kernelShap (in-process)', seconds: result.seconds, note: `${cpuNote(result.cpu)}; ${X.rows} rows x ${summary.rows} bg, nsamples ${result.last.nsamples}; ${each(result.all)}` });
       const add = additivity(result.last.values, result.last.base, result.last.predictions, X.rows, X.cols);
       checks.push({ what: `kernel ${name}: Opsbook base + sum = f(x)`, value: add, limit: 1e-6 });
     } finally {
@@ -248,7 +255,7 @@ async function measureKernel(api, quality, meta, rows, checks) {
     const job = await explainJob(quality, meta, name, KERNEL_ROWS, 'kernel', 'bg', nsamples);
     const whole = await timed(REPEATS, () => api.explainModel(job, { inProcess: true }));
     out[name].explainModel = whole;
-    rows.push({ method: 'kernel', model: name, side: 'Opsbook explainModel (Parquet in, inProcess)', seconds: whole.seconds, note: each(whole.all) });
+    rows.push({ method: 'kernel', model: name, side: 'Opsbook explainModel (Parquet in, inProcess)', seconds: whole.seconds, note: `${cpuNote(whole.cpu)}; ${each(whole.all)}` });
     const viaJob = maxDiff(flat(whole.last.values), out[name].last.values, X.rows * X.cols);
     checks.push({ what: `kernel ${name}: explainModel = kernelShap (relative)`, value: viaJob.relative, limit: 1e-9 });
   }
@@ -269,13 +276,13 @@ async function measureLime(api, quality, meta, rows) {
     const run = (n) => api.limeTabular(runner, X.data, n, X.cols, train.data, train.rows, ref, { numSamples: 5000, numFeatures: 10, seed: 0, featureNames });
     await run(1); // warm
     result = await timed(REPEATS, () => run(X.rows));
-    rows.push({ method: 'lime', model: name, side: 'Opsbook limeTabular (in-process)', seconds: result.seconds, note: `${X.rows} rows, 5,000 samples, ${train.rows} training rows; ${each(result.all)}` });
+    rows.push({ method: 'lime', model: name, side: 'Opsbook limeTabular (in-process)', seconds: result.seconds, note: `${cpuNote(result.cpu)}; ${X.rows} rows, 5,000 samples, ${train.rows} training rows; ${each(result.all)}` });
   } finally {
     await runner.release();
   }
   const job = await explainJob(quality, meta, name, LIME_ROWS, 'lime', 'train');
   const whole = await timed(REPEATS, () => api.explainModel(job, { inProcess: true }));
-  rows.push({ method: 'lime', model: name, side: 'Opsbook explainModel (Parquet in, inProcess)', seconds: whole.seconds, note: each(whole.all) });
+  rows.push({ method: 'lime', model: name, side: 'Opsbook explainModel (Parquet in, inProcess)', seconds: whole.seconds, note: `${cpuNote(whole.cpu)}; ${each(whole.all)}` });
   return { ...result, X, featureNames };
 }
 
@@ -299,18 +306,18 @@ function peerRows(peers, rows) {
   for (const name of TREE_MODELS) {
     const p = peers.tree?.[name];
     if (!p) continue;
-    rows.push({ method: 'tree', model: name, side: "shap TreeExplainer interventional (C++)", seconds: median(p.seconds), note: `construct ${median(p.construct_seconds).toFixed(3)} s apart; ${each(p.seconds)}` });
+    rows.push({ method: 'tree', model: name, side: "shap TreeExplainer interventional (C++)", seconds: median(p.seconds), note: `${cpuNote(median(p.cpu_seconds))}; construct ${median(p.construct_seconds).toFixed(3)} s apart; ${each(p.seconds)}` });
   }
   for (const name of KERNEL_MODELS) {
     const p = peers.kernel?.[name];
     if (!p) continue;
     const fs = Object.entries(p.f_seconds).map(([k, v]) => `${k} ${v.toFixed(3)} s`).join(', ');
-    rows.push({ method: 'kernel', model: name, side: `shap KernelExplainer, f = ${p.f}`, seconds: median(p.seconds), note: `nsamples ${p.nsamples}; f on one row's batch: ${fs}; ${each(p.seconds)}` });
+    rows.push({ method: 'kernel', model: name, side: `shap KernelExplainer, f = ${p.f}`, seconds: median(p.seconds), note: `${cpuNote(median(p.cpu_seconds))}; nsamples ${p.nsamples}; f on one row's batch: ${fs}; ${each(p.seconds)}` });
   }
   const p = peers.lime?.[LIME_MODEL];
   if (p) {
     const fs = Object.entries(p.f_seconds).map(([k, v]) => `${k} ${(v * 1000).toFixed(2)} ms`).join(', ');
-    rows.push({ method: 'lime', model: LIME_MODEL, side: `lime LimeTabularExplainer, f = ${p.f}`, seconds: median(p.seconds), note: `f on 5,000 rows: ${fs}; ${each(p.seconds)}` });
+    rows.push({ method: 'lime', model: LIME_MODEL, side: `lime LimeTabularExplainer, f = ${p.f}`, seconds: median(p.seconds), note: `${cpuNote(median(p.cpu_seconds))}; f on 5,000 rows: ${fs}; ${each(p.seconds)}` });
   }
 }
 
