@@ -77,7 +77,7 @@ export async function kernelShap(
   let done = 0;
   // The model's input for one row's coalitions (coalitions x background rows x M), reused across rows:
   // a fresh 20 MB array per row (2072 coalitions x 100 rows x 12 features) cost as much as the model.
-  const scratch: { synth?: Float64Array } = {};
+  const scratch: { synth?: Float64Array | Float32Array } = {};
   for (let r = 0; r < rows; r++) {
     if (options.shouldStop?.()) break;
     const x = X.subarray(r * M, (r + 1) * M);
@@ -253,13 +253,15 @@ async function coalitionMeans(
   varying: number[],
   plan: CoalitionPlan,
   output: OutputRef,
-  scratch: { synth?: Float64Array },
+  scratch: { synth?: Float64Array | Float32Array },
 ): Promise<Float64Array> {
   const { masks, count, Mv } = plan;
   const block = bgRows * M;
-  if (!scratch.synth || scratch.synth.length < count * block) scratch.synth = new Float64Array(count * block);
+  // Built in the model's own input precision: a float32 model then gets the batch with no copy.
+  const Batch = model.inputPrecision === 'float32' ? Float32Array : Float64Array;
+  if (!scratch.synth || scratch.synth.length < count * block || !(scratch.synth instanceof Batch)) scratch.synth = new Batch(count * block);
   const synth = scratch.synth.subarray(0, count * block);
-  const rows = background.subarray(0, block);
+  const rows = synth instanceof Float32Array ? new Float32Array(background.subarray(0, block)) : background.subarray(0, block);
   for (let c = 0; c < count; c++) {
     const offset = c * block;
     synth.set(rows, offset);

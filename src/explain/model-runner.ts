@@ -27,7 +27,13 @@ export interface OutputRef {
 
 /** Anything that evaluates a model on a row-major batch: what KernelSHAP and LIME need. */
 export interface Predictor {
-  predict(X: Float64Array, rows: number, output: OutputRef): Promise<Float64Array>;
+  predict(X: Float64Array | Float32Array, rows: number, output: OutputRef): Promise<Float64Array>;
+  /**
+   * 'float32' when the model takes one float32 input: a caller building large batches can build them
+   * as a Float32Array, which predict then feeds without a copy (the values are rounded to float32
+   * either way).
+   */
+  readonly inputPrecision?: 'float32' | 'float64';
 }
 
 /** An ONNX model ready to evaluate on batches of rows. */
@@ -46,7 +52,7 @@ export interface ModelRunner extends Predictor {
    * as float64. One session.run per chunk of maxBatchRows rows; inputs are fed as the graph's type.
    * @throws BadInputError for an unknown output, a column out of range, or a width mismatch.
    */
-  predict(X: Float64Array, rows: number, output: OutputRef): Promise<Float64Array>;
+  predict(X: Float64Array | Float32Array, rows: number, output: OutputRef): Promise<Float64Array>;
   release(): Promise<void>;
 }
 
@@ -217,7 +223,11 @@ class OrtRunner implements ModelRunner {
     this.featureCount = this.perColumn ? inputs.length : typeof width === 'number' ? width : null;
   }
 
-  async predict(X: Float64Array, rows: number, output: OutputRef): Promise<Float64Array> {
+  get inputPrecision(): 'float32' | 'float64' {
+    return !this.perColumn && this.inputs[0].type === 'float32' ? 'float32' : 'float64';
+  }
+
+  async predict(X: Float64Array | Float32Array, rows: number, output: OutputRef): Promise<Float64Array> {
     const out = this.outputs.find((o) => o.name === output.name);
     if (!out) {
       throw new BadInputError('output', output.name,
@@ -250,7 +260,7 @@ class OrtRunner implements ModelRunner {
   }
 
   /** Input tensors for rows [start, start+n) of X (row-major, `width` values per row). */
-  private feeds(X: Float64Array, start: number, n: number, width: number): Record<string, ort.Tensor> {
+  private feeds(X: Float64Array | Float32Array, start: number, n: number, width: number): Record<string, ort.Tensor> {
     const feeds: Record<string, ort.Tensor> = {};
     if (!this.perColumn) {
       const input = this.inputs[0];
@@ -271,12 +281,14 @@ class OrtRunner implements ModelRunner {
   }
 }
 
-function convert(values: Float64Array, type: NumericType): Float32Array | Float64Array | BigInt64Array | Int32Array {
+function convert(values: Float64Array | Float32Array, type: NumericType): Float32Array | Float64Array | BigInt64Array | Int32Array {
   switch (type) {
     case 'float32':
-      return Float32Array.from(values);
+      // A float32 batch goes as it is (onnxruntime only reads it); a float64 one is copied by the
+      // typed-array constructor, not Float32Array.from's per-element iteration.
+      return values instanceof Float32Array ? values : new Float32Array(values);
     case 'float64':
-      return Float64Array.from(values);
+      return new Float64Array(values);
     case 'int32':
       return Int32Array.from(values, (v) => Math.round(v));
     case 'int64': {
