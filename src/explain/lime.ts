@@ -22,6 +22,7 @@
 import type { OutputRef, Predictor } from './model-runner';
 import { Rng } from './kmeans';
 import { solveSymmetric } from './kernel-shap';
+import { inverseNormalCdf, lowerNormalCdf } from './normal';
 
 /** Math's functions as module constants: a global lookup per call is slow in a vm context (jest). */
 const { abs, exp, floor, log, min, sign, sqrt, trunc } = Math;
@@ -77,6 +78,13 @@ interface FeatureBins {
   /** Each bin's range in standard units of its own mean and std: the truncated normal's bounds. */
   zlo: Float64Array;
   zhi: Float64Array;
+  /**
+   * Each bin's draw by inversion: z = ±Φ⁻¹(pLow + u·pSpan), mirrored (minus) when the bin lies mostly
+   * above its mean so that Φ is taken in the lower tail, where it keeps its precision.
+   */
+  mirror: Uint8Array;
+  pLow: Float64Array;
+  pSpan: Float64Array;
   /** The bins present in the training data, ascending, and their cumulative frequencies. */
   present: Int32Array;
   cumulative: Float64Array;
@@ -193,7 +201,10 @@ function quartileBins(training: Float64Array, rows: number, M: number, j: number
   names.push(`${name} > ${f[cuts.length - 1]}`);
   const zlo = Float64Array.from(mins, (v, b) => (v - means[b]) / stds[b]);
   const zhi = Float64Array.from(maxs, (v, b) => (v - means[b]) / stds[b]);
-  return { cuts, means, stds, mins, maxs, zlo, zhi, present: Int32Array.from(present), cumulative: Float64Array.from(cumulative), names };
+  const mirror = Uint8Array.from(zlo, (lo, b) => (lo + zhi[b] > 0 ? 1 : 0));
+  const pLow = Float64Array.from(zlo, (lo, b) => lowerNormalCdf(mirror[b] ? -zhi[b] : lo));
+  const pSpan = Float64Array.from(zlo, (lo, b) => lowerNormalCdf(mirror[b] ? -lo : zhi[b]) - pLow[b]);
+  return { cuts, means, stds, mins, maxs, zlo, zhi, mirror, pLow, pSpan, present: Int32Array.from(present), cumulative: Float64Array.from(cumulative), names };
 }
 
 /** np.searchsorted(cuts, v, side='left'): how many cuts lie below v. */
@@ -212,6 +223,9 @@ export function printf2(v: number): string {
   }
   return v.toFixed(2);
 }
+
+/** Below this probability of a bin's interval, its draws use rejection instead of inversion. */
+const MIN_INVERSION_SPAN = 1e-10;
 
 /** Fills the binary representation and the model's inputs for every sample (sample 0: the row). */
 function sampleNeighbourhood(
@@ -233,7 +247,20 @@ function sampleNeighbourhood(
       binary[s * M + j] = b === rowBins[j] ? 1 : 0;
       const lo = fb.zlo[b];
       const hi = fb.zhi[b];
-      inverse[s * M + j] = lo === hi ? fb.mins[b] : fb.means[b] + fb.stds[b] * truncatedNormal(rng, lo, hi);
+      let z: number;
+      if (lo === hi) {
+        inverse[s * M + j] = fb.mins[b];
+        continue;
+      } else if (fb.pSpan[b] > MIN_INVERSION_SPAN) {
+        // The truncated normal by inversion (as scipy's truncnorm, which lime calls): one uniform draw.
+        const drawn = inverseNormalCdf(fb.pLow[b] + rng.next() * fb.pSpan[b]);
+        z = fb.mirror[b] ? -drawn : drawn;
+        z = z < lo ? lo : z > hi ? hi : z;
+      } else {
+        // A bin far out in a tail, where Φ's differences lose their digits: exact rejection.
+        z = truncatedNormal(rng, lo, hi);
+      }
+      inverse[s * M + j] = fb.means[b] + fb.stds[b] * z;
     }
   }
 }
