@@ -253,7 +253,7 @@ function sampleNeighbourhood(
         continue;
       } else if (fb.pSpan[b] > MIN_INVERSION_SPAN) {
         // The truncated normal by inversion (as scipy's truncnorm, which lime calls): one uniform draw.
-        const drawn = inverseNormalCdf(fb.pLow[b] + rng.next() * fb.pSpan[b]);
+        const drawn = inverseNormalCdf(fb.pLow[b] + rng.next32() * fb.pSpan[b]);
         z = fb.mirror[b] ? -drawn : drawn;
         z = z < lo ? lo : z > hi ? hi : z;
       } else {
