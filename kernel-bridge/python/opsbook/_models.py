@@ -120,13 +120,26 @@ def _options(model: Any) -> Dict[str, Any]:
     return {"zipmap": False} if is_classifier(model) else {}
 
 
+def _install_hint(error: ModuleNotFoundError, purpose: str) -> ImportError:
+    """An ImportError that says which package ``purpose`` needs and how to install it."""
+    package = (error.name or "").split(".")[0] or "the missing package"
+    return ImportError(f"{purpose} needs the {package} package: pip install {package}")
+
+
 def export_onnx(model: Any, sample: Any) -> Tuple[bytes, str, Dict[str, Any], Any]:
     """(ONNX bytes, flavor, onnxruntime feeds for the sample, the sample as the kernel predicts on it).
 
     Raises:
         TypeError: a model of an unsupported type.
-        ImportError: the exporter for its flavor is not installed.
+        ImportError: the exporter for its flavor is not installed (the message says what to install).
     """
+    try:
+        return _export_onnx(model, sample)
+    except ModuleNotFoundError as error:
+        raise _install_hint(error, f"exporting a {_flavor_of(model)} model to ONNX") from error
+
+
+def _export_onnx(model: Any, sample: Any) -> Tuple[bytes, str, Dict[str, Any], Any]:
     import numpy as np
 
     flavor = _flavor_of(model)
@@ -210,7 +223,11 @@ def _kernel_predictions(model: Any, flavor: str, kernel_input: Any) -> Tuple[str
 def _parity(onnx_bytes: bytes, feeds: Dict[str, Any], method: str, expected: Any) -> Tuple[float, Any]:
     """(max abs difference, the ONNX values compared) between the kernel's predictions and onnxruntime's."""
     import numpy as np
-    import onnxruntime as ort
+
+    try:
+        import onnxruntime as ort
+    except ModuleNotFoundError as error:
+        raise _install_hint(error, "checking the exported model against the kernel") from error
 
     session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
     outputs = session.run(None, feeds)

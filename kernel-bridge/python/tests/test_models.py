@@ -259,3 +259,19 @@ def test_log_model_in_a_real_kernel_and_the_models_magics(kernel: Any, daemon_en
     assert "a, b" in version["text/plain"]
     bad = run_cell(kernel, "%opsbook models show tree:zero")
     assert bad.reply["ename"] == "UsageError" and 'model reference "tree:zero"' in bad.stream("stderr")
+
+
+def test_a_missing_exporter_or_onnxruntime_says_what_to_install(live: Daemon, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    import opsbook
+    from sklearn.linear_model import LinearRegression
+
+    X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "b": [1.0, 0.0, 1.0, 0.0]})
+    model = LinearRegression().fit(X, [0.0, 1.0, 2.0, 3.5])
+    for name in ("skl2onnx", "onnxruntime"):
+        with monkeypatch.context() as patched:
+            # A None entry makes `import name` fail as for a package that is not installed.
+            patched.setitem(sys.modules, name, None)
+            with pytest.raises(ImportError, match=f"needs the {name} package: pip install {name}"):
+                opsbook.log_model(model, "missing", sample=X)
