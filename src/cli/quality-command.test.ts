@@ -6,6 +6,7 @@ import { SchemaValidator, type QualityProgress } from '@opsbook/schema';
 import { OpsbookClient } from '../client/client';
 import { followEvents } from '../client/events';
 import { findDaemon, startDaemon, type RunningDaemon } from '../daemon/daemon';
+import { until } from '../daemon/testing';
 import { parseSuiteText } from '../quality';
 import { HANDOFF_SIDECAR_SUFFIX } from '../quality/source';
 import { writeTable } from '../quality/testing';
@@ -254,9 +255,3 @@ describe('opsbook check, profile and drift through the built CLI', () => {
   });
 });
 
-/** Waits until `check` holds (polling every 20 ms, for at most 20 s). */
-async function until(check: () => boolean): Promise<void> {
-  for (const deadline = Date.now() + 20_000; !check(); await new Promise((resolve) => setTimeout(resolve, 20))) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-  }
-}

@@ -11,17 +11,13 @@ import { Store } from '../store/store';
 import { RunStore } from '../tracking/run-store';
 import { startDaemon, type RunningDaemon } from './daemon';
 import { EventHub } from './events';
+import { until as untilWithin } from './testing';
 
 const validator = new SchemaValidator();
 
 /** Waits until `check` holds, polling every 20 ms; fails after `ms`. */
-async function until(check: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+const until = (check: () => boolean, ms = 5000): Promise<void> => untilWithin(check, ms);
+
 
 /** Follows a daemon's stream with the browser-safe client, recording what arrives. */
 function listen(client: OpsbookClient): { events: LiveEvent[]; opened: () => number; close: () => Promise<void> } {

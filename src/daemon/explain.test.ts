@@ -6,31 +6,14 @@ import { OpsbookApiError, OpsbookClient } from '../client/client';
 import { followEvents } from '../client/events';
 import { linearModelBytes } from '../explain/testing';
 import { startDaemon, type RunningDaemon } from './daemon';
+import { refusal, until } from './testing';
 
 const validator = new SchemaValidator();
 const WEIGHTS = [1, -2, 0.5, 3];
 const BIAS = 0.25;
 const NAMES = ['a', 'b', 'c', 'd'];
 
-/** What a call rejected with, as the API's status and error body. */
-async function refusal(pending: Promise<unknown>): Promise<{ status: number; field?: string; message: string }> {
-  const error = await pending.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  expect(error).toBeInstanceOf(OpsbookApiError);
-  const { status, body } = error as OpsbookApiError;
-  expect(validator.check('error.schema.json', body)).toBeNull();
-  return { status, ...body.error };
-}
 
-async function until(check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** Rows of the CSV the tests explain: columns in another order than the model's, and one extra. */
 function table(rows: number): string {

@@ -7,6 +7,7 @@ import { OpsbookApiError, OpsbookClient } from '../client/client';
 import { followEvents } from '../client/events';
 import { writeTable } from '../quality/testing';
 import { startDaemon, type RunningDaemon } from './daemon';
+import { refusal, until } from './testing';
 
 const validator = new SchemaValidator();
 
@@ -27,17 +28,6 @@ const SUITE: CheckSuite = {
   ],
 };
 
-/** What a call rejected with, as the API's status and error body. */
-async function refusal(pending: Promise<unknown>): Promise<{ status: number; field?: string; value?: unknown; message: string }> {
-  const error = await pending.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  expect(error).toBeInstanceOf(OpsbookApiError);
-  const { status, body } = error as OpsbookApiError;
-  expect(validator.check('error.schema.json', body)).toBeNull();
-  return { status, ...body.error };
-}
 
 /** Everything a test could have written to the store about runs: the list, each run's metrics and artifacts. */
 async function storeState(client: OpsbookClient): Promise<unknown> {
@@ -299,11 +289,3 @@ describe('quality operations in a workspace tracking to MLflow', () => {
   });
 });
 
-/** Waits until `check` holds, polling every 20 ms; fails after 20 s. */
-async function until(check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
