@@ -1,16 +1,13 @@
-import type { Kernel } from '@jupyterlab/services';
 import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
 import type { Message } from '@lumino/messaging';
 import { Signal } from '@lumino/signaling';
 import { OpsbookApiError } from '@opsbook/core/client';
 import { ensureStyleSheet, ExplanationView } from '@opsbook/core/views';
-import { KernelBridge, pythonStringLiteral } from '@opsbook/kernel-bridge';
-import { JupyterLabKernelTransport } from '@opsbook/kernel-bridge/jupyterlab';
+import { pythonStringLiteral } from '@opsbook/kernel-bridge';
 import { SchemaValidator, type DataSource, type ExplainProgress, type ExplainRequest, type Explanation, type ModelList, type Variable } from '@opsbook/schema';
 import { useId, useRef, useState } from 'react';
-import { RepeatingTask } from './coalesce';
 import { describeError } from './errors';
-import type { FrameKernel } from './QualityPanel';
+import { KernelVariables, type FrameKernel, type VariablesState } from './kernelVariables';
 
 /** The daemon's explanation operations, as the panel calls them (`explainModel`, `cancelExplainJob`, `event: explain`). */
 export interface ExplainApi {
@@ -30,11 +27,7 @@ export interface ExplainApi {
 }
 
 /** The kernel's dataframes and fitted models, as the panel lists them. */
-export type KernelVariablesState =
-  | { kind: 'no-kernel' }
-  | { kind: 'loading'; label: string }
-  | { kind: 'ready'; label: string; frames: Variable[]; models: Variable[] }
-  | { kind: 'error'; label: string; message: string };
+export type KernelVariablesState = VariablesState<{ frames: Variable[]; models: Variable[] }>;
 
 /** What is explained: a registry reference, a fitted model of the kernel, or an .onnx file. */
 export type ModelChoice = { kind: 'registry'; ref: string } | { kind: 'kernel'; name: string } | { kind: 'file'; path: string };
@@ -64,16 +57,10 @@ interface Prepared {
  * shows and again after a cell ran while it is visible.
  */
 export class ExplainPanel extends ReactWidget {
-  private variablesState: KernelVariablesState = { kind: 'no-kernel' };
-  private readonly variablesSignal = new Signal<ExplainPanel, KernelVariablesState>(this);
   private registryState: { kind: 'loading' } | { kind: 'ready'; refs: string[] } | { kind: 'error'; message: string } = { kind: 'loading' };
   private readonly registrySignal = new Signal<ExplainPanel, void>(this);
   private stale = true;
-  private bridge: { kernel: Kernel.IKernelConnection; bridge: KernelBridge } | null = null;
-  private readonly listing = new RepeatingTask(
-    () => this.listVariables(),
-    () => this.isDisposed,
-  );
+  private readonly listed: KernelVariables<{ frames: Variable[]; models: Variable[] }>;
 
   constructor(
     readonly api: ExplainApi,
@@ -85,12 +72,23 @@ export class ExplainPanel extends ReactWidget {
     this.addClass('opsbook-ExplainPanel');
     this.title.caption = 'Explain: SHAP and LIME explanations of a model on rows of a dataframe or file';
     ensureStyleSheet('opsbook-explain-panel', EXPLAIN_PANEL_CSS);
+    this.listed = new KernelVariables(
+      kernels,
+      validator,
+      ['dataframe', 'model'],
+      (variables) => ({
+        frames: variables.filter((v) => v.kind === 'dataframe'),
+        // An unfitted estimator cannot be exported or explained.
+        models: variables.filter((v) => v.kind === 'model' && v.fitted !== false),
+      }),
+      () => this.isDisposed,
+    );
     kernels.changed.connect(this.onKernelChanged, this);
   }
 
   /** The current kernel's dataframes and models. */
   get variables(): KernelVariablesState {
-    return this.variablesState;
+    return this.listed.state;
   }
 
   /** Registered models as references: `NAME` (its latest version), `NAME@ALIAS` and `NAME:VERSION`. */
@@ -101,7 +99,7 @@ export class ExplainPanel extends ReactWidget {
   /** Lists the kernel's variables and the registry again. Never rejects. */
   refresh(): Promise<void> {
     this.stale = false;
-    return Promise.all([this.listing.run(), this.readRegistry()]).then(() => undefined);
+    return Promise.all([this.listed.refresh(), this.readRegistry()]).then(() => undefined);
   }
 
   /**
@@ -115,14 +113,14 @@ export class ExplainPanel extends ReactWidget {
     let dataSource: DataSource;
     if (data.kind === 'file') dataSource = { path: data.path };
     else {
-      const bridge = this.requireBridge('the dataframe');
+      const bridge = this.listed.requireBridge('the dataframe');
       const folder = `${await this.api.workspace()}/${HANDOFF_FOLDER}`;
       const pushed = await bridge.request('push_frame', { name: data.name, folder }, { timeoutMs: KERNEL_TIMEOUT_MS });
       dataSource = { path: pushed.path, handoff: true, label: data.name, fingerprint: pushed.fingerprint };
     }
     if (model.kind !== 'kernel') return { model: model.kind === 'registry' ? model.ref : model.path, data: dataSource, leftovers };
     if (data.kind !== 'frame') throw new Error(`${model.name} is exported to ONNX with the rows as its sample: pick a kernel dataframe for the data`);
-    const bridge = this.requireBridge(model.name);
+    const bridge = this.listed.requireBridge(model.name);
     // In a folder of the job's own, so the file (and the explanation's title) keeps the variable's name.
     const folder = `${await this.api.workspace()}/${HANDOFF_FOLDER}/${jobId}`;
     const path = `${folder}/${model.name}.onnx`;
@@ -142,7 +140,7 @@ export class ExplainPanel extends ReactWidget {
 
   /** Removes files the kernel wrote for a request (best effort: a kernel gone has nothing to remove). */
   async cleanUp(prepared: Prepared, dataToo: boolean): Promise<void> {
-    const bridge = this.currentBridge();
+    const bridge = this.listed.bridge();
     if (!bridge) return;
     const paths = [...prepared.leftovers, ...(dataToo && prepared.data.handoff ? [prepared.data.path] : [])];
     if (paths.length === 0) return;
@@ -178,8 +176,8 @@ export class ExplainPanel extends ReactWidget {
     return (
       <UseSignal signal={this.registrySignal}>
         {() => (
-          <UseSignal signal={this.variablesSignal} initialArgs={this.variablesState}>
-            {(_, variables) => <ExplainForm panel={this} variables={variables ?? this.variablesState} />}
+          <UseSignal signal={this.listed.changed} initialArgs={this.listed.state}>
+            {(_, variables) => <ExplainForm panel={this} variables={variables ?? this.listed.state} />}
           </UseSignal>
         )}
       </UseSignal>
@@ -187,23 +185,8 @@ export class ExplainPanel extends ReactWidget {
   }
 
   private onKernelChanged(): void {
-    if (this.isVisible) void this.listing.run();
+    if (this.isVisible) void this.listed.refresh();
     else this.stale = true;
-  }
-
-  private currentBridge(): KernelBridge | null {
-    const kernel = this.kernels.kernel;
-    if (!kernel) return null;
-    if (this.bridge?.kernel !== kernel) {
-      this.bridge = { kernel, bridge: new KernelBridge(new JupyterLabKernelTransport(kernel), { validator: this.validator }) };
-    }
-    return this.bridge.bridge;
-  }
-
-  private requireBridge(what: string): KernelBridge {
-    const bridge = this.currentBridge();
-    if (!bridge) throw new Error(`no kernel: open the notebook that holds ${what}, and start its kernel`);
-    return bridge;
   }
 
   private async readRegistry(): Promise<void> {
@@ -219,34 +202,6 @@ export class ExplainPanel extends ReactWidget {
       this.registryState = { kind: 'error', message: describeError(reason) };
     }
     this.registrySignal.emit();
-  }
-
-  private async listVariables(): Promise<void> {
-    const bridge = this.currentBridge();
-    const label = this.kernels.label;
-    if (!bridge) {
-      this.setVariables({ kind: 'no-kernel' });
-      return;
-    }
-    if (this.variablesState.kind !== 'ready' || this.variablesState.label !== label) this.setVariables({ kind: 'loading', label });
-    try {
-      const { variables } = await bridge.inventory({ kinds: ['dataframe', 'model'] });
-      this.setVariables({
-        kind: 'ready',
-        label,
-        frames: variables.filter((v) => v.kind === 'dataframe'),
-        // An unfitted estimator cannot be exported or explained.
-        models: variables.filter((v) => v.kind === 'model' && v.fitted !== false),
-      });
-    } catch (reason) {
-      this.setVariables({ kind: 'error', label, message: describeError(reason) });
-    }
-  }
-
-  private setVariables(state: KernelVariablesState): void {
-    if (JSON.stringify(state) === JSON.stringify(this.variablesState)) return;
-    this.variablesState = state;
-    this.variablesSignal.emit(state);
   }
 }
 

@@ -1,11 +1,9 @@
-import type { Kernel } from '@jupyterlab/services';
 import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
 import type { Message } from '@lumino/messaging';
-import { Signal, type ISignal } from '@lumino/signaling';
+import type { ISignal } from '@lumino/signaling';
 import { OpsbookApiError } from '@opsbook/core/client';
 import { CheckResultView, ensureStyleSheet, ProfileView } from '@opsbook/core/views';
-import { KernelBridge, pythonStringLiteral } from '@opsbook/kernel-bridge';
-import { JupyterLabKernelTransport } from '@opsbook/kernel-bridge/jupyterlab';
+import { pythonStringLiteral } from '@opsbook/kernel-bridge';
 import {
   SchemaValidator,
   type CheckResult,
@@ -16,20 +14,10 @@ import {
   type Variable,
 } from '@opsbook/schema';
 import { useId, useMemo, useRef, useState } from 'react';
-import { RepeatingTask } from './coalesce';
 import { describeError } from './errors';
+import { KernelVariables, type FrameKernel, type VariablesState } from './kernelVariables';
 import { readSuiteText } from './suiteText';
 import type { IOpsbookRuns } from './tokens';
-
-/** The kernel whose dataframes the panel offers: the current notebook's. */
-export interface FrameKernel {
-  /** The kernel, or null when no notebook (or no running kernel) is current. */
-  readonly kernel: Kernel.IKernelConnection | null;
-  /** Where the frames come from, as the user knows it: the notebook's name. */
-  readonly label: string;
-  /** Emitted when the current notebook or its kernel changes, or a cell of it ran. */
-  readonly changed: ISignal<FrameKernel, void>;
-}
 
 /** What the panel asks of the lab around it. */
 export interface QualityPanelHost {
@@ -43,11 +31,7 @@ export interface QualityPanelHost {
 }
 
 /** The dataframes of the current kernel, as the panel lists them. */
-export type FramesState =
-  | { kind: 'no-kernel' }
-  | { kind: 'loading'; label: string }
-  | { kind: 'ready'; label: string; frames: Variable[] }
-  | { kind: 'error'; label: string; message: string };
+export type FramesState = VariablesState<{ frames: Variable[] }>;
 
 /** What a check, profile or suggestion runs on: a kernel dataframe or a file of the workspace. */
 export type QualitySource = { kind: 'frame'; name: string } | { kind: 'file'; path: string };
@@ -71,17 +55,11 @@ const PUSH_TIMEOUT_MS = 300_000;
  * and again after a cell ran while it is visible.
  */
 export class QualityPanel extends ReactWidget {
-  private framesState: FramesState = { kind: 'no-kernel' };
-  private readonly framesSignal = new Signal<QualityPanel, FramesState>(this);
   private stale = true;
-  private bridge: { kernel: Kernel.IKernelConnection; bridge: KernelBridge } | null = null;
   private workspace: Promise<string> | null = null;
-  private readonly listing = new RepeatingTask(
-    () => this.listFrames(),
-    () => this.isDisposed,
-  );
   /** One validator for the editor and the bridge: each compiles the schemas it uses once. */
   readonly validator = SchemaValidator.shared();
+  private readonly variables: KernelVariables<{ frames: Variable[] }>;
 
   /** @param kernels the kernel whose dataframes are offered */
   constructor(
@@ -94,23 +72,24 @@ export class QualityPanel extends ReactWidget {
     this.addClass('opsbook-QualityPanel');
     this.title.caption = 'Data Quality: check suites, profiles and failing rows of dataframes and files';
     ensureStyleSheet('opsbook-quality-panel', QUALITY_PANEL_CSS);
+    this.variables = new KernelVariables(kernels, this.validator, ['dataframe'], (variables) => ({ frames: variables.filter((v) => v.kind === 'dataframe') }), () => this.isDisposed);
     kernels.changed.connect(this.onKernelChanged, this);
   }
 
   /** The current kernel's dataframes. */
   get frames(): FramesState {
-    return this.framesState;
+    return this.variables.state;
   }
 
   /** Emitted when {@link frames} changes. */
-  get framesChanged(): ISignal<QualityPanel, FramesState> {
-    return this.framesSignal;
+  get framesChanged(): ISignal<unknown, FramesState> {
+    return this.variables.changed;
   }
 
   /** Lists the kernel's dataframes again (a listing under way is followed by one more). Never rejects. */
   refreshFrames(): Promise<void> {
     this.stale = false;
-    return this.listing.run();
+    return this.variables.refresh();
   }
 
   /**
@@ -120,8 +99,7 @@ export class QualityPanel extends ReactWidget {
    */
   async resolveData(source: QualitySource): Promise<ResolvedData> {
     if (source.kind === 'file') return { data: { path: source.path } };
-    const bridge = this.currentBridge();
-    if (!bridge) throw new Error('no kernel: open the notebook that holds the dataframe, and start its kernel');
+    const bridge = this.variables.requireBridge('the dataframe');
     const folder = `${await this.workspaceFolder()}/${HANDOFF_FOLDER}`;
     const pushed = await bridge.request('push_frame', { name: source.name, folder }, { timeoutMs: PUSH_TIMEOUT_MS });
     return {
@@ -136,7 +114,7 @@ export class QualityPanel extends ReactWidget {
    * @throws KernelBridgeError when the kernel cannot be reached
    */
   async discard(data: ResolvedData): Promise<void> {
-    const bridge = this.currentBridge();
+    const bridge = this.variables.bridge();
     if (!data.data.handoff || !bridge) return;
     const path = pythonStringLiteral(data.data.path);
     const answer = await bridge.transport.evaluate({ removed: `__import__('opsbook._handoff')._handoff.remove_frame_file(${path})` });
@@ -195,8 +173,8 @@ export class QualityPanel extends ReactWidget {
 
   protected render(): JSX.Element {
     return (
-      <UseSignal signal={this.framesSignal} initialArgs={this.framesState}>
-        {(_, frames) => <QualityView panel={this} frames={frames ?? this.framesState} />}
+      <UseSignal signal={this.variables.changed} initialArgs={this.variables.state}>
+        {(_, frames) => <QualityView panel={this} frames={frames ?? this.variables.state} />}
       </UseSignal>
     );
   }
@@ -204,15 +182,6 @@ export class QualityPanel extends ReactWidget {
   private onKernelChanged(): void {
     if (this.isVisible) void this.refreshFrames();
     else this.stale = true;
-  }
-
-  private currentBridge(): KernelBridge | null {
-    const kernel = this.kernels.kernel;
-    if (!kernel) return null;
-    if (this.bridge?.kernel !== kernel) {
-      this.bridge = { kernel, bridge: new KernelBridge(new JupyterLabKernelTransport(kernel), { validator: this.validator }) };
-    }
-    return this.bridge.bridge;
   }
 
   /** The daemon's workspace (from `GET /health`), read once; a failed read is tried again next time. */
@@ -225,28 +194,6 @@ export class QualityPanel extends ReactWidget {
       },
     );
     return this.workspace;
-  }
-
-  private async listFrames(): Promise<void> {
-    const bridge = this.currentBridge();
-    const label = this.kernels.label;
-    if (!bridge) {
-      this.setFrames({ kind: 'no-kernel' });
-      return;
-    }
-    if (this.framesState.kind !== 'ready' || this.framesState.label !== label) this.setFrames({ kind: 'loading', label });
-    try {
-      const inventory = await bridge.inventory({ kinds: ['dataframe'] });
-      this.setFrames({ kind: 'ready', label, frames: inventory.variables.filter((variable) => variable.kind === 'dataframe') });
-    } catch (reason) {
-      this.setFrames({ kind: 'error', label, message: describeError(reason) });
-    }
-  }
-
-  private setFrames(state: FramesState): void {
-    if (JSON.stringify(state) === JSON.stringify(this.framesState)) return;
-    this.framesState = state;
-    this.framesSignal.emit(state);
   }
 }
 

@@ -4,7 +4,8 @@ import { INotebookTracker, NotebookActions, type Notebook, type NotebookPanel } 
 import type { Kernel } from '@jupyterlab/services';
 import { Signal, type ISignal } from '@lumino/signaling';
 import { qualityIcon } from './icon';
-import { QualityPanel, type FrameKernel } from './QualityPanel';
+import type { FrameKernel } from './kernelVariables';
+import { QualityPanel } from './QualityPanel';
 import { CommandIds, IOpsbookRuns } from './tokens';
 
 /**
