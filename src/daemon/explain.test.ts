@@ -91,6 +91,22 @@ describe('POST /explain on a real daemon', () => {
     expect(explanation.artifact).toBeUndefined();
   });
 
+  it('matches the columns by name to a model with one input per column', async () => {
+    writeFileSync(join(workspace, 'models', 'columns.onnx'), linearModelBytes(WEIGHTS, BIAS, NAMES));
+    const explanation = (await client.explainModel({ model: 'models/columns.onnx', data: { path: 'rows.csv' }, rows: '0:5', method: 'kernel' })) as Explanation;
+    expect(explanation.feature_names).toEqual(NAMES);
+    explanation.values.forEach((values, r) => {
+      const x = explanation.features[r] as number[];
+      const prediction = x.reduce((sum, xj, j) => sum + WEIGHTS[j] * xj, BIAS);
+      expect(explanation.base_values[r] + values.reduce((sum, v) => sum + v, 0)).toBeCloseTo(prediction, 5);
+    });
+    writeFileSync(join(workspace, 'short-columns.csv'), 'a,b,c,e\n1,2,3,4\n');
+    expect(await refusal(client.explainModel({ model: 'models/columns.onnx', data: { path: 'short-columns.csv' } }))).toMatchObject({
+      status: 400,
+      message: expect.stringContaining('"d"'),
+    });
+  });
+
   it('refuses bad input with 400 naming what is wrong', async () => {
     expect(await refusal(client.explainModel({ model: 'not-a-model.onnx', data: { path: 'rows.csv' } }))).toMatchObject({
       status: 400,

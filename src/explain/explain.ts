@@ -5,7 +5,7 @@ import type { Explanation, ExplainedModel, ExplainProgress } from '@opsbook/sche
 import { cancelled, describeSource, messageOf, numberOf, openSandbox, quoteIdent, throwIfCancelled, type ResolvedSource, type Sandbox } from '../quality';
 import { BadInputError, ConflictError } from '../store/errors';
 import { computeExplanation, notATree, type ComputeResult, type WorkerMessage, type WorkerRequest } from './compute';
-import { openModel } from './model-runner';
+import { modelInputs } from './model-runner';
 import { readOnnxFile } from './onnx-graph';
 import { inspectEnsemble } from './trees';
 
@@ -79,9 +79,10 @@ export async function explainModel(job: ExplainJob, hooks: ExplainHooks = {}): P
   const sandbox = await openSandbox({ tables, signal: hooks.signal, jobId: hooks.jobId, fields: { data: 'data', background: 'background' } });
   let loaded: Loaded;
   try {
-    const width = inspected.ensemble?.nFeatures ?? (await modelWidth(file.bytes, job.model.ref));
-    const names = job.featureNames ?? job.model.featureNames ?? undefined;
-    loaded = await loadRows(sandbox, job, names ?? undefined, width, method, seed);
+    // Read from the graph (no session here: the worker starts the one that runs).
+    const inputs = inspected.ensemble ? { featureCount: inspected.ensemble.nFeatures } : modelInputs(file.model, job.model.ref);
+    const names = job.featureNames ?? job.model.featureNames ?? inputs.columnNames;
+    loaded = await loadRows(sandbox, job, names ?? undefined, inputs.featureCount, method, seed);
   } finally {
     sandbox.close();
   }
@@ -242,16 +243,6 @@ async function matrix(sandbox: Sandbox, sql: string, width: number): Promise<Flo
     for (let j = 0; j < width; j++) out[r * width + j] = numberOf(row[j]) ?? NaN;
   });
   return out;
-}
-
-/** The width of a model's one 2-D input (or its count of per-column inputs); null when dynamic. */
-async function modelWidth(bytes: Uint8Array, source: string): Promise<number | null> {
-  const runner = await openModel(bytes, source);
-  try {
-    return runner.featureCount;
-  } finally {
-    await runner.release();
-  }
 }
 
 /**

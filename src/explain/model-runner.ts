@@ -205,6 +205,18 @@ function tensorOutputs(graph: onnx.IGraphProto, labels: Map<string, (string | nu
     });
 }
 
+/**
+ * What a model takes, read from its graph without starting a session: its feature count (null when
+ * its one input's width is dynamic) and, for a model with one input per column, their names.
+ * @throws BadInputError when no input fits (as {@link openModel} would)
+ */
+export function modelInputs(model: onnx.IModelProto, source: string): { featureCount: number | null; columnNames?: string[] } {
+  const inputs = usableInputs(model.graph as onnx.IGraphProto, source);
+  if (inputs.length > 1) return { featureCount: inputs.length, columnNames: inputs.map((i) => i.name) };
+  const width = inputs[0].shape[1];
+  return { featureCount: typeof width === 'number' ? width : null };
+}
+
 class OrtRunner implements ModelRunner {
   readonly inputNames: string[];
   readonly featureCount: number | null;
