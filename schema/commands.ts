@@ -12,8 +12,8 @@ export interface OptionSpec {
 export interface CommandSpec {
   summary: string;
   magicOnly?: boolean;
-  /** The last positional may be `variadic`: it takes one value or more. */
-  positionals: { name: string; help: string; variadic?: boolean }[];
+  /** The last positional may be `variadic`: it takes one value or more; an `optional` one may be left out (zero values). */
+  positionals: { name: string; help: string; variadic?: boolean; optional?: boolean }[];
   options: Record<string, OptionSpec>;
 }
 
