@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openapiDocument, SchemaValidator, type CheckSuite, type SchemaName } from '@opsbook/schema';
 import { startDaemon, type RunningDaemon } from '../daemon/daemon';
+import { BUILT_CLI } from '../cli/testing';
 import { linearModelBytes } from '../explain/testing';
 import { EventStreamParser } from './events';
 import { OpsbookApiError, OpsbookClient, type ApiRequestBody, type FetchLike, type OperationId } from './client';
@@ -79,7 +80,20 @@ const CALLS: { [Op in OperationId]: (client: OpsbookClient) => Promise<unknown> 
   cancelQualityJob: (client) => client.cancelQualityJob(JOB_ID),
   explainModel: (client) => client.explainModel({ model: LINEAR_MODEL, data: { path: NUMBERS_FILE }, rows: '0:2', record: false }),
   cancelExplainJob: (client) => client.cancelExplainJob(JOB_ID),
+  startEndpoint: (client) => client.startEndpoint(ENDPOINT),
+  listEndpoints: (client) => client.listEndpoints(),
+  getEndpoint: (client) => client.getEndpoint(MODEL),
+  stopEndpoint: (client) => client.stopEndpoint(MODEL),
+  getEndpointLogs: (client) => client.endpointLogs(MODEL, 50),
+  testEndpoint: async (client) => {
+    // Stopped by the call before (openapi.json's order): started again, unrecorded, for the test request.
+    if ((await unrecorded!.getEndpoint(MODEL)).status !== 'ready') await unrecorded!.startEndpoint(ENDPOINT);
+    return client.testEndpoint(MODEL, { model: 'linear', request: { inputs: [{ name: 'X', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }] } });
+  },
 };
+
+/** The endpoint the serving calls start: a real server (a child process of the daemon) on {@link LINEAR_MODEL}. */
+const ENDPOINT: ApiRequestBody<'startEndpoint'> = { name: 'client-model', models: [{ model: 'models/linear.onnx' }], workers: 1, request_log: false };
 
 /** A real ONNX model (Y = X·W + b) and a table of its four features that the explain call reads; written in `beforeAll`. */
 const LINEAR_MODEL = 'models/linear.onnx';
@@ -146,7 +160,7 @@ describe('OpsbookClient against a real daemon', () => {
     mkdirSync(join(workspace, 'models'));
     writeFileSync(join(workspace, LINEAR_MODEL), linearModelBytes([1, -2, 0.5, 3], 0.25));
     writeFileSync(join(workspace, NUMBERS_FILE), 'a,b,c,d\n1,2,3,4\n0,1,0,1\n5,5,5,5\n');
-    daemon = await startDaemon({ workspace, port: 0, runtimeDir: runtime, validateResponses: true });
+    daemon = await startDaemon({ workspace, port: 0, runtimeDir: runtime, validateResponses: true, cliEntry: BUILT_CLI });
     const recording: FetchLike = (request) => {
       const url = new URL(request.url);
       sent.push({ method: request.method, path: url.pathname, search: url.search });

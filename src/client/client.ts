@@ -270,6 +270,46 @@ export class OpsbookClient {
     return answer(this.api.DELETE('/explain/jobs/{job_id}', { params: { path: { job_id: jobId } } }));
   }
 
+  /**
+   * `startEndpoint`: starts an inference server (Open Inference Protocol V2) supervised by the daemon;
+   * answers once every model loaded or failed. A model that failed next to a good one is in the answer's
+   * models with its error. Status changes and traffic come as `event: serve`.
+   * @throws OpsbookApiError (400 bad input, or every model failed to load; 404 unknown registry model;
+   *   409 an endpoint of that name is running, or the port is taken; 503 device cuda without CUDA)
+   */
+  startEndpoint(body: ApiRequestBody<'startEndpoint'>): Promise<ApiResponse<'startEndpoint'>> {
+    return answer(this.api.POST('/serve', { body }));
+  }
+
+  /** `listEndpoints`: running and recently stopped endpoints, newest first. @throws OpsbookApiError */
+  listEndpoints(): Promise<ApiResponse<'listEndpoints'>> {
+    return answer(this.api.GET('/serve/endpoints'));
+  }
+
+  /** `getEndpoint`. @throws OpsbookApiError (404) when no endpoint has that name */
+  getEndpoint(name: string): Promise<ApiResponse<'getEndpoint'>> {
+    return answer(this.api.GET('/serve/endpoints/{name}', { params: { path: { name } } }));
+  }
+
+  /** `stopEndpoint`: the server drains and exits; answers the stopped endpoint. @throws OpsbookApiError (404) */
+  stopEndpoint(name: string): Promise<ApiResponse<'stopEndpoint'>> {
+    return answer(this.api.DELETE('/serve/endpoints/{name}', { params: { path: { name } } }));
+  }
+
+  /** `getEndpointLogs`: the server's last `tail` log lines (default 200), oldest first. @throws OpsbookApiError (404) */
+  endpointLogs(name: string, tail?: number): Promise<ApiResponse<'getEndpointLogs'>> {
+    return answer(this.api.GET('/serve/endpoints/{name}/logs', { params: { path: { name }, query: withoutEmpty({ tail }) } }));
+  }
+
+  /**
+   * `testEndpoint`: sends one inference request to the endpoint through the daemon; the server's
+   * status (a 4xx of the server too), latency and body come back as the answer.
+   * @throws OpsbookApiError (404 unknown endpoint; 409 when it is not running)
+   */
+  testEndpoint(name: string, body: ApiRequestBody<'testEndpoint'>): Promise<ApiResponse<'testEndpoint'>> {
+    return answer(this.api.POST('/serve/endpoints/{name}/infer', { params: { path: { name } }, body }));
+  }
+
   /** `listModels`: registered models with versions and aliases. @throws OpsbookApiError */
   listModels(): Promise<ApiResponse<'listModels'>> {
     return answer(this.api.GET('/models'));

@@ -14,6 +14,7 @@ import { discoveryPath, readDiscovery, removeDiscovery, runtimeDir, writeDiscove
 import { EventHub } from './events';
 import { apiHandlers } from './handlers';
 import { ExplainJobs } from './explain-jobs';
+import { cliEntryPath, EndpointSupervisor } from './serve-endpoints';
 import { QualityJobs, refusingRecorder, storeRecorder } from './quality-jobs';
 import { withTrackingBackend } from './tracking-backend';
 import { Router, type OpenApiDocument } from './router';
@@ -35,6 +36,11 @@ export interface DaemonOptions {
   maxArtifactBytes?: number;
   /** Where the daemon reports unexpected failures; defaults to stderr. */
   log?: (line: string) => void;
+  /**
+   * The script that runs the `opsbook` CLI, which the daemon runs as `serve --foreground` for each
+   * endpoint it supervises. Default: the CLI that started this process (tests name the built one).
+   */
+  cliEntry?: string;
 }
 
 /** A daemon running in this process. */
@@ -80,6 +86,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const recorder = tracking.backend === 'mlflow' ? refusingRecorder() : storeRecorder(runs, artifacts);
   const quality = new QualityJobs(workspace, recorder, (progress) => events.quality(progress));
   const explain = new ExplainJobs(workspace, registry, artifacts, (progress) => events.explain(progress));
+  const serving = new EndpointSupervisor(workspace, registry, artifacts, (event) => events.serve(event), {
+    cliEntry: () => options.cliEntry ?? cliEntryPath(),
+    log: options.log,
+  });
   let supervisor: RunSupervisor;
   try {
     supervisor = new RunSupervisor(runs, { timeoutMs: options.heartbeatTimeoutMs, log: options.log });
@@ -95,7 +105,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     handlers: withTrackingBackend(tracking, apiHandlers(runs, supervisor, () => {
       if (!listening.info) throw new Error('the daemon is not listening yet');
       return listening.info;
-    }, { artifacts, registry }, new SettingsStore(store), events, quality, explain)),
+    }, { artifacts, registry }, new SettingsStore(store), events, quality, explain, serving)),
     token,
     port: () => (server.address() as AddressInfo | null)?.port ?? -1,
     validateResponses: options.validateResponses,
@@ -150,6 +160,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         // Quality jobs in flight are cancelled (their requests answer 409), so none holds the stop up.
         quality.close();
         explain.close();
+        // Endpoints drain and stop (recorded against their runs) while the store is still open.
+        const endpointsStopped = serving.close();
         // Event streams never end on their own: end them, or the server would wait out its grace.
         const streamsEnded = events.close();
         await new Promise<void>((resolve) => {
@@ -162,6 +174,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
           server.closeIdleConnections();
         });
         await streamsEnded;
+        await endpointsStopped;
         await supervisor.stop();
         await store.close();
       })();

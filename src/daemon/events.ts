@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { ExplainProgress, MetricsEvent, QualityProgress, Run } from '@opsbook/schema';
+import type { ExplainProgress, MetricsEvent, QualityProgress, Run, ServeEvent } from '@opsbook/schema';
 import type { RunChange, RunStore } from '../tracking/run-store';
 
 /** How often a comment goes down an idle stream, so proxies and clients see it is alive. */
@@ -34,7 +34,7 @@ export class EventStreamAnswer {
  * ({run_id, keys, last_step, count}, batches of one run folded into one event per
  * {@link METRICS_EVENT_MS}), each with an increasing `id:`, and a `: keep-alive` comment every
  * {@link KEEP_ALIVE_MS}. Quality jobs that named a job_id report their progress through
- * {@link quality} (`event: quality`), explanation jobs through {@link explain} (`event: explain`). With no stream open it reads nothing and folds nothing.
+ * {@link quality} (`event: quality`), explanation jobs through {@link explain} (`event: explain`), supervised inference servers through {@link serve} (`event: serve`). With no stream open it reads nothing and folds nothing.
  */
 export class EventHub {
   private readonly clients = new Set<ServerResponse>();
@@ -137,6 +137,12 @@ export class EventHub {
     this.send('explain', progress);
   }
 
+  /** Sends `event: serve` (an endpoint's status change, or a second of its traffic) to every open stream. */
+  serve(event: ServeEvent): void {
+    if (this.clients.size === 0 || this.closed) return;
+    this.send('serve', event);
+  }
+
   private changed(change: RunChange): void {
     if (this.clients.size === 0) return;
     if (change.kind === 'run') {
@@ -181,7 +187,10 @@ export class EventHub {
     }
   }
 
-  private send(event: 'run' | 'metrics' | 'quality' | 'explain', data: Run | MetricsEvent | QualityProgress | ExplainProgress): void {
+  private send(
+    event: 'run' | 'metrics' | 'quality' | 'explain' | 'serve',
+    data: Run | MetricsEvent | QualityProgress | ExplainProgress | ServeEvent,
+  ): void {
     this.broadcast(`id: ${this.nextId++}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   }
 

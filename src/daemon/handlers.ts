@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { CheckRequest, CompareRequest, DaemonInfo, DriftRequest, ExplainRequest, ProfileRequest, SuggestRequest, Heartbeat, WorkspaceSettingPut, MetricsBatch, ModelAliasSet, ModelVersionCreate, ParamsBatch, RunCreate, RunUpdate } from '@opsbook/schema';
+import type { CheckRequest, CompareRequest, DaemonInfo, DriftRequest, EndpointTestRequest, ExplainRequest, ProfileRequest, ServeConfig, SuggestRequest, Heartbeat, WorkspaceSettingPut, MetricsBatch, ModelAliasSet, ModelVersionCreate, ParamsBatch, RunCreate, RunUpdate } from '@opsbook/schema';
 import { Readable } from 'node:stream';
 import type { RunFilter, RunStore, RunStatus } from '../tracking/run-store';
 import type { RunSupervisor } from '../tracking/run-supervisor';
@@ -12,6 +12,7 @@ import { contentHeadersFor, type ArtifactKind, type ArtifactStore } from '../tra
 import type { ModelRegistry } from '../tracking/registry';
 import type { ExplainJobs } from './explain-jobs';
 import type { QualityJobs } from './quality-jobs';
+import type { EndpointSupervisor } from './serve-endpoints';
 import { RawAnswer } from './raw';
 
 /** What a handler gets: validated parameters (path + query) and the validated body. */
@@ -72,6 +73,21 @@ export function qualityHandlers(quality: QualityJobs): Record<(typeof QUALITY_OP
   };
 }
 
+/** The serving operations: inference servers the daemon starts and supervises as child processes. */
+export const SERVE_OPERATIONS = ['startEndpoint', 'listEndpoints', 'getEndpoint', 'stopEndpoint', 'getEndpointLogs', 'testEndpoint'] as const;
+
+/** The handlers of {@link SERVE_OPERATIONS}, served by `serving`. */
+export function serveHandlers(serving: EndpointSupervisor): Record<(typeof SERVE_OPERATIONS)[number], Handler> {
+  return {
+    startEndpoint: ({ body }) => serving.start(body as ServeConfig),
+    listEndpoints: () => Promise.resolve(serving.list()),
+    getEndpoint: ({ params }) => Promise.resolve(serving.get(params.name as string)),
+    stopEndpoint: ({ params }) => serving.stop(params.name as string),
+    getEndpointLogs: ({ params }) => Promise.resolve(serving.logs(params.name as string, params.tail as number | undefined)),
+    testEndpoint: ({ params, body }) => serving.test(params.name as string, body as EndpointTestRequest),
+  };
+}
+
 /** The query of `listRuns` from its validated parameters. */
 function runListQuery(params: Record<string, unknown>): RunFilter {
   return {
@@ -106,6 +122,7 @@ export function apiHandlers(
   events: EventHub,
   quality: QualityJobs,
   explain: ExplainJobs,
+  serving: EndpointSupervisor,
 ): Record<string, Handler> {
   const { artifacts, registry } = models;
   return {
@@ -152,5 +169,6 @@ export function apiHandlers(
     ...qualityHandlers(quality),
     explainModel: ({ body }) => explain.explain(body as ExplainRequest),
     cancelExplainJob: ({ params }) => Promise.resolve(explain.cancel(params.job_id as string)),
+    ...serveHandlers(serving),
   };
 }
