@@ -6,8 +6,10 @@
 // the libduckdb.so beside it) and onnxruntime-node (its binding and libonnxruntime.so). A bundle cannot
 // hold native code, so `make dist` copies this platform's binding package, and onnxruntime-node with
 // only this platform's binaries, to `node_modules/` next to the bundle, where Node's resolution from
-// the bundle finds them. The explanation worker thread is a second entry, `explain-worker.cjs`
-// (src/explain/explain.ts starts it from beside the bundle).
+// the bundle finds them. The worker threads are entries of their own, started from beside the bundle:
+// `explain-worker.cjs` (src/explain/explain.ts), `serve-worker.cjs` (the serving pool's onnxruntime
+// threads, src/serving/pool.ts) and `request-log-worker.cjs` (the serving request log's Parquet writer,
+// src/serving/request-log.ts).
 const path = require('node:path');
 const webpack = require('webpack');
 
@@ -20,6 +22,8 @@ module.exports = {
   entry: {
     opsbook: path.resolve(__dirname, 'dist', 'cli', 'main.js'),
     'explain-worker': path.resolve(__dirname, 'dist', 'explain', 'worker.js'),
+    'serve-worker': path.resolve(__dirname, 'dist', 'serving', 'worker.js'),
+    'request-log-worker': path.resolve(__dirname, 'dist', 'serving', 'request-log-worker.js'),
   },
   output: {
     path: STAGE,

@@ -1,0 +1,82 @@
+/**
+ * A serving worker thread: one onnxruntime session of every model, each on one intra-op thread (the
+ * pool runs one worker per core, so every core works without threads fighting over them). Runs one
+ * batch at a time as the pool sends them; input buffers arrive transferred and output buffers go back
+ * transferred, so no tensor is copied between threads.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import * as ort from 'onnxruntime-node';
+import { signatureOfSession } from './model-meta';
+import type { FromWorker, ToWorker, WireTensor, WorkerInit } from './pool';
+
+const init = workerData as WorkerInit;
+const port = parentPort;
+if (!port) throw new Error('src/serving/worker.ts runs as a worker thread');
+
+const sessions: (ort.InferenceSession | null)[] = init.models.map(() => null);
+// One run option object for every run: nothing is allocated per request but the feeds.
+const RUN_OPTIONS: ort.InferenceSession.RunOptions = {};
+
+function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
+  port!.postMessage(message, transfer);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function load(): Promise<void> {
+  const options: ort.InferenceSession.SessionOptions = {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    executionProviders: init.device === 'cuda' ? ['cuda'] : ['cpu'],
+  };
+  // One model after the other: a worker's loading competes with the other workers' for the cores.
+  for (let model = 0; model < init.models.length; model++) {
+    try {
+      const session = await ort.InferenceSession.create(init.models[model], options);
+      const signature = signatureOfSession(session);
+      sessions[model] = session;
+      post({ t: 'loaded', model, ok: true, ...signature });
+    } catch (error) {
+      post({ t: 'loaded', model, ok: false, error: messageOf(error) });
+    }
+  }
+}
+
+async function run(message: Extract<ToWorker, { t: 'run' }>): Promise<void> {
+  const session = sessions[message.model];
+  if (!session) {
+    post({ t: 'failed', id: message.id, error: 'the model is not loaded in this worker' });
+    return;
+  }
+  try {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const input of message.inputs) feeds[input.name] = new ort.Tensor(input.type, input.data as never, input.dims);
+    const results = await session.run(feeds, message.outputs, RUN_OPTIONS);
+    const outputs: WireTensor[] = [];
+    const transfer: ArrayBuffer[] = [];
+    for (const name of message.outputs) {
+      const tensor = results[name];
+      const data = tensor.data as WireTensor['data'];
+      outputs.push({ name, type: tensor.type, dims: [...tensor.dims], data });
+      if (!Array.isArray(data) && exclusiveBuffer(data) && !transfer.includes(data.buffer as ArrayBuffer)) transfer.push(data.buffer as ArrayBuffer);
+    }
+    post({ t: 'done', id: message.id, outputs }, transfer);
+  } catch (error) {
+    post({ t: 'failed', id: message.id, error: messageOf(error) });
+  }
+}
+
+/** A typed array that is its whole ArrayBuffer can be handed over; a view into a larger one is copied. */
+function exclusiveBuffer(data: ArrayBufferView): boolean {
+  return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && !(data.buffer instanceof SharedArrayBuffer);
+}
+
+port.on('message', (message: ToWorker) => {
+  if (message.t === 'run') void run(message);
+});
+
+void load();
