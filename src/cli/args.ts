@@ -9,7 +9,7 @@ export interface ParsedCommand {
   spec: CommandSpec;
   values: Record<string, string | number | boolean | string[] | undefined>;
   positionals: Record<string, string>;
-  /** Every value of a `variadic` positional (its first is also in `positionals`). */
+  /** Every value of a `variadic` positional (its first is also in `positionals`); empty for an `optional` one left out. */
   lists: Record<string, string[]>;
   help: boolean;
 }
@@ -88,6 +88,11 @@ export function parseCommand(argv: readonly string[]): ParsedCommand | null {
     }
     spec.positionals.forEach((positional, i) => {
       const value = parsed.positionals[i];
+      if (value === undefined && positional.optional) {
+        // Left out: the command decides whether something else (an option) stands in for it.
+        if (positional.variadic) lists[positional.name] = [];
+        return;
+      }
       if (value === undefined) throw new UsageError(`"${command}" needs ${positional.name.toUpperCase()}: ${positional.help}`);
       positionals[positional.name] = value;
       if (positional.variadic) lists[positional.name] = parsed.positionals.slice(i);
@@ -107,7 +112,12 @@ function describeParseError(command: string, error: unknown): string {
 
 /** Usage of one command, from the table. */
 export function commandUsage(command: string, spec: CommandSpec): string {
-  const positionals = spec.positionals.map((p) => ` ${p.name.toUpperCase()}${p.variadic ? ' ...' : ''}`).join('');
+  const positionals = spec.positionals
+    .map((p) => {
+      const shown = `${p.name.toUpperCase()}${p.variadic ? ' ...' : ''}`;
+      return ` ${p.optional ? `[${shown}]` : shown}`;
+    })
+    .join('');
   const rows: [string, string][] = spec.positionals.map((p) => [p.name.toUpperCase(), p.help]);
   const optionRows: [string, string][] = Object.entries(spec.options).map(([name, option]) => {
     const short = option.short ? `-${option.short}, ` : '    ';

@@ -10,6 +10,7 @@ import { mlflowCommand } from './mlflow-command';
 import { modelsCommand } from './models-command';
 import { qualityCommand } from './quality-command';
 import { explainCommand } from './explain-command';
+import { endpointsCommand, gpuCommand, serveCommand } from './serve-command';
 import { runsCommand, type CliOutput } from './runs-command';
 
 const processOutput: CliOutput = {
@@ -61,6 +62,15 @@ export async function runCli(argv: readonly string[], out: CliOutput = processOu
         return await qualityCommand(parsed, out);
       case 'explain':
         return await explainCommand(parsed, out);
+      case 'serve':
+        return await serveCommand(parsed, out);
+      case 'endpoints list':
+      case 'endpoints show':
+      case 'endpoints stop':
+      case 'endpoints logs':
+        return await endpointsCommand(parsed, out);
+      case 'gpu setup':
+        return await gpuCommand(parsed, out);
       case 'runs import-mlflow':
       case 'runs export-mlflow':
         return await mlflowCommand(parsed, out);

@@ -1,4 +1,4 @@
-import type { ExplainProgress, MetricsEvent, QualityProgress, Run } from '@opsbook/schema';
+import type { ExplainProgress, MetricsEvent, QualityProgress, Run, ServeEvent } from '@opsbook/schema';
 
 /** An event of the daemon's live stream (`GET /events`) about runs, its data typed by `event.schema.json`. */
 export type LiveEvent = { type: 'run'; id: string; data: Run } | { type: 'metrics'; id: string; data: MetricsEvent };
@@ -15,6 +15,13 @@ export interface ExplainEvent {
   type: 'explain';
   id: string;
   data: ExplainProgress;
+}
+
+/** `event: serve` of the live stream: an endpoint's status changed, or a second of its traffic passed. */
+export interface EndpointEvent {
+  type: 'serve';
+  id: string;
+  data: ServeEvent;
 }
 
 /** The stream ended without an error (the daemon stopped, a proxy closed it); it is opened again. */
@@ -108,6 +115,8 @@ export interface FollowEventsOptions {
   onQuality?(event: QualityEvent): void;
   /** Progress of explanation jobs (`event: explain`); without it those events are skipped. */
   onExplain?(event: ExplainEvent): void;
+  /** Endpoints' status changes and traffic (`event: serve`); without it those events are skipped. */
+  onServe?(event: EndpointEvent): void;
   /**
    * The stream is open (again). Events sent while it was closed are lost, so a view reads what it
    * shows afresh here (the first time too, to close the gap between its first read and the stream).
@@ -198,7 +207,8 @@ function deliver(message: ServerSentEvent, options: FollowEventsOptions): void {
     message.event === 'run' ||
     message.event === 'metrics' ||
     (message.event === 'quality' && options.onQuality !== undefined) ||
-    (message.event === 'explain' && options.onExplain !== undefined);
+    (message.event === 'explain' && options.onExplain !== undefined) ||
+    (message.event === 'serve' && options.onServe !== undefined);
   if (!wanted) return;
   let data: unknown;
   try {
@@ -210,6 +220,7 @@ function deliver(message: ServerSentEvent, options: FollowEventsOptions): void {
   try {
     if (message.event === 'quality') options.onQuality?.({ type: 'quality', id: message.lastEventId, data: data as QualityProgress });
     else if (message.event === 'explain') options.onExplain?.({ type: 'explain', id: message.lastEventId, data: data as ExplainProgress });
+    else if (message.event === 'serve') options.onServe?.({ type: 'serve', id: message.lastEventId, data: data as ServeEvent });
     else options.onEvent({ type: message.event, id: message.lastEventId, data } as LiveEvent);
   } catch (error) {
     // A listener's failure must not end the stream for the listeners of later events.
