@@ -107,13 +107,18 @@ test-wheel: $(STAMPS)/venv
 bench: build bench-setup
 	node bench/run.mjs
 
-# The peer of bench/quality.mjs, Great Expectations 1.x with its pandas engine, in a venv of its own
-# (.venv-bench) so that its pins never meet .venv's. Installs only when it does not import.
+# The peers of the benches, in a venv of their own (.venv-bench) so that their pins never meet .venv's:
+# Great Expectations 1.x with its pandas engine (bench/quality.mjs), and FastAPI on uvicorn[standard]
+# (uvloop, httptools) with onnxruntime and orjson (bench/serving.mjs). Installs only what does not import.
 .PHONY: bench-setup
 bench-setup:
 	@if ! .venv-bench/bin/python -c 'import great_expectations, pandas, pyarrow' 2>/dev/null; then \
 	  echo "bench-setup: installing Great Expectations into .venv-bench"; \
 	  $(PYTHON) -m venv .venv-bench && .venv-bench/bin/pip install -q 'great_expectations>=1,<2' pandas pyarrow; \
+	fi
+	@if ! .venv-bench/bin/python -c 'import fastapi, uvicorn, uvloop, httptools, onnxruntime, orjson' 2>/dev/null; then \
+	  echo "bench-setup: installing FastAPI, uvicorn[standard] and onnxruntime into .venv-bench"; \
+	  .venv-bench/bin/pip install -q fastapi 'uvicorn[standard]' 'onnxruntime==1.32.0' orjson; \
 	fi
 
 # The README's images: the Galata test that takes them (tagged @screenshots) writes them to its output

@@ -16,15 +16,16 @@ export class DaemonStartError extends Error {
   }
 }
 
-let cliEntry: string | undefined;
+let cliEntry_: string | undefined;
 
 /** Records the script that runs the `opsbook` CLI (its `main`), so a daemon is started with the same code. */
 export function setCliEntry(path: string): void {
-  cliEntry = path;
+  cliEntry_ = path;
 }
 
-function entry(): string {
-  return process.env.OPSBOOK_CLI || cliEntry || join(__dirname, '..', 'cli', 'main.js');
+/** The CLI script this process starts daemons and inference servers with. */
+export function cliEntry(): string {
+  return process.env.OPSBOOK_CLI || cliEntry_ || join(__dirname, '..', 'cli', 'main.js');
 }
 
 function startTimeoutMs(): number {
@@ -46,7 +47,7 @@ export async function ensureDaemon(workspace: string, runtimeDir?: string): Prom
   const env = runtimeDir === undefined ? process.env : { ...process.env, JUPYTER_RUNTIME_DIR: runtimeDir };
   const exited: { code: number | null } = { code: null };
   try {
-    const child = spawn(process.execPath, [entry(), 'daemon', '--workspace', workspace], {
+    const child = spawn(process.execPath, [cliEntry(), 'daemon', '--workspace', workspace], {
       cwd: workspace,
       detached: true,
       env,
