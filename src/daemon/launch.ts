@@ -16,16 +16,16 @@ export class DaemonStartError extends Error {
   }
 }
 
-let cliEntry_: string | undefined;
+let registeredEntry: string | undefined;
 
 /** Records the script that runs the `opsbook` CLI (its `main`), so a daemon is started with the same code. */
 export function setCliEntry(path: string): void {
-  cliEntry_ = path;
+  registeredEntry = path;
 }
 
 /** The CLI script this process starts daemons and inference servers with. */
 export function cliEntry(): string {
-  return process.env.OPSBOOK_CLI || cliEntry_ || join(__dirname, '..', 'cli', 'main.js');
+  return process.env.OPSBOOK_CLI || registeredEntry || join(__dirname, '..', 'cli', 'main.js');
 }
 
 function startTimeoutMs(): number {
