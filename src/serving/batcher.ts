@@ -193,6 +193,8 @@ export class Batcher {
       this.timerAt = Infinity;
       this.pump();
     }, Math.max(1, Math.floor(remaining - 0.5)));
+    // Requests waiting keep their own handles open (the server's sockets); a hold alone does not.
+    this.timer.unref();
   }
 
   private take(queue: ModelQueue): Pending[] {
