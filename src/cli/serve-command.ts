@@ -2,6 +2,8 @@ import { statSync } from 'node:fs';
 import { basename, dirname, extname, resolve } from 'node:path';
 import { SchemaError, type Endpoint, type EndpointList, type EndpointLogs, type SchemaValidator, type ServeConfig, type ServedModelSpec } from '@opsbook/schema';
 import type { OpsbookClient } from '../client/client';
+import type * as Config from '../serving/config';
+import type * as Foreground from '../serving/foreground';
 import type * as Gpu from '../serving/gpu';
 import { findDaemon } from '../daemon/daemon';
 import { BadInputError, NotFoundError } from '../store/errors';
@@ -14,19 +16,12 @@ import type { CliOutput } from './runs-command';
 import { cliValidator } from './validator';
 import { workspaceOf } from './workspace';
 
-/** What the serving capability gives the CLI; loaded on use, as it brings onnxruntime-node. */
-interface ServingModules {
-  runForeground(config: ServeConfig): Promise<number>;
-  readServeConfig(path: string): ServeConfig;
-  gpuSetup: typeof Gpu.gpuSetup;
-}
-
 /* eslint-disable @typescript-eslint/no-require-imports -- plain requires on use: webpack bundles them, and a
    command that does not serve in this process never loads onnxruntime-node. */
-const serving: { [K in keyof ServingModules]: () => ServingModules[K] } = {
-  runForeground: () => (require('../serving/foreground') as Pick<ServingModules, 'runForeground'>).runForeground,
-  readServeConfig: () => (require('../serving/config') as Pick<ServingModules, 'readServeConfig'>).readServeConfig,
-  gpuSetup: () => (require('../serving/gpu') as Pick<ServingModules, 'gpuSetup'>).gpuSetup,
+const serving = {
+  foreground: () => require('../serving/foreground') as typeof Foreground,
+  config: () => require('../serving/config') as typeof Config,
+  gpu: () => require('../serving/gpu') as typeof Gpu,
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -48,7 +43,7 @@ export async function serveCommand(parsed: ParsedCommand, out: CliOutput): Promi
   const config = serveConfigOf(parsed, cwd);
   if (parsed.values.foreground === true) {
     const resolved = await resolveForForeground(config, workspace);
-    return serving.runForeground()(resolved);
+    return serving.foreground().runForeground(resolved);
   }
   const client = await connectDaemon(workspace);
   let endpoint: Endpoint;
@@ -70,7 +65,10 @@ export function serveConfigOf(parsed: ParsedCommand, cwd: string): ServeConfig {
   const configPath = values.config as string | undefined;
   const base: Partial<ServeConfig> = configPath === undefined ? {} : { ...readConfigFile(resolve(cwd, configPath)) };
   const named = [...(parsed.lists.model ?? []), ...((values.model as string[] | undefined) ?? [])].map((given) => modelSpec(given, cwd));
-  const models: ServedModelSpec[] = named.length > 0 ? named : (base.models ?? []).map((spec) => ({ ...spec, model: localPath(spec.model, configPath ? dirname(resolve(cwd, configPath)) : cwd) }));
+  const configDir = configPath === undefined ? cwd : dirname(resolve(cwd, configPath));
+  // A model whose file is given (the daemon's config of a server it starts) is taken as it is; paths in a file are taken from its folder.
+  const fromFile = (base.models ?? []).map((spec) => (spec.path !== undefined ? { ...spec, path: resolve(configDir, spec.path) } : { ...spec, model: localPath(spec.model, configDir) }));
+  const models: ServedModelSpec[] = named.length > 0 ? named : fromFile;
   if (models.length === 0) throw new UsageError('serve needs a MODEL (NAME, NAME:VERSION, NAME@ALIAS or an .onnx file), --model, or --config FILE');
   const name = values.name as string | undefined;
   const version = values.version as string | undefined;
@@ -155,11 +153,14 @@ function localPath(ref: string, from: string): string {
   return path;
 }
 
+/** @throws BadInputError (exit 2) naming the field of a file that is not a ServeConfig, or `config` for one that cannot be read. */
 function readConfigFile(path: string): ServeConfig {
+  const { readServeConfig, ConfigError } = serving.config();
   try {
-    return serving.readServeConfig()(path);
+    return readServeConfig(path);
   } catch (error) {
     if (error instanceof SchemaError) throw new BadInputError(`config${error.issue.field}`, error.issue.value, `--config ${path}: ${error.issue.message}`);
+    if (error instanceof ConfigError) throw new BadInputError('config', path, error.message);
     throw error;
   }
 }
@@ -172,6 +173,10 @@ async function resolveForForeground(config: ServeConfig, workspace: string): Pro
   let client: OpsbookClient | undefined;
   const models: ServedModelSpec[] = [];
   for (const spec of config.models) {
+    if (spec.path !== undefined) {
+      models.push(spec);
+      continue;
+    }
     if (parseModelRef(spec.model).kind === 'path') {
       models.push({ ...spec, path: spec.model, name: spec.name ?? basename(spec.model, extname(spec.model)), version: spec.version ?? '1' });
       continue;
@@ -239,7 +244,7 @@ export async function endpointsCommand(parsed: ParsedCommand, out: CliOutput): P
 export async function gpuCommand(parsed: ParsedCommand, out: CliOutput): Promise<number> {
   let status: Awaited<ReturnType<typeof Gpu.gpuSetup>>;
   try {
-    status = await serving.gpuSetup()({ check: parsed.values.check === true, log: (fields) => out.stderr(`${fields.msg}\n`) });
+    status = await serving.gpu().gpuSetup({ check: parsed.values.check === true, log: (fields) => out.stderr(`${fields.msg}\n`) });
   } catch (error) {
     // pip missing or refused, no network, a wheel without the libraries: the machine's problem.
     throw new EnvironmentError(`gpu setup failed: ${error instanceof Error ? error.message : String(error)}`);
