@@ -56,3 +56,4 @@ export { ArtifactsList, BlobImage, formatBytes, parseCsv, previewKind, type Arti
 export { ModelsList, type ModelsListProps } from './ModelsList';
 export * from './quality';
 export * from './explain';
+export * from './serve';

@@ -1,6 +1,6 @@
 """Opsbook in the kernel.
 
-``%load_ext opsbook`` gives ``%%track``, ``%check``/``%%check``, ``%drift``, ``%explain`` and ``%opsbook``; the
+``%load_ext opsbook`` gives ``%%track``, ``%check``/``%%check``, ``%drift``, ``%explain``, ``%serve`` and ``%opsbook``; the
 functions below record runs in the workspace's core daemon without ever making the kernel wait for it::
 
     with opsbook.run("baseline", "rf-100") as run:
@@ -9,7 +9,8 @@ functions below record runs in the workspace's core daemon without ever making t
 
 ``opsbook.check(df, suite="orders.yaml")``, ``opsbook.profile(df)`` and ``opsbook.drift(a, b)`` run
 data-quality checks on a frame or a file in that daemon; ``opsbook.explain(model, X)`` explains a
-model's output (TreeSHAP, KernelSHAP or LIME) there.
+model's output (TreeSHAP, KernelSHAP or LIME) there; ``opsbook.serve(model)`` serves it over the
+Open Inference Protocol (V2) from a server that daemon supervises.
 
 Importing this package stays light: IPython, jupyter_server, pandas and friends are imported
 only by the modules that need them.
@@ -25,6 +26,7 @@ from ._autolog import autolog
 from ._explain import Explanation, ExplainError, explain
 from ._optuna import optuna_callback
 from ._quality import QualityError, check, drift, profile
+from ._serve import Endpoint, ServeError, endpoints, serve, stop_endpoint
 from ._tracking import (
     Run,
     active_run,
@@ -63,6 +65,11 @@ __all__ = [
     "explain",
     "Explanation",
     "ExplainError",
+    "serve",
+    "stop_endpoint",
+    "endpoints",
+    "Endpoint",
+    "ServeError",
     "run",
     "start_run",
     "load_ipython_extension",

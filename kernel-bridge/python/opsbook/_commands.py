@@ -44,9 +44,20 @@ def build_parser(command: str, prog: Optional[str] = None) -> argparse.ArgumentP
     """
     spec = command_table()[command]
     parser = _Parser(prog=prog or f"%opsbook {command}", description=spec.get("summary"), add_help=True)
+    option_dests = {name.replace("-", "_") for name in spec.get("options", {})}
     for positional in spec.get("positionals", []):
-        nargs = "+" if positional.get("variadic") else None
-        parser.add_argument(positional["name"], help=positional.get("help"), nargs=nargs)
+        variadic, optional = bool(positional.get("variadic")), bool(positional.get("optional"))
+        nargs = ("*" if optional else "+") if variadic else ("?" if optional else None)
+        name = positional["name"]
+        # A positional named like an option (serve's MODEL... and --model) keeps its own list: the
+        # plural ("models"), so neither overwrites the other.
+        dest = f"{name}s" if name in option_dests else name
+        kwargs: Dict[str, Any] = {"help": positional.get("help"), "nargs": nargs}
+        if dest != name:
+            kwargs["metavar"] = name
+        if optional:
+            kwargs["default"] = [] if variadic else None
+        parser.add_argument(dest, **kwargs)
     for name, option in spec.get("options", {}).items():
         flags = [f"--{name}"]
         if option.get("short"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import io
+import json
 import math
 import re
 import warnings
@@ -19,7 +20,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from . import _artifacts, _fingerprint
 
-__all__ = ["log_model", "ParityError", "export_onnx", "PARITY_TOLERANCE", "SUPPORTED"]
+__all__ = ["log_model", "ParityError", "export_onnx", "sample_request", "PARITY_TOLERANCE", "SUPPORTED"]
 
 #: Largest absolute difference between kernel and onnxruntime predictions that passes.
 PARITY_TOLERANCE = 1e-4
@@ -271,6 +272,46 @@ def signature_of(onnx_bytes: bytes, names: Optional[List[str]], dtypes: Optional
     }
 
 
+#: numpy dtype kinds+sizes → the V2 protocol's datatype names (inference.schema.json#/$defs/Datatype).
+_V2_DATATYPES = {
+    "f2": "FP16", "f4": "FP32", "f8": "FP64",
+    "i1": "INT8", "i2": "INT16", "i4": "INT32", "i8": "INT64",
+    "u1": "UINT8", "u2": "UINT16", "u4": "UINT32", "u8": "UINT64",
+    "b1": "BOOL",
+}
+
+
+def _v2_value(value: Any) -> Any:
+    """One element as JSON carries it: NaN and the infinities as the strings the V2 server takes."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    return value
+
+
+def sample_request(feeds: Dict[str, Any]) -> Dict[str, Any]:
+    """The V2 InferenceRequest (inference.schema.json) of the first row of the onnxruntime feeds the
+    parity check ran: one input per feed, shape ``[1, …]``, data flat and row-major. The sidebar's
+    test form and ``%serve`` start from it, so a first request is one the model is known to answer.
+    """
+    import numpy as np
+
+    inputs = []
+    for name, feed in feeds.items():
+        array = np.asarray(feed)
+        first = array[:1] if array.ndim >= 1 else array.reshape(1)
+        key = f"{first.dtype.kind}{first.dtype.itemsize}"
+        if first.dtype.kind in ("U", "S", "O"):
+            datatype = "BYTES"
+            data = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in first.ravel().tolist()]
+        else:
+            datatype = _V2_DATATYPES.get(key)
+            if datatype is None:
+                raise TypeError(f"log_model: input {name!r} has dtype {first.dtype}, which the V2 protocol has no name for")
+            data = [_v2_value(v) for v in first.ravel().tolist()]
+        inputs.append({"name": str(name), "datatype": datatype, "shape": [int(d) for d in first.shape], "data": data})
+    return {"inputs": inputs}
+
+
 def parity_svg(expected: Any, got: Any, max_abs_diff: float, method: str) -> bytes:
     """A scatter of kernel vs onnxruntime values (at most 2000 points) with the diagonal, as SVG."""
     import numpy as np
@@ -352,6 +393,8 @@ def log_model(
     with _artifacts.run_for(run) as run_id:
         _artifacts.upload(run_id, f"{stem}.onnx", onnx_bytes, kind="model", media_type="application/octet-stream")
         _artifacts.upload(run_id, f"{stem}.parity.svg", parity_svg(expected, got, max_abs_diff, method), kind="figure", media_type="image/svg+xml")
+        # The first sample row as a V2 request: what an endpoint serving this version offers to test with.
+        _artifacts.upload(run_id, f"{stem}.sample.json", json.dumps(sample_request(feeds)).encode("utf-8"), kind="file", media_type="application/json")
         body: Dict[str, Any] = {
             "run_id": run_id,
             "artifact": f"{stem}.onnx",

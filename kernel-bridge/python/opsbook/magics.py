@@ -1,6 +1,6 @@
 """``%load_ext opsbook``: the ``%%track`` cell magic, the ``%opsbook`` / ``%%opsbook`` command magic,
-the data-quality magics ``%check``, ``%%check`` (the suite as the cell body) and ``%drift``, and
-``%explain`` (model explanations).
+the data-quality magics ``%check``, ``%%check`` (the suite as the cell body) and ``%drift``,
+``%explain`` (model explanations) and ``%serve`` (endpoints, :mod:`opsbook._serve`).
 
 Options are parsed with the CLI's own option table (``commands.json``), so a magic is the CLI
 with kernel variables as arguments.
@@ -24,7 +24,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 from IPython.display import display
 
-from . import _cli, _client, _commands, _display, _handoff, _quality, _tracking
+from . import _cli, _client, _commands, _display, _handoff, _quality, _serve, _tracking
 
 TRACK_FLUSH_TIMEOUT_S = 5.0
 OUTAGE_FLUSH_TIMEOUT_S = 0.5
@@ -229,6 +229,12 @@ class OpsbookMagics(Magics):
         if command == "explain":
             self._explain(rest, "%opsbook explain")
             return None
+        if command == "serve":
+            _serve.magic_serve(self, rest, "%opsbook serve")
+            return None
+        if command in ("endpoints list", "endpoints show", "endpoints stop", "endpoints logs"):
+            _serve.magic_endpoints(self, command, rest)
+            return None
         raise UsageError(f"%opsbook {command} is not available in the notebook yet")
 
     @line_cell_magic
@@ -253,6 +259,15 @@ class OpsbookMagics(Magics):
         a fitted model variable (registered through log_model first, under the variable's name), a
         registry reference or an .onnx file; X and BG are dataframe or 2-D array variables, or files."""
         self._explain(_split(line, "%explain"), "%explain")
+
+    @line_magic
+    def serve(self, line: str) -> None:
+        """%serve MODEL [MODEL ...] [--name N] [--version V] [--port P] [--device auto|cpu|cuda]
+        [--max-batch B] [--max-delay-us D] [--workers W] [--sample DATA]: serve models over the Open
+        Inference Protocol (V2) from a server the workspace daemon supervises. MODEL is a fitted model
+        variable (registered through log_model first, under the variable's name), a registry reference
+        or an .onnx file. Stop it with %opsbook endpoints stop NAME."""
+        _serve.magic_serve(self, _split(line, "%serve"), "%serve")
 
     def _explain(self, words: List[str], prog: str) -> None:
         """``opsbook.explain`` with the ``explain`` command's options; the explanation is displayed.

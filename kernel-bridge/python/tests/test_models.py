@@ -62,6 +62,37 @@ def check_version(daemon: Daemon, version: Dict[str, Any], X: Any) -> None:
     status, headers, body = raw_get(daemon, f"/runs/{version['run_id']}/artifacts/content?name={quote(version['parity_figure'])}")
     assert status == 200 and headers["content-type"] == "image/svg+xml" and body.startswith(b"<svg")
     assert headers["content-disposition"].startswith("attachment")
+    check_sample_request(daemon, version, X, session)
+
+
+def check_sample_request(daemon: Daemon, version: Dict[str, Any], X: Any, session: Any) -> None:
+    """``<stem>.sample.json`` is a V2 request of the sample's first row, exactly the float32 (or per-column)
+    feeds the parity check gave onnxruntime, and the registered file answers it."""
+    name = version["artifact"][: -len(".onnx")] + ".sample.json"
+    status, headers, body = raw_get(daemon, f"/runs/{version['run_id']}/artifacts/content?name={quote(name)}")
+    assert status == 200 and headers["content-type"].startswith("application/json"), body[:200]
+    request = json.loads(body)
+    schema_validator("inference.schema.json#/$defs/InferenceRequest").validate(request)
+    inputs = version["signature"]["inputs"]
+    assert [t["name"] for t in request["inputs"]] == [i["name"] for i in inputs]
+    first = X.head(1)
+    feeds = {}
+    for tensor in request["inputs"]:
+        dtype = {"FP32": np.float32, "INT64": np.int64, "BYTES": object}[tensor["datatype"]]
+        feeds[tensor["name"]] = np.array(tensor["data"], dtype=dtype).reshape(tensor["shape"])
+    if [t["name"] for t in request["inputs"]] == ["X"]:
+        assert request["inputs"][0]["datatype"] == "FP32" and request["inputs"][0]["shape"] == [1, first.shape[1]]
+        np.testing.assert_array_equal(feeds["X"], first.to_numpy(dtype=np.float32))
+    else:
+        for column in first.columns:
+            expected = first[column].to_numpy().reshape(1, 1)
+            assert feeds[column].shape == (1, 1)
+            if feeds[column].dtype == object:
+                assert feeds[column][0, 0] == str(expected[0, 0])
+            else:
+                np.testing.assert_array_equal(feeds[column], expected.astype(feeds[column].dtype))
+    outputs = session.run(None, feeds)
+    assert outputs and all(np.asarray(o).shape[0] == 1 for o in outputs if np.asarray(o).ndim)
 
 
 def test_sklearn_classifier_is_exported_checked_and_registered_with_its_signature_and_fingerprint(live: Daemon) -> None:
@@ -88,8 +119,8 @@ def test_sklearn_classifier_is_exported_checked_and_registered_with_its_signatur
     status, model_doc = live.get("/models/churn")
     assert status == 200 and [v["version"] for v in model_doc["versions"]] == [2, 1]
     status, listed = live.get(f"/runs/{run.id}/artifacts")
-    kinds = {a["name"].rsplit(".", 2)[-2] if a["name"].endswith(".parity.svg") else "onnx": a["kind"] for a in listed["artifacts"]}
-    assert kinds == {"parity": "figure", "onnx": "model"}
+    kinds = {a["name"].rsplit(".", 2)[-2] if a["name"].endswith((".parity.svg", ".sample.json")) else "onnx": a["kind"] for a in listed["artifacts"]}
+    assert kinds == {"parity": "figure", "onnx": "model", "sample": "file"}
 
 
 def test_a_pipeline_over_mixed_columns_gets_one_input_per_column(live: Daemon) -> None:
