@@ -10,20 +10,23 @@ import { InferenceFailure, type InferResult, type Tensor } from './types';
  */
 class ScriptedPool implements BatchTarget {
   readonly jobs: { slot: number; job: Job; done: boolean }[] = [];
-  private readonly busy: boolean[];
+  private readonly busy: number[];
   batcher!: Batcher;
 
   constructor(workers: number) {
-    this.busy = Array.from({ length: workers }, () => false);
+    this.busy = Array.from({ length: workers }, () => 0);
   }
 
-  free(): number | undefined {
-    const slot = this.busy.indexOf(false);
-    return slot === -1 ? undefined : slot;
+  free(_model: number, depth = 1): number | undefined {
+    let best: number | undefined;
+    this.busy.forEach((busy, slot) => {
+      if (busy < depth && (best === undefined || busy < this.busy[best])) best = slot;
+    });
+    return best;
   }
 
   run(slot: number, job: Job): void {
-    this.busy[slot] = true;
+    this.busy[slot]++;
     this.jobs.push({ slot, job, done: false });
   }
 
@@ -31,7 +34,7 @@ class ScriptedPool implements BatchTarget {
   finish(index: number, how: 'ok' | 'fail' | 'crash' = 'ok', answer?: (outputs: WireTensor[]) => WireTensor[]): void {
     const entry = this.jobs[index];
     entry.done = true;
-    this.busy[entry.slot] = false;
+    this.busy[entry.slot]--;
     const x = entry.job.inputs[0];
     const data = Float32Array.from(x.data as Float32Array, (v) => 2 * v);
     const outputs: WireTensor[] = [{ name: 'Y', type: 'float32', dims: [...x.dims], data }];
@@ -142,10 +145,12 @@ describe('Batcher', () => {
     expect((await Promise.all(answers)).map(y)).toEqual([[2, 2], [2, 2, 2], [4, 4], [4, 4, 4], [6, 6], [8, 8]]);
   });
 
-  it('never stacks for a model that is not batchable, nor with max_batch 1', async () => {
+  it('never stacks for a model that is not batchable, nor with max_batch 1, and pipelines two runs per worker instead', async () => {
     for (const [maxBatch, batchable] of [[64, false], [1, true]] as const) {
       const { pool, batcher } = setup(1, maxBatch, 0, [batchable]);
       const answers = Array.from({ length: 5 }, (_, i) => batcher.submit(0, x([[i]]), ['Y']));
+      await turn();
+      expect(pool.jobs.map((entry) => entry.slot)).toEqual([0, 0]);
       await pool.drain();
       expect(pool.jobs.map((_, i) => pool.rowsOf(i))).toEqual([1, 1, 1, 1, 1]);
       expect((await Promise.all(answers)).map(y)).toEqual([[0], [2], [4], [6], [8]]);

@@ -9,6 +9,11 @@
  * for). When the model already has a run in flight — there is traffic — a free worker waits up to
  * max_delay_us from the oldest request's arrival for max_batch rows to gather. When every worker is
  * busy, whatever queued meanwhile forms the next batch as soon as one frees up, without waiting.
+ *
+ * A worker holds one batch at a time, so requests wait here, where they can still join a batch. Runs
+ * that can never be stacked (max_batch 1, a model that is not batchable) are pipelined instead: a
+ * worker holds up to PIPELINE of them, so it starts the next as soon as one ends instead of idling
+ * for the round trip to this thread.
  */
 import { performance } from 'node:perf_hooks';
 import { datatypeOfOrt, ortTypeOf } from './model-meta';
@@ -17,8 +22,8 @@ import { InferenceFailure, type InferResult, type Tensor, type TensorData } from
 
 /** What the batcher needs of the pool. */
 export interface BatchTarget {
-  /** An idle worker holding the model, if any. */
-  free(model: number): number | undefined;
+  /** The least busy worker holding the model with fewer than `depth` runs in hand, if any. */
+  free(model: number, depth?: number): number | undefined;
   run(slot: number, job: Job): void;
 }
 
@@ -33,6 +38,8 @@ export interface BatcherOptions {
 const TRANSFER_BYTES = 64 * 1024;
 /** Waits shorter than this are spun on the event loop (setImmediate): timers cannot wait less than 1 ms. */
 const SPIN_MS = 1.5;
+/** Runs a worker holds at once when they cannot be stacked. */
+const PIPELINE = 2;
 
 interface Pending {
   inputs: Tensor[];
@@ -50,10 +57,14 @@ class ModelQueue {
   items: Pending[] = [];
   rows = 0;
   inFlight = 0;
+  /** Runs of this model a worker may hold at once. */
+  readonly depth: number;
   constructor(
     readonly model: number,
     readonly batchable: boolean,
-  ) {}
+  ) {
+    this.depth = batchable ? 1 : PIPELINE;
+  }
 }
 
 export class Batcher {
@@ -92,8 +103,8 @@ export class Batcher {
       const pending: Pending = { inputs, outputs, rows, key, enqueued: performance.now(), resolve, reject };
       queue.items.push(pending);
       queue.rows += rows;
-      if (queue.items.length === 1 && queue.inFlight === 0) {
-        const slot = this.target.free(model);
+      if (queue.items.length === 1 && (queue.inFlight === 0 || !queue.batchable)) {
+        const slot = this.target.free(model, queue.depth);
         if (slot !== undefined) {
           this.dispatch(queue, slot, pending.enqueued);
           return;
@@ -120,7 +131,7 @@ export class Batcher {
         if (!oldest || queue.items[0].enqueued < oldest.items[0].enqueued) oldest = queue;
       }
       if (!oldest) break;
-      const slot = this.target.free(oldest.model);
+      const slot = this.target.free(oldest.model, oldest.depth);
       if (slot === undefined) {
         held.add(oldest);
         continue;

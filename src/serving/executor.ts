@@ -58,7 +58,7 @@ class WorkerExecutor implements Executor {
     this.reported = this.served.map(() => false);
     this.batcher = new Batcher(
       {
-        free: (model) => this.pool?.free(model),
+        free: (model, depth) => this.pool?.free(model, depth),
         run: (slot, job) => this.pool!.run(slot, job),
       },
       { maxBatch: config.max_batch, maxDelayUs: config.max_delay_us },

@@ -86,9 +86,8 @@ class PoolWorker {
 }
 
 /**
- * Worker threads with a session of every model each. Dispatch is the caller's: `free(model)` gives
- * the lowest-numbered idle worker holding the model (a thread that just ran stays warm at low load),
- * `run` hands it one job.
+ * Worker threads with a session of every model each. Dispatch is the caller's: `free(model, depth)`
+ * gives the least busy worker holding the model, `run` hands it one job.
  */
 export class Pool {
   private readonly workers: PoolWorker[] = [];
@@ -128,13 +127,19 @@ export class Pool {
     return this.workers[slot].thread;
   }
 
-  /** An idle worker holding `model`, or undefined when every such worker is running something. */
-  free(model: number): number | undefined {
+  /**
+   * The least busy worker holding `model` with fewer than `depth` runs in hand (ties: the lowest
+   * numbered, so at low load one thread stays warm), or undefined when there is none.
+   */
+  free(model: number, depth = 1): number | undefined {
+    let best: number | undefined;
     for (let slot = 0; slot < this.workers.length; slot++) {
       const worker = this.workers[slot];
-      if (worker.busy === 0 && worker.loaded[model]) return slot;
+      if (worker.busy >= depth || !worker.loaded[model]) continue;
+      if (worker.busy === 0) return slot;
+      if (best === undefined || worker.busy < this.workers[best].busy) best = slot;
     }
-    return undefined;
+    return best;
   }
 
   /** Whether any worker holds a session of `model`. */

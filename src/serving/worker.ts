@@ -13,6 +13,10 @@ const init = workerData as WorkerInit;
 const port = parentPort;
 if (!port) throw new Error('src/serving/worker.ts runs as a worker thread');
 
+// onnxruntime's own error lines would go to the server's stderr for every refused run; the same
+// message reaches the client and the log through the failure answer.
+ort.env.logLevel = 'fatal';
+
 const sessions: (ort.InferenceSession | null)[] = init.models.map(() => null);
 // One run option object for every run: nothing is allocated per request but the feeds.
 const RUN_OPTIONS: ort.InferenceSession.RunOptions = {};
