@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -156,6 +156,28 @@ describe('opsbook serve and opsbook endpoints through the built CLI', () => {
     expect(JSON.parse(stopped.stdout)).toMatchObject({ name: 'scorer', status: 'stopped' });
     expect(alive(endpoint.pid!)).toBe(false);
     expect((await opsbook(['endpoints', 'stop', 'nobody'], env, workspace)).code).toBe(2);
+  });
+
+  it('takes a YAML --config, with the options given over it and its paths from its folder', async () => {
+    mkdirSync(join(workspace, 'conf'), { recursive: true });
+    writeFileSync(
+      join(workspace, 'conf', 'serve.yaml'),
+      ['name: from-file', 'models:', '  - model: ../linear.onnx', '    name: churn', '    version: "7"', 'max_batch: 8', 'request_log: false', ''].join('\n'),
+    );
+    const started = await opsbook(['serve', '--config', 'conf/serve.yaml', '--workers', '1', '--max-batch', '4', '--json'], env, workspace);
+    expect(started.code).toBe(0);
+    const endpoint = JSON.parse(started.stdout) as Endpoint;
+    expect(endpoint).toMatchObject({ name: 'from-file', status: 'ready', config: { max_batch: 4, workers: 1, request_log: false } });
+    expect(endpoint.models.map((m) => [m.name, m.version, m.path, m.ready])).toEqual([['churn', '7', join(workspace, 'linear.onnx'), true]]);
+    expect((await client.stopEndpoint('from-file')).status).toBe('stopped');
+
+    writeFileSync(join(workspace, 'conf', 'empty.yaml'), 'models: []\n');
+    const empty = await opsbook(['serve', '--config', 'conf/empty.yaml'], env, workspace);
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toMatch(/^opsbook: --config .*empty\.yaml: \/models /);
+    const missing = await opsbook(['serve', '--config', 'conf/none.yaml'], env, workspace);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/cannot read config/);
   });
 
   it('exits 3 when the port is taken, 2 when no model loads', async () => {

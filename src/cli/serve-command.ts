@@ -1,11 +1,12 @@
 import { statSync } from 'node:fs';
-import { basename, dirname, extname, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { SchemaError, type Endpoint, type EndpointList, type EndpointLogs, type SchemaValidator, type ServeConfig, type ServedModelSpec } from '@opsbook/schema';
 import type { OpsbookClient } from '../client/client';
 import type * as Config from '../serving/config';
 import type * as Foreground from '../serving/foreground';
 import type * as Gpu from '../serving/gpu';
 import { findDaemon } from '../daemon/daemon';
+import { servedNameOf } from '../daemon/serve-endpoints';
 import { BadInputError, NotFoundError } from '../store/errors';
 import { parseModelRef } from '../tracking/registry';
 import type { ParsedCommand } from './args';
@@ -178,7 +179,7 @@ async function resolveForForeground(config: ServeConfig, workspace: string): Pro
       continue;
     }
     if (parseModelRef(spec.model).kind === 'path') {
-      models.push({ ...spec, path: spec.model, name: spec.name ?? basename(spec.model, extname(spec.model)), version: spec.version ?? '1' });
+      models.push({ ...spec, path: spec.model, name: spec.name ?? servedNameOf(spec.model), version: spec.version ?? '1' });
       continue;
     }
     client ??= await connectDaemon(workspace);
@@ -191,7 +192,7 @@ async function resolveForForeground(config: ServeConfig, workspace: string): Pro
     models.push({
       ...spec,
       path: resolved.path,
-      name: spec.name ?? resolved.version?.name ?? basename(resolved.path, extname(resolved.path)),
+      name: spec.name ?? resolved.version?.name ?? servedNameOf(resolved.path),
       version: spec.version ?? String(resolved.version?.version ?? 1),
       run_id: resolved.version?.run_id ?? null,
     });

@@ -301,7 +301,7 @@ export class EndpointSupervisor {
       const version = found.version;
       const served: ServedModelSpec = {
         ...spec,
-        name: spec.name ?? version?.name ?? basename(found.path, extname(found.path)),
+        name: spec.name ?? version?.name ?? servedNameOf(found.path),
         version: spec.version ?? (version ? String(version.version) : '1'),
         path: found.path,
         run_id: version?.run_id ?? null,
@@ -568,6 +568,12 @@ export class EndpointSupervisor {
  */
 export function cliEntryPath(): string {
   return process.env.OPSBOOK_CLI || require.main?.filename || join(__dirname, '..', 'cli', 'main.js');
+}
+
+/** The name a file is served under by default: its stem, with what a served name cannot hold replaced by '-'. */
+export function servedNameOf(file: string): string {
+  const name = basename(file, extname(file)).replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 128);
+  return name === '' ? 'model' : name;
 }
 
 /** The default endpoint name: a served model name as a DNS label. */

@@ -8,7 +8,7 @@ import { followEvents, type FollowedEvents } from '../client/events';
 import { BUILT_CLI } from '../cli/testing';
 import { linearModelBytes } from '../explain/testing';
 import { startDaemon, type RunningDaemon } from './daemon';
-import { endpointName, zerosRequest } from './serve-endpoints';
+import { endpointName, servedNameOf, zerosRequest } from './serve-endpoints';
 import { refusal, until } from './testing';
 
 const validator = new SchemaValidator();
@@ -37,6 +37,12 @@ describe('endpoint naming', () => {
     expect(endpointName('--x--')).toBe('x');
     expect(endpointName('_')).toBe('endpoint');
     expect(endpointName('a'.repeat(100))).toHaveLength(63);
+  });
+
+  it('serves a file under its stem, with what a served name cannot hold replaced', () => {
+    expect(servedNameOf('/models/Churn Model.onnx')).toBe('Churn-Model');
+    expect(servedNameOf('/models/_tmp.v2.onnx')).toBe('tmp.v2');
+    expect(servedNameOf('/models/__.onnx')).toBe('model');
   });
 
   it('fills a test request with zeros of the input shapes', () => {
@@ -226,6 +232,22 @@ describe('POST /serve and /serve/endpoints on a real daemon', () => {
     expect(anonymous.status).toBe(401);
     expect((await client.testEndpoint('keyed', { model: 'linear', request: SAMPLE })).status).toBe(200);
     expect((await client.stopEndpoint('keyed')).status).toBe('stopped');
+  });
+
+  it('marks an endpoint failed, saying why, when its server dies on its own', async () => {
+    const endpoint = (await client.startEndpoint({ name: 'fragile', models: [{ model: 'models/linear.onnx' }], workers: 1, request_log: false })) as Endpoint;
+    pids.push(endpoint.pid!);
+    process.kill(endpoint.pid!, 'SIGKILL');
+    await until(() => events.some((e) => e.endpoint === 'fragile' && e.status === 'failed'));
+    const failed = await client.getEndpoint('fragile');
+    expect(failed).toMatchObject({ status: 'failed', error: 'the server was killed by SIGKILL' });
+    expect(failed.stopped_at).not.toBeNull();
+    expect(await refusal(client.testEndpoint('fragile', { model: 'linear', request: SAMPLE }))).toMatchObject({ status: 409 });
+    // Its name is free again.
+    const again = await client.startEndpoint({ name: 'fragile', models: [{ model: 'models/linear.onnx' }], workers: 1, request_log: false });
+    pids.push(again.pid!);
+    expect(again.status).toBe('ready');
+    expect((await client.stopEndpoint('fragile')).status).toBe('stopped');
   });
 
   it('answers 400 and marks the endpoint failed when no model loads', async () => {
