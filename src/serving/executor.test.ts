@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createExecutor } from './executor';
+import { gpuSetup, onnxruntimeNode } from './gpu';
 import { signatureOfGraph } from './model-meta';
 import { workerFile } from './pool';
 import { InferenceFailure, type Executor, type LogFields, type ResolvedServeConfig, type ServedModel, type Tensor, type TensorData } from './types';
@@ -400,6 +401,10 @@ require(${JSON.stringify(workerFile())});
     } finally {
       await auto.close();
     }
+    // gpu setup --check says the same, and where the provider would go.
+    const check = await gpuSetup({ check: true, cacheDir: join(dir, 'no-gpu-cache') });
+    expect(check).toEqual({ cuda: false, reason: expect.stringMatching(/CUDA provider|CUDA driver/), provider_dir: onnxruntimeNode().binDir, library_path: null });
+    expect(check.provider_dir).toMatch(/onnxruntime-node\/bin\/napi-v6\/linux\/x64$/);
   });
 
   it('close() answers what is queued and running, then refuses new requests', async () => {

@@ -77,9 +77,8 @@ export function findDriver(env: NodeJS.ProcessEnv = process.env): string | null 
  * What stops CUDA before onnxruntime is even asked: not Linux x64, no provider libraries beside
  * onnxruntime-node's binary, or no driver. Null when nothing does.
  */
-export function cudaPrecheck(env: NodeJS.ProcessEnv = process.env): string | null {
+export function cudaPrecheck(env: NodeJS.ProcessEnv = process.env, binDir = onnxruntimeNode().binDir): string | null {
   if (process.platform !== 'linux' || process.arch !== 'x64') return `CUDA serving is set up for Linux x64 only (this is ${process.platform} ${process.arch})`;
-  const { binDir } = onnxruntimeNode();
   const missing = PROVIDER_LIBRARIES.filter((name) => !existsSync(join(binDir, name)));
   if (missing.length > 0) return `onnxruntime-node has no CUDA provider (${missing.join(', ')} not beside libonnxruntime.so.1; run \`opsbook gpu setup\`)`;
   if (!findDriver(env)) return 'no CUDA driver (libcuda.so.1 not found)';
@@ -138,21 +137,32 @@ export async function chooseDevice(requested: 'auto' | 'cpu' | 'cuda', log: Log)
   return choice;
 }
 
-/** The NVIDIA runtime libraries' folder gpu setup fills, and whether it has been filled. */
+/** The NVIDIA runtime libraries' folder gpu setup fills. */
 function cudaLibraryDir(cache: string): string {
   return join(cache, 'cuda-13', 'lib');
+}
+
+/**
+ * The folder a serving process needs on LD_LIBRARY_PATH for CUDA (gpu setup's runtime libraries),
+ * or null when gpu setup has not filled it. The loader reads LD_LIBRARY_PATH when a process starts,
+ * so whoever starts the server process (the daemon, or `opsbook serve` re-running itself) adds it.
+ */
+export function cudaLibraryPath(cache = gpuCacheDir()): string | null {
+  const dir = cudaLibraryDir(cache);
+  return existsSync(dir) && readdirSync(dir).length > 0 ? dir : null;
 }
 
 /**
  * Checks whether CUDA would load in a process started with `LD_LIBRARY_PATH` holding library_path:
  * a child Node process opens a CUDA session (this one's loader has already read its search path).
  */
-async function checkInChild(libraryPath: string | null): Promise<string | null> {
+async function checkInChild(libraryPath: string | null, binDir: string): Promise<string | null> {
   const env = { ...process.env };
   if (libraryPath) env.LD_LIBRARY_PATH = [libraryPath, process.env.LD_LIBRARY_PATH].filter(Boolean).join(delimiter);
-  const pre = cudaPrecheck(env);
+  const pre = cudaPrecheck(env, binDir);
   if (pre) return pre;
-  const ort = createRequire(__filename).resolve('onnxruntime-node');
+  // The onnxruntime-node package whose binary folder this is (bin/napi-v6/<platform>/<arch>).
+  const ort = join(binDir, '..', '..', '..', '..');
   const model = Buffer.from(probeModel()).toString('base64');
   const script = [
     `require(${JSON.stringify(ort)}).InferenceSession.create(Buffer.from(${JSON.stringify(model)}, 'base64'), { executionProviders: ['cuda'] })`,
@@ -225,6 +235,8 @@ export interface GpuSetupOptions {
   check?: boolean;
   /** Default: gpuCacheDir(). */
   cacheDir?: string;
+  /** Where the provider libraries are linked; default onnxruntime-node's binary folder (tests link elsewhere). */
+  providerDir?: string;
   log?: Log;
 }
 
@@ -238,12 +250,13 @@ export interface GpuSetupOptions {
 export async function gpuSetup(options: GpuSetupOptions = {}): Promise<GpuSetupResult> {
   const log: Log = options.log ?? (() => undefined);
   const cache = options.cacheDir ?? gpuCacheDir();
-  const { version, binDir } = onnxruntimeNode();
+  const { version } = onnxruntimeNode();
+  const binDir = options.providerDir ?? onnxruntimeNode().binDir;
   const libDir = cudaLibraryDir(cache);
   const hasLibs = existsSync(libDir) && readdirSync(libDir).length > 0;
   if (options.check) {
     const libraryPath = hasLibs ? libDir : null;
-    const why = await checkInChild(libraryPath);
+    const why = await checkInChild(libraryPath, binDir);
     return { cuda: why === null, reason: why ?? 'onnxruntime-node opens CUDA sessions', provider_dir: binDir, library_path: libraryPath };
   }
   if (process.platform !== 'linux' || process.arch !== 'x64') {
@@ -270,7 +283,7 @@ export async function gpuSetup(options: GpuSetupOptions = {}): Promise<GpuSetupR
   }
   for (const name of PROVIDER_LIBRARIES) linkInto(join(providerDir, name), join(binDir, name));
   log({ level: 'info', msg: `linked the CUDA provider into ${binDir}` });
-  const why = await checkInChild(libDir);
+  const why = await checkInChild(libDir, binDir);
   return {
     cuda: why === null,
     reason: why ?? `onnxruntime-node opens CUDA sessions with LD_LIBRARY_PATH=${libDir}`,
