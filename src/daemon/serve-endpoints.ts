@@ -186,12 +186,9 @@ export class EndpointSupervisor {
     return this.spawnServer(supervised, configFile);
   }
 
-  /** Every endpoint, running first, then the newest stopped. */
+  /** Every endpoint, running and the last {@link KEPT_STOPPED} ended, newest first. */
   list(): EndpointList {
-    const all = [...this.endpoints.values()].map((s) => s.endpoint).reverse();
-    const running = all.filter((e) => RUNNING.has(e.status));
-    const ended = all.filter((e) => !RUNNING.has(e.status));
-    return { endpoints: [...running, ...ended].map(copy) };
+    return { endpoints: [...this.endpoints.values()].map((s) => copy(s.endpoint)).reverse() };
   }
 
   /** @throws NotFoundError when no endpoint has that name. */

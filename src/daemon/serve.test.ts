@@ -89,6 +89,8 @@ describe('POST /serve and /serve/endpoints on a real daemon', () => {
       flavor: 'onnx',
       signature: { inputs: [{ name: 'X', dtype: 'float32', shape: [null, 4] }], outputs: [], feature_names: null },
     });
+    // The model's run has ended, as it has after log_model: endpoints are still recorded on it.
+    await client.updateRun(runId, { status: 'finished' });
     let opened = false;
     followed = followEvents(client, { onEvent: () => undefined, onServe: (event) => events.push(event.data), onOpen: () => (opened = true) });
     await until(() => opened);
