@@ -384,6 +384,35 @@ require(${JSON.stringify(workerFile())});
     }
   });
 
+  it('fails what waits for a model once no worker can run it (a replacement that stops while loading is not replaced again)', async () => {
+    const flag = join(dir, 'crashed-then-gone');
+    const script = join(dir, 'gone-worker.js');
+    writeFileSync(
+      script,
+      `const { parentPort } = require('node:worker_threads');
+const fs = require('node:fs');
+if (fs.existsSync(${JSON.stringify(flag)})) process.exit(8);
+parentPort.on('message', (message) => {
+  if (message.t === 'run') { fs.writeFileSync(${JSON.stringify(flag)}, ''); process.exit(7); }
+});
+require(${JSON.stringify(workerFile())});
+`,
+    );
+    const logs: LogFields[] = [];
+    const executor = await started(['linear'], { workers: 1 }, logs, script);
+    try {
+      const linear = byName(executor, 'linear');
+      const first = executor.infer(linear, [fp32('X', [reference.rows[0]])]);
+      await expect(first).rejects.toThrow(/exit code 7/);
+      while (linear.ready) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(linear.error).toMatch(/no worker thread holds the model/);
+      await expect(executor.infer(linear, [fp32('X', [reference.rows[0]])])).rejects.toBeInstanceOf(InferenceFailure);
+      expect(logs.some((l) => /worker 0 stopped \(exit code 8\); not replaced/.test(l.msg))).toBe(true);
+    } finally {
+      await executor.close();
+    }
+  });
+
   it('refuses device cuda where CUDA is unavailable (cuda_unavailable), and auto falls back to the CPU saying why', async () => {
     const cuda = createExecutor(config(['linear'], { device: 'cuda' }), () => undefined);
     await expect(cuda.settled).rejects.toMatchObject({ code: 'cuda_unavailable', message: expect.stringMatching(/CUDA is unavailable: /) });

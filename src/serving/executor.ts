@@ -110,12 +110,26 @@ class WorkerExecutor implements Executor {
       log: this.log,
       workerFile: this.options.workerFile,
       onLoaded: (report) => this.onLoaded(report),
-      onFree: () => this.batcher.pump(),
+      onFree: () => this.onFree(),
     });
     await this.pool.settled;
     // A model no worker could report on (every worker stopped while loading) failed to load.
     this.served.forEach((model, i) => {
       if (!this.reported[i]) this.onLoaded({ t: 'loaded', model: i, ok: false, error: 'every worker thread stopped while loading the models' });
+    });
+  }
+
+  private onFree(): void {
+    this.batcher.pump();
+    // Workers that stopped while loading are not replaced: when none is left that can run a model,
+    // what waits for it would wait forever.
+    this.served.forEach((model, i) => {
+      if (model.ready && this.pool && !this.pool.mayRun(i)) {
+        model.ready = false;
+        model.error = 'no worker thread holds the model any more (they stopped)';
+        this.log({ level: 'error', msg: `model ${model.name} version ${model.version}: ${model.error}`, name: model.name, version: model.version });
+        this.batcher.failQueued(i, new InferenceFailure(`model ${model.name} cannot run: ${model.error}`));
+      }
     });
   }
 

@@ -66,6 +66,8 @@ class PoolWorker {
   readonly loaded: boolean[];
   /** Models it has reported on (loaded or failed). */
   reported = 0;
+  /** Stopped and not replaced. */
+  gone = false;
   readonly jobs = new Map<number, Job>();
   readonly exited: Promise<void>;
 
@@ -142,9 +144,9 @@ export class Pool {
     return best;
   }
 
-  /** Whether any worker holds a session of `model`. */
-  holds(model: number): boolean {
-    return this.workers.some((worker) => worker.loaded[model]);
+  /** Whether any worker holds a session of `model`, or may still load one. */
+  mayRun(model: number): boolean {
+    return this.workers.some((worker) => worker.loaded[model] || (!worker.gone && worker.reported < this.options.models.length));
   }
 
   run(slot: number, job: Job): void {
@@ -208,6 +210,7 @@ export class Pool {
     // A worker that stops before it has loaded every model is not replaced: its successor would most
     // likely stop the same way, over and over.
     const finishedLoading = worker.reported === this.options.models.length;
+    worker.gone = !finishedLoading;
     if (!finishedLoading) {
       worker.reported = this.options.models.length;
       this.firstReported(worker);
