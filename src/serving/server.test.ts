@@ -236,6 +236,12 @@ describe('the V2 REST server (HTTP layer)', () => {
     const chunked = await rawExchange(url, `POST /v2/models/double/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${chunk}${chunk}`);
     expect(chunked).toMatch(/^HTTP\/1.1 413/);
     expect(chunked.toLowerCase()).toMatch(/connection: close/);
+    // A client that keeps sending while the server refuses still reads the 413 (no reset eats it).
+    for (let round = 0; round < 3; round++) {
+      const part = Buffer.alloc(64 * 1024, 0x20);
+      const pumped = await pumpExchange(url, 'POST /v2/models/double/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n', Buffer.concat([Buffer.from(`${part.length.toString(16)}\r\n`), part, Buffer.from('\r\n')]), 80);
+      expect(pumped).toMatch(/^HTTP\/1.1 413/);
+    }
     // Under the limit, chunked bodies are read whole.
     const small = await rawExchange(url, `POST /v2/models/double/versions/1/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunkOf(infer([[1, 2]]))}0\r\n\r\n`);
     expect(small).toMatch(/^HTTP\/1.1 200/);
@@ -347,6 +353,31 @@ function rawExchange(url: string, text: string): Promise<string> {
     socket.on('close', () => resolvePromise(answer));
     socket.write(text);
     socket.setTimeout(2000, () => socket.destroy());
+  });
+}
+
+/** Writes `head`, then `part` `times` times with backpressure while reading; the answer's text. */
+function pumpExchange(url: string, head: string, part: Buffer, times: number): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolvePromise) => {
+    const socket = connect(Number(port), hostname);
+    let answer = '';
+    socket.on('data', (chunk) => (answer += chunk.toString('latin1')));
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolvePromise(answer));
+    socket.setTimeout(5000, () => socket.destroy());
+    socket.write(head);
+    let sent = 0;
+    const more = (): void => {
+      while (sent < times && !socket.destroyed) {
+        sent++;
+        if (!socket.write(part)) {
+          socket.once('drain', more);
+          return;
+        }
+      }
+    };
+    more();
   });
 }
 

@@ -243,7 +243,7 @@ export class InferenceServer {
     const labelModel = model ? model.name : '';
     const labelVersion = model ? model.version : '';
     let request: ReturnType<typeof parseRequest> | null = null;
-    let bodyText: string | null = null;
+    let body: Buffer | null = null;
     const answer = (status: number, text: string, result?: { queueMs: number; batchRows: number; rows: number }): void => {
       this.json(res, status, text);
       const latencyMs = performance.now() - start;
@@ -257,7 +257,9 @@ export class InferenceServer {
           status,
           latency_ms: latencyMs,
           batch_rows: result?.batchRows ?? 0,
-          request: bodyText ?? '',
+          // Made here, after the answer went out; a refused request is logged by its start (its
+          // body may be megabytes of garbage).
+          request: body === null ? '' : status === 200 ? body.toString('utf8') : clip(body),
           response: text,
         });
       }
@@ -272,8 +274,9 @@ export class InferenceServer {
       answer(404, errorText(unknownModel(name, version)));
       return;
     }
-    this.readBody(req, res, (body) => {
-      if (body === null) {
+    this.readBody(req, res, (read) => {
+      body = read;
+      if (read === null) {
         // The body passed the limit: 413, and the connection closes so the rest is not read.
         answer(413, errorText(`the request body is larger than the limit of ${this.config.body_limit_bytes} bytes`));
         return;
@@ -282,12 +285,11 @@ export class InferenceServer {
         if (!model.ready) {
           throw new RequestError(400, model.error !== null ? `model ${model.name} failed to load: ${model.error}` : `model ${model.name} is not ready yet`);
         }
-        if (this.requestLog) bodyText = body.toString('utf8');
-        request = parseRequest(body, this.fastJson);
+        request = parseRequest(read, this.fastJson);
         const inputs = checkInputs(model, request, {
           nonfinite: this.config.nonfinite,
           // Each element takes at least one byte of the body, and all but the last a comma too.
-          maxElements: Math.floor(body.length / 2) + 1,
+          maxElements: Math.floor(read.length / 2) + 1,
         });
         const outputs = checkOutputs(model, request);
         const rows = inputs[0]?.shape.length ? inputs[0].shape[0] : 1;
@@ -322,7 +324,9 @@ export class InferenceServer {
       res.shouldKeepAlive = false;
       res.setHeader('Connection', 'close');
       req.removeAllListeners('data');
-      req.pause();
+      // What still comes is read and dropped until the connection closes (lingerOnClose).
+      req.resume();
+      lingerOnClose(req.socket);
       done(null);
     };
     let length = -1;
@@ -349,6 +353,8 @@ export class InferenceServer {
       total += chunk.length;
       if (total > limit) {
         cut = true;
+        // Let what was read go now, not when the request object goes.
+        chunks.length = 0;
         refuse();
         return;
       }
@@ -398,6 +404,28 @@ export class InferenceServer {
     res.end(res.req.method === 'HEAD' ? undefined : text);
   }
 }
+
+/** How long a refused connection is read (and its bytes dropped) after the 413, at most. */
+const LINGER_MS = 2000;
+
+/**
+ * Closes a connection whose client may still be sending (a refused body) the way HTTP servers
+ * must: our side ends first, and what the client still sends is read and dropped until it closes
+ * or LINGER_MS pass. Destroying the socket at once with unread input makes the kernel answer
+ * with a reset, which can discard the 413 in the client's receive buffer before it is read.
+ */
+function lingerOnClose(socket: Socket): void {
+  socket.destroySoon = function (this: Socket): void {
+    if (this.writable) this.end();
+    const timer = setTimeout(() => this.destroy(), LINGER_MS);
+    timer.unref();
+    this.once('close', () => clearTimeout(timer));
+  };
+}
+
+/** Most bytes of a refused request's body the request log keeps. */
+const LOGGED_REFUSED_CHARS = 4096;
+const clip = (body: Buffer): string => (body.length <= LOGGED_REFUSED_CHARS ? body.toString('utf8') : `${body.toString('utf8', 0, LOGGED_REFUSED_CHARS)}…`);
 
 const errorText = (message: string): string => JSON.stringify({ error: message });
 

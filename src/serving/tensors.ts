@@ -52,6 +52,11 @@ export interface CheckOptions {
   maxElements: number;
 }
 
+/** A client's name as error messages show it: a 10 MB name must not come back as a 10 MB answer. */
+export function shown(name: string): string {
+  return name.length <= 100 ? name : `${name.slice(0, 100)}… (${name.length} characters)`;
+}
+
 const isObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Float64Array);
 
@@ -94,10 +99,10 @@ function shapeRequest(value: unknown): ParsedRequest {
     const { name, datatype, shape, data } = input;
     if (typeof name !== 'string') throw new RequestError(400, `inputs[${i}].name must be a string`);
     if (typeof datatype !== 'string' || !DATATYPE_SET.has(datatype)) {
-      throw new RequestError(400, `input ${name}: datatype must be one of ${DATATYPES.join(', ')}`);
+      throw new RequestError(400, `input ${shown(name)}: datatype must be one of ${DATATYPES.join(', ')}`);
     }
-    if (!Array.isArray(shape)) throw new RequestError(400, `input ${name}: shape must be an array of integers`);
-    if (!Array.isArray(data) && !(data instanceof Float64Array)) throw new RequestError(400, `input ${name}: data must be an array`);
+    if (!Array.isArray(shape)) throw new RequestError(400, `input ${shown(name)}: shape must be an array of integers`);
+    if (!Array.isArray(data) && !(data instanceof Float64Array)) throw new RequestError(400, `input ${shown(name)}: data must be an array`);
     parsed.push({ name, datatype: datatype as Datatype, shape: shape as number[], data });
   }
   let names: string[] | null = null;
@@ -122,17 +127,17 @@ export function checkShape(name: string, shape: unknown[], spec: TensorSpec, max
   let count = 1;
   for (let d = 0; d < shape.length; d++) {
     const dim = shape[d];
-    if (typeof dim !== 'number' || !Number.isInteger(dim)) throw new RequestError(400, `input ${name}: shape[${d}] must be an integer`);
-    if (dim < 0) throw new RequestError(400, `input ${name}: shape[${d}] is negative (${dim})`);
-    if (dim > MAX_DIM) throw new RequestError(400, `input ${name}: shape[${d}] = ${dim} is larger than 2^31`);
+    if (typeof dim !== 'number' || !Number.isInteger(dim)) throw new RequestError(400, `input ${shown(name)}: shape[${d}] must be an integer`);
+    if (dim < 0) throw new RequestError(400, `input ${shown(name)}: shape[${d}] is negative (${dim})`);
+    if (dim > MAX_DIM) throw new RequestError(400, `input ${shown(name)}: shape[${d}] = ${dim} is larger than 2^31`);
   }
   if (shape.length !== spec.shape.length) {
-    throw new RequestError(400, `input ${name}: shape [${shape.join(', ')}] has rank ${shape.length}, the model takes rank ${spec.shape.length} ([${spec.shape.join(', ')}])`);
+    throw new RequestError(400, `input ${shown(name)}: shape [${shape.join(', ')}] has rank ${shape.length}, the model takes rank ${spec.shape.length} ([${spec.shape.join(', ')}])`);
   }
   for (let d = 0; d < shape.length; d++) {
     const want = spec.shape[d];
     if (want >= 0 && shape[d] !== want) {
-      throw new RequestError(400, `input ${name}: shape[${d}] is ${String(shape[d])}, the model takes ${want} ([${spec.shape.join(', ')}])`);
+      throw new RequestError(400, `input ${shown(name)}: shape[${d}] is ${String(shape[d])}, the model takes ${want} ([${spec.shape.join(', ')}])`);
     }
   }
   for (let d = 0; d < shape.length; d++) {
@@ -140,7 +145,7 @@ export function checkShape(name: string, shape: unknown[], spec: TensorSpec, max
     // Each factor is at most 2^31, so a product checked at every step never passes 2^84 before
     // the check catches it: no silent overflow into a plausible number.
     if (count > Number.MAX_SAFE_INTEGER || count > maxElements) {
-      throw new RequestError(400, `input ${name}: shape [${shape.join(', ')}] holds more elements than the request body can carry`);
+      throw new RequestError(400, `input ${shown(name)}: shape [${shape.join(', ')}] holds more elements than the request body can carry`);
     }
   }
   return count;
@@ -175,7 +180,7 @@ const NONFINITE: Record<string, number> = { NaN: NaN, Infinity: Infinity, '-Infi
 /** A writer that converts and range-checks one JSON value into `out` for the datatype. */
 function writer(name: string, datatype: Datatype, out: TensorData, nonfinite: 'reject' | 'allow'): Writer {
   const bad = (index: number, what: string): never => {
-    throw new RequestError(400, `input ${name}: data[${index}] ${what}`);
+    throw new RequestError(400, `input ${shown(name)}: data[${index}] ${what}`);
   };
   if (datatype === 'BYTES') {
     const strings = out as string[];
@@ -238,18 +243,18 @@ function writer(name: string, datatype: Datatype, out: TensorData, nonfinite: 'r
  */
 function fillNested(name: string, data: unknown[], shape: number[], level: number, write: Writer, offset: number): number {
   if (data.length !== shape[level]) {
-    throw new RequestError(400, `input ${name}: nested data has ${data.length} entries at depth ${level}, shape says ${shape[level]}`);
+    throw new RequestError(400, `input ${shown(name)}: nested data has ${data.length} entries at depth ${level}, shape says ${shape[level]}`);
   }
   if (level === shape.length - 1) {
     for (let i = 0; i < data.length; i++) {
-      if (Array.isArray(data[i])) throw new RequestError(400, `input ${name}: data is nested deeper than shape [${shape.join(', ')}]`);
+      if (Array.isArray(data[i])) throw new RequestError(400, `input ${shown(name)}: data is nested deeper than shape [${shape.join(', ')}]`);
       write(data[i], offset + i);
     }
     return offset + data.length;
   }
   for (let i = 0; i < data.length; i++) {
     const row = data[i];
-    if (!Array.isArray(row)) throw new RequestError(400, `input ${name}: nested data does not follow shape [${shape.join(', ')}]`);
+    if (!Array.isArray(row)) throw new RequestError(400, `input ${shown(name)}: nested data does not follow shape [${shape.join(', ')}]`);
     offset = fillNested(name, row, shape, level + 1, write, offset);
   }
   return offset;
@@ -261,9 +266,9 @@ export function decodeInput(input: ParsedInput, spec: TensorSpec, count: number,
   if (data instanceof Float64Array) return { name, datatype, shape, data: fromNumbers(name, datatype, data, count, options) };
   const nested = data.length > 0 && Array.isArray(data[0]);
   if (!nested && data.length !== count) {
-    throw new RequestError(400, `input ${name}: data holds ${data.length} values, shape [${shape.join(', ')}] needs ${count}`);
+    throw new RequestError(400, `input ${shown(name)}: data holds ${data.length} values, shape [${shape.join(', ')}] needs ${count}`);
   }
-  if (nested && shape.length === 0) throw new RequestError(400, `input ${name}: a scalar cannot hold nested data`);
+  if (nested && shape.length === 0) throw new RequestError(400, `input ${shown(name)}: a scalar cannot hold nested data`);
   const out = allocate(spec.datatype, count);
   const write = writer(name, datatype, out, options.nonfinite);
   if (nested) {
@@ -276,13 +281,13 @@ export function decodeInput(input: ParsedInput, spec: TensorSpec, count: number,
 
 /** Flat numbers the fast path read: a bulk copy for FP32/FP64, the checked writer otherwise. */
 function fromNumbers(name: string, datatype: Datatype, data: Float64Array, count: number, options: CheckOptions): TensorData {
-  if (data.length !== count) throw new RequestError(400, `input ${name}: data holds ${data.length} values, input shape needs ${count}`);
+  if (data.length !== count) throw new RequestError(400, `input ${shown(name)}: data holds ${data.length} values, input shape needs ${count}`);
   if (datatype === 'FP64') return data;
   if (datatype === 'FP32') {
     const out = new Float32Array(data);
     if (options.nonfinite === 'reject') {
       for (let i = 0; i < count; i++) {
-        if (!Number.isFinite(out[i])) throw new RequestError(400, `input ${name}: data[${i}] = ${data[i]} is out of range for FP32`);
+        if (!Number.isFinite(out[i])) throw new RequestError(400, `input ${shown(name)}: data[${i}] = ${data[i]} is out of range for FP32`);
       }
     }
     return out;
@@ -302,8 +307,8 @@ export function checkInputs(model: ServedModel, request: ParsedRequest, options:
   const given = new Array<ParsedInput | undefined>(specs.length);
   for (const input of request.inputs) {
     const at = specs.findIndex((spec) => spec.name === input.name);
-    if (at < 0) throw new RequestError(400, `input ${input.name} is not an input of model ${model.name} (it takes ${specs.map((s) => s.name).join(', ')})`);
-    if (given[at]) throw new RequestError(400, `input ${input.name} is given twice`);
+    if (at < 0) throw new RequestError(400, `input ${shown(input.name)} is not an input of model ${model.name} (it takes ${specs.map((s) => s.name).join(', ')})`);
+    if (given[at]) throw new RequestError(400, `input ${shown(input.name)} is given twice`);
     given[at] = input;
   }
   const missing = specs.filter((_, i) => !given[i]).map((spec) => spec.name);
@@ -314,7 +319,7 @@ export function checkInputs(model: ServedModel, request: ParsedRequest, options:
   for (let i = 0; i < specs.length; i++) {
     const input = given[i] as ParsedInput;
     if (input.datatype !== specs[i].datatype) {
-      throw new RequestError(400, `input ${input.name}: datatype ${input.datatype}, the model takes ${specs[i].datatype}`);
+      throw new RequestError(400, `input ${shown(input.name)}: datatype ${input.datatype}, the model takes ${specs[i].datatype}`);
     }
     counts[i] = checkShape(input.name, input.shape, specs[i], options.maxElements);
   }
@@ -330,9 +335,9 @@ export function checkOutputs(model: ServedModel, request: ParsedRequest): string
   const seen = new Set<string>();
   for (const name of request.outputs) {
     if (!model.outputs.some((spec) => spec.name === name)) {
-      throw new RequestError(400, `output ${name} is not an output of model ${model.name} (it gives ${model.outputs.map((s) => s.name).join(', ')})`);
+      throw new RequestError(400, `output ${shown(name)} is not an output of model ${model.name} (it gives ${model.outputs.map((s) => s.name).join(', ')})`);
     }
-    if (seen.has(name)) throw new RequestError(400, `output ${name} is asked for twice`);
+    if (seen.has(name)) throw new RequestError(400, `output ${shown(name)} is asked for twice`);
     seen.add(name);
   }
   return request.outputs;
