@@ -557,6 +557,13 @@ describe('the server process refusing to start', () => {
     }
   });
 
+  test('--device cuda without CUDA exits 3 (cuda_unavailable)', async () => {
+    const [code, fatal] = await run({ models: [{ model: '/nonexistent/a.onnx' }], request_log: false, workers: 1, device: 'cuda' });
+    // Where CUDA does load, the missing model is what fails instead.
+    if (fatal?.code === 'no_model_loaded') return;
+    expect([code, fatal?.code, fatal?.level]).toEqual([3, 'cuda_unavailable', 'error']);
+  });
+
   test('no model loaded exits 2 (no_model_loaded); a bad config exits 2 (bad_input)', async () => {
     const [code, fatal] = await run({ models: [{ model: '/nonexistent/a.onnx' }], request_log: false, workers: 1, device: 'cpu' });
     expect(code).toBe(2);
