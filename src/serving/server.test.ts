@@ -523,6 +523,31 @@ describe('the server process on real ONNX models', () => {
     expect(ok.status).toBe(200);
   });
 
+  test('a stats event follows a second with traffic', async () => {
+    const seen = out.lines.filter((line) => line.event === 'stats').length;
+    await post('/v2/models/affine/infer', { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3], data: [1, 1, 1] }] });
+    while (out.lines.filter((line) => line.event === 'stats').length === seen) await new Promise((r) => setTimeout(r, 100));
+    const stats = out.lines.filter((line) => line.event === 'stats').at(-1) as Record<string, unknown>;
+    const { event, level, msg, ...fields } = stats;
+    expect([event, typeof level, typeof msg]).toEqual(['stats', 'string', 'string']);
+    expect(validator.check('endpoint.schema.json#/$defs/EndpointStats', fields)).toBeNull();
+    expect(fields.requests as number).toBeGreaterThan(0);
+  });
+
+  test('a client that leaves mid-body is no longer in flight', async () => {
+    const { port } = new URL(url);
+    await new Promise<void>((resolvePromise) => {
+      const socket = connect(Number(port), '127.0.0.1');
+      socket.write(`POST /v2/models/affine/infer HTTP/1.1\r\nHost: x\r\nx-api-key: ${KEY}\r\nContent-Length: 1000\r\n\r\n{"inputs":`);
+      setTimeout(() => socket.destroy(), 50);
+      socket.on('close', () => resolvePromise());
+    });
+    let metrics = '';
+    while (!metrics.includes('code="499"')) metrics = (await send(url, 'GET', '/metrics')).body;
+    expect(metrics).toContain('opsbook_in_flight_requests 0');
+    expect(metrics).toContain('opsbook_requests_total{model="affine",version="1",code="499"} 1');
+  });
+
   test('stops on request: draining, stopped, exit 0, port closed', async () => {
     const pending = Array.from({ length: 20 }, (_, i) => post('/v2/models/affine/infer', { id: String(i), inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3], data: [i, 0, 0] }] }));
     stop.abort();

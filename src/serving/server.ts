@@ -244,7 +244,10 @@ export class InferenceServer {
     const labelVersion = model ? model.version : '';
     let request: ReturnType<typeof parseRequest> | null = null;
     let body: Buffer | null = null;
+    let answered = false;
     const answer = (status: number, text: string, result?: { queueMs: number; batchRows: number; rows: number }): void => {
+      if (answered) return;
+      answered = true;
       this.json(res, status, text);
       const latencyMs = performance.now() - start;
       this.metrics.answered({ model: labelModel, version: labelVersion, status, latencyMs, queueMs: result?.queueMs, batchRows: result?.batchRows, rows: result?.rows });
@@ -274,6 +277,13 @@ export class InferenceServer {
       answer(404, errorText(unknownModel(name, version)));
       return;
     }
+    res.once('close', () => {
+      // The client went away before its answer (mid-body, or while queued): counted as nginx's 499
+      // so the in-flight gauge comes down; there is nothing to log.
+      if (answered) return;
+      answered = true;
+      this.metrics.answered({ model: labelModel, version: labelVersion, status: 499, latencyMs: performance.now() - start });
+    });
     this.readBody(req, res, (read) => {
       body = read;
       if (read === null) {
