@@ -178,6 +178,19 @@ describe('Batcher', () => {
     batcher.close();
   });
 
+  it('ends a hold when the model\'s run in flight ends (nobody is left to wait for)', async () => {
+    const { pool, batcher } = setup(2, 64, 60_000_000);
+    void batcher.submit(0, x([[0]]), ['Y']);
+    const held = batcher.submit(0, x([[1]]), ['Y']);
+    await turn();
+    expect(pool.jobs).toHaveLength(1);
+    pool.finish(0);
+    expect(pool.jobs).toHaveLength(2);
+    pool.finish(1);
+    expect(y(await held)).toEqual([2]);
+    batcher.close();
+  });
+
   it('ends the hold after max_delay_us, and does not hold with max_delay_us 0', async () => {
     const short = setup(2, 64, 2000);
     void short.batcher.submit(0, x([[0]]), ['Y']);

@@ -7,8 +7,10 @@
  *
  * When to run: a request that finds its model idle and a worker free runs at once (nobody to wait
  * for). When the model already has a run in flight — there is traffic — a free worker waits up to
- * max_delay_us from the oldest request's arrival for max_batch rows to gather. When every worker is
- * busy, whatever queued meanwhile forms the next batch as soon as one frees up, without waiting.
+ * max_delay_us from the oldest request's arrival for max_batch rows to gather, or until that run
+ * ends, whichever comes first (a timer cannot wait less than a millisecond, so a hold's end is seen
+ * at the next arrival, the run's end, or that timer). When every worker is busy, whatever queued
+ * meanwhile forms the next batch as soon as one frees up, without waiting.
  *
  * A worker holds one batch at a time, so requests wait here, where they can still join a batch. Runs
  * that can never be stacked (max_batch 1, a model that is not batchable) are pipelined instead: a
@@ -36,8 +38,6 @@ export interface BatcherOptions {
 
 /** Inputs at least this large are handed to the worker (transferred) rather than copied. */
 const TRANSFER_BYTES = 64 * 1024;
-/** Waits shorter than this are spun on the event loop (setImmediate): timers cannot wait less than 1 ms. */
-const SPIN_MS = 1.5;
 /** Runs a worker holds at once when they cannot be stacked. */
 const PIPELINE = 2;
 
@@ -187,15 +187,13 @@ export class Batcher {
     );
   }
 
+  /**
+   * Pumps again at `at` (a hold's end). Timers do not wait less than a millisecond, and spinning the
+   * event loop would take the core the HTTP side and the workers need; a hold ends earlier anyway on
+   * whatever happens first: a request arriving, or the model's run in flight ending (then nothing is
+   * in flight and nobody waits).
+   */
   private wakeAt(at: number, now: number): void {
-    const remaining = at - now;
-    if (remaining < SPIN_MS) {
-      this.immediate ??= setImmediate(() => {
-        this.immediate = null;
-        this.pump();
-      });
-      return;
-    }
     if (this.timer && this.timerAt <= at) return;
     if (this.timer) clearTimeout(this.timer);
     this.timerAt = at;
@@ -203,7 +201,7 @@ export class Batcher {
       this.timer = null;
       this.timerAt = Infinity;
       this.pump();
-    }, Math.max(1, Math.floor(remaining - 0.5)));
+    }, Math.max(1, Math.ceil(at - now)));
     // Requests waiting keep their own handles open (the server's sockets); a hold alone does not.
     this.timer.unref();
   }
