@@ -6,7 +6,7 @@ import type * as Config from '../serving/config';
 import type * as Foreground from '../serving/foreground';
 import type * as Gpu from '../serving/gpu';
 import { findDaemon } from '../daemon/daemon';
-import { servedNameOf } from '../daemon/serve-endpoints';
+import { servedNameOf, SUPERVISED_ENV } from '../daemon/serve-endpoints';
 import { BadInputError, NotFoundError } from '../store/errors';
 import { parseModelRef } from '../tracking/registry';
 import type { ParsedCommand } from './args';
@@ -44,7 +44,18 @@ export async function serveCommand(parsed: ParsedCommand, out: CliOutput): Promi
   const config = serveConfigOf(parsed, cwd);
   if (parsed.values.foreground === true) {
     const resolved = await resolveForForeground(config, workspace);
-    return serving.foreground().runForeground(resolved);
+    if (process.env[SUPERVISED_ENV] !== '1') return serving.foreground().runForeground(resolved);
+    // Started by the daemon: its end (stdin closes when it dies, however it dies) stops this server too.
+    const parentGone = new AbortController();
+    const stop = (): void => parentGone.abort();
+    process.stdin.once('end', stop).once('close', stop).once('error', stop).resume();
+    try {
+      return await serving.foreground().runForeground(resolved, { stop: parentGone.signal });
+    } finally {
+      process.stdin.off('end', stop).off('close', stop).off('error', stop);
+      // An open stdin would keep this process alive after the server stopped.
+      process.stdin.destroy();
+    }
   }
   const client = await connectDaemon(workspace);
   let endpoint: Endpoint;

@@ -30,6 +30,11 @@ export const KEPT_STOPPED = 50;
 export const START_TIMEOUT_MS = 60_000;
 /** How long a stopping server may drain before it is killed. */
 export const STOP_GRACE_MS = 10_000;
+/**
+ * Set in the environment of the servers the daemon starts: such a server drains and exits when its
+ * stdin ends, which it does when the daemon dies (even by SIGKILL), so no server outlives its daemon.
+ */
+export const SUPERVISED_ENV = 'OPSBOOK_SERVE_SUPERVISED';
 /** How long the daemon waits for the server's answer to a test request. */
 const TEST_TIMEOUT_MS = 60_000;
 
@@ -333,7 +338,7 @@ export class EndpointSupervisor {
 
   private spawnServer(supervised: Supervised, configFile: string): Promise<Endpoint> {
     const { endpoint } = supervised;
-    const env: NodeJS.ProcessEnv = { ...process.env };
+    const env: NodeJS.ProcessEnv = { ...process.env, [SUPERVISED_ENV]: '1' };
     delete env.OPSBOOK_SERVE_API_KEY;
     if (supervised.apiKey) env.OPSBOOK_SERVE_API_KEY = supervised.apiKey;
     let child: ChildProcess;
@@ -341,7 +346,8 @@ export class EndpointSupervisor {
       child = spawn(process.execPath, [this.options.cliEntry(), 'serve', '--foreground', '--config', configFile], {
         cwd: this.workspace,
         env,
-        stdio: ['ignore', 'pipe', 'pipe'],
+        // stdin stays open, unwritten, for as long as the daemon lives: its end tells the server the daemon is gone.
+        stdio: ['pipe', 'pipe', 'pipe'],
       });
     } catch (error) {
       this.fail(supervised, `the server could not be started: ${describe(error)}`);

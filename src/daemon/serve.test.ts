@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -7,7 +8,7 @@ import { OpsbookClient } from '../client/client';
 import { followEvents, type FollowedEvents } from '../client/events';
 import { BUILT_CLI } from '../cli/testing';
 import { linearModelBytes } from '../explain/testing';
-import { startDaemon, type RunningDaemon } from './daemon';
+import { findDaemon, startDaemon, type RunningDaemon } from './daemon';
 import { endpointName, servedNameOf, zerosRequest } from './serve-endpoints';
 import { refusal, until } from './testing';
 
@@ -300,3 +301,36 @@ describe('POST /serve and /serve/endpoints on a real daemon', () => {
     }
   });
 });
+
+describe('a daemon killed outright', () => {
+  it('takes its servers with it: each drains and exits when the daemon is gone', async () => {
+    const workspace = mkdtempSync(join(tmpdir(), 'opsbook-serve-orphan-'));
+    const runtime = mkdtempSync(join(tmpdir(), 'opsbook-serve-orphan-runtime-'));
+    writeFileSync(join(workspace, 'linear.onnx'), linearModelBytes(WEIGHTS, BIAS));
+    // A daemon in its own process (as the CLI and the kernels start it), so it can be killed with SIGKILL.
+    const daemonProcess = spawn(process.execPath, [BUILT_CLI, 'daemon', '--workspace', workspace], {
+      env: { ...process.env, JUPYTER_RUNTIME_DIR: runtime },
+      stdio: 'ignore',
+    });
+    let serverPid: number | undefined;
+    try {
+      let found: Awaited<ReturnType<typeof findDaemon>> = null;
+      await until(() => {
+        void findDaemon(workspace, runtime).then((answer) => (found = answer));
+        return found !== null;
+      });
+      const remote = new OpsbookClient({ baseUrl: found!.info.url, token: found!.token });
+      const endpoint = await remote.startEndpoint({ models: [{ model: 'linear.onnx' }], workers: 1, request_log: false });
+      serverPid = endpoint.pid!;
+      expect(alive(serverPid)).toBe(true);
+      daemonProcess.kill('SIGKILL');
+      await until(() => !alive(serverPid!));
+    } finally {
+      daemonProcess.kill('SIGKILL');
+      if (serverPid !== undefined && alive(serverPid)) process.kill(serverPid, 'SIGKILL');
+      rmSync(workspace, { recursive: true, force: true });
+      rmSync(runtime, { recursive: true, force: true });
+    }
+  });
+});
+
