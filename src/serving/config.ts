@@ -62,7 +62,8 @@ function resolveModel(spec: ServedModelSpec, baseDir: string): ServedModelSpec &
     file = spec.model;
   }
   const registry = isFile ? null : registryParts(spec.model);
-  const stem = path.basename(spec.model).replace(/\.onnx$/i, '');
+  // A file's stem may hold characters a served name cannot ("churn model (v2).onnx").
+  const stem = path.basename(spec.model).replace(/\.onnx$/i, '').replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 128);
   const name = spec.name ?? registry?.name ?? stem;
   const version = spec.version ?? registry?.version ?? '1';
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name)) {

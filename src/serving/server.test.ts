@@ -8,14 +8,14 @@
  * No timed assertions.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { SchemaValidator } from '@opsbook/schema';
-import { resolveServeConfig } from './config';
+import { ConfigError, loadServeConfig, readServeConfig, resolveServeConfig } from './config';
 import { runForeground } from './foreground';
 import { ServingMetrics } from './metrics';
 import { InferenceServer, type RequestSink } from './server';
@@ -598,5 +598,41 @@ describe('the server process refusing to start', () => {
     expect(bad).toMatchObject({ code: 'bad_input', error: expect.stringMatching(/API key/) });
     const [schemaCode] = await run({ models: [], port: -1 });
     expect(schemaCode).toBe(2);
+  });
+});
+
+describe('the serve config', () => {
+  test('defaults, served names and versions, paths from the config file\'s folder', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'opsbook-serve-config-'));
+    try {
+      const file = join(dir, 'serve.yaml');
+      writeFileSync(file, 'models:\n  - model: ./Churn Model.onnx\n  - model: churn:3\n    path: /models/churn-3.onnx\n  - model: ./b.onnx\n    name: b\n    version: "7"\nmax_batch: 8\n');
+      expect(readServeConfig(file).models[0]).toEqual({ model: './Churn Model.onnx' });
+      const config = loadServeConfig(file, {});
+      expect(config).toMatchObject({
+        name: 'churn-model', host: '127.0.0.1', port: 0, device: 'auto', max_batch: 8, max_delay_us: 200, api_key: null, insecure: false,
+        body_limit_bytes: 64 * 1024 * 1024, nonfinite: 'reject', request_log: true, request_log_dir: join(dir, 'opsbook-requests'),
+      });
+      expect(config.workers).toBeGreaterThanOrEqual(1);
+      expect(config.models.map((m) => [m.name, m.version, m.path])).toEqual([
+        ['Churn-Model', '1', join(dir, 'Churn Model.onnx')],
+        ['churn', '3', '/models/churn-3.onnx'],
+        ['b', '7', join(dir, 'b.onnx')],
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('refuses: schema violations, a public host without a key, short keys, one name and version twice, a registry model without a path', () => {
+    const models = [{ model: '/m/a.onnx' }];
+    expect(() => resolveServeConfig({ models, max_batch: 0 })).toThrow(/invalid serve config: \/max_batch/);
+    expect(() => resolveServeConfig({ models, host: '0.0.0.0' }, { env: {} })).toThrow(/API key/);
+    expect(resolveServeConfig({ models, host: '0.0.0.0', insecure: true }, { env: {} }).api_key).toBeNull();
+    expect(resolveServeConfig({ models, host: '0.0.0.0' }, { env: { OPSBOOK_SERVE_API_KEY: KEY } }).api_key).toBe(KEY);
+    expect(() => resolveServeConfig({ models }, { env: { OPSBOOK_SERVE_API_KEY: 'short' } })).toThrow(/at least 16/);
+    expect(() => resolveServeConfig({ models: [{ model: '/m/a.onnx' }, { model: '/n/a.onnx' }] })).toThrow(/two models are served as a version 1/);
+    expect(() => resolveServeConfig({ models: [{ model: 'churn@prod' }] })).toThrow(ConfigError);
+    expect(resolveServeConfig({ models, device: 'cuda' }).workers).toBe(1);
   });
 });
