@@ -113,6 +113,17 @@ describe('RequestLog', () => {
     expect(log.written).toBe(10);
   });
 
+  it('bounds the bodies waiting too, by their length', async () => {
+    const logs: LogFields[] = [];
+    const log = new RequestLog(dir, (fields) => logs.push(fields), { flushMs: 60_000, maxQueuedChars: 1000 });
+    const big = 'x'.repeat(300);
+    for (let i = 0; i < 5; i++) log.record(row(i, { request: JSON.stringify({ pad: big }), response: '{}' }));
+    expect(log.dropped).toBe(2);
+    await log.close();
+    expect(log.written).toBe(3);
+    expect(logs).toEqual([expect.objectContaining({ level: 'warn', msg: expect.stringMatching(/dropped 2 rows .*1000 characters/) })]);
+  });
+
   it('close() with nothing recorded writes no file (and makes no folder)', async () => {
     const nested = join(dir, 'a', 'b');
     const log = new RequestLog(nested, () => undefined);

@@ -3,7 +3,8 @@
  * request and response bodies) in DuckDB-readable Parquet files under one folder, for the monitoring
  * work that reads them. record() only queues; every second (or at 10,000 rows) the queue goes to a
  * writer thread (request-log-worker.ts) that writes it as `requests-<start time>-<seq>.parquet`.
- * Memory is bounded: beyond 100,000 rows waiting, rows are dropped, counted and warned about.
+ * Memory is bounded: beyond 100,000 rows (or 256 Mi characters of bodies) waiting, rows are dropped,
+ * counted and warned about.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,12 +19,18 @@ export interface RequestLogOptions {
   flushRows?: number;
   /** Most rows waiting to be written; more are dropped (default 100,000). */
   maxQueued?: number;
+  /** Most request and response text waiting to be written, in UTF-16 code units; more is dropped (default 256 Mi). */
+  maxQueuedChars?: number;
 }
 
 export class RequestLog {
   private queue: RequestRecord[] = [];
   /** Rows handed to the writer and not yet written. */
   private writing = 0;
+  /** Body characters queued or handed to the writer and not yet written. */
+  private chars = 0;
+  /** Body characters of each batch handed to the writer, oldest first (the writer answers in order). */
+  private readonly batchChars: number[] = [];
   private droppedRows = 0;
   private droppedSinceWarning = 0;
   private writtenRows = 0;
@@ -32,6 +39,7 @@ export class RequestLog {
   private readonly timer: NodeJS.Timeout;
   private readonly flushRows: number;
   private readonly maxQueued: number;
+  private readonly maxChars: number;
   private closed: Promise<void> | null = null;
   private onClosed: (() => void) | null = null;
   private readonly exited: Promise<void>;
@@ -43,6 +51,7 @@ export class RequestLog {
   ) {
     this.flushRows = options.flushRows ?? 10_000;
     this.maxQueued = options.maxQueued ?? 100_000;
+    this.maxChars = options.maxQueuedChars ?? 256 * 1024 * 1024;
     const init: LogWorkerInit = { dir, prefix: `requests-${fileTime(new Date())}` };
     this.worker = new Worker(logWorkerFile(), { workerData: init });
     this.worker.on('message', (message: FromLogWorker) => this.onMessage(message));
@@ -55,11 +64,13 @@ export class RequestLog {
   /** Queues one row (O(1)); it is written within a second. */
   record(row: RequestRecord): void {
     if (this.closed) return;
-    if (this.queue.length + this.writing >= this.maxQueued) {
+    const chars = row.request.length + row.response.length;
+    if (this.queue.length + this.writing >= this.maxQueued || this.chars + chars > this.maxChars) {
       this.droppedRows++;
       this.droppedSinceWarning++;
       return;
     }
+    this.chars += chars;
     this.queue.push(row);
     if (this.queue.length >= this.flushRows) this.flush();
   }
@@ -94,13 +105,20 @@ export class RequestLog {
 
   private flush(): void {
     if (this.droppedSinceWarning > 0) {
-      this.log({ level: 'warn', msg: `request log: dropped ${this.droppedSinceWarning} rows (more than ${this.maxQueued} waiting to be written)`, dropped: this.droppedRows });
+      this.log({
+        level: 'warn',
+        msg: `request log: dropped ${this.droppedSinceWarning} rows (more than ${this.maxQueued} rows or ${this.maxChars} characters waiting to be written)`,
+        dropped: this.droppedRows,
+      });
       this.droppedSinceWarning = 0;
     }
     if (this.queue.length === 0) return;
     const rows = this.queue;
     this.queue = [];
     this.writing += rows.length;
+    let chars = 0;
+    for (const row of rows) chars += row.request.length + row.response.length;
+    this.batchChars.push(chars);
     this.post({ t: 'rows', rows });
   }
 
@@ -109,6 +127,7 @@ export class RequestLog {
   }
 
   private onMessage(message: FromLogWorker): void {
+    if (message.t !== 'closed') this.chars -= this.batchChars.shift() ?? 0;
     if (message.t === 'written') {
       this.writing -= message.rows;
       this.writtenRows += message.rows;
