@@ -314,6 +314,22 @@ describe('the V2 REST server (HTTP layer)', () => {
   });
 });
 
+test('drain cuts a request whose body never finishes, after its time', async () => {
+  const executor = new DoublingExecutor();
+  executor.settle();
+  const server = new InferenceServer({ config: config(), executor, metrics: new ServingMetrics(), log: () => undefined });
+  const { url } = await server.listen();
+  const { port } = new URL(url);
+  const socket = connect(Number(port), '127.0.0.1');
+  const closed = new Promise<void>((r) => socket.on('close', () => r()));
+  socket.on('error', () => undefined);
+  socket.write('POST /v2/models/double/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{"inputs":');
+  await new Promise((r) => setTimeout(r, 100));
+  await server.drain(200);
+  await closed;
+  expect(executor.calls).toBe(0);
+});
+
 describe('the API key', () => {
   let server: InferenceServer;
   let url: string;

@@ -113,15 +113,23 @@ export class InferenceServer {
 
   /**
    * Graceful drain: stop accepting connections, answer not-ready, finish the requests in flight
-   * (their connections close after the answer), then close idle connections. Does not close the
-   * executor: the caller does, after this settles.
+   * (their connections close after the answer), then close idle connections. Requests still
+   * unanswered after `timeoutMs` (a client sending its body very slowly) are cut. Does not close
+   * the executor: the caller does, after this settles.
    */
-  async drain(): Promise<void> {
+  async drain(timeoutMs = DRAIN_MS): Promise<void> {
     this.draining = true;
     this.refreshModelGauges();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.sockets) if (!this.busySockets.has(socket)) socket.destroy();
-    if (this.active > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    if (this.active > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+      ]);
+      clearTimeout(timer);
+    }
     for (const socket of this.sockets) socket.destroy();
     await closed;
   }
@@ -414,6 +422,9 @@ export class InferenceServer {
     res.end(res.req.method === 'HEAD' ? undefined : text);
   }
 }
+
+/** Longest a drain waits for the requests in flight (the daemon's stop allows 10 s in all). */
+const DRAIN_MS = 8000;
 
 /** How long a refused connection is read (and its bytes dropped) after the 413, at most. */
 const LINGER_MS = 2000;
