@@ -124,13 +124,16 @@ export class EndpointSupervisor {
    *   server did not start.
    */
   async start(config: ServeConfig): Promise<Endpoint> {
-    if (this.closed) throw new HttpError(503, 'unavailable', 'the daemon is stopping');
+    this.refuseClosed();
     const host = config.host ?? '127.0.0.1';
     if (!LOOPBACK.has(host) && !config.api_key && config.insecure !== true) {
       throw new BadInputError('host', host, `serving on ${host} (not loopback) needs api_key, or insecure: true`);
     }
+    if (config.name !== undefined) this.refuseRunning(config.name);
     const models = await this.resolveModels(config.models);
     const name = config.name ?? endpointName(models[0].name!);
+    // Checked (again) after resolving: two starts of one name must not both spawn, nor one after close().
+    this.refuseClosed();
     this.refuseRunning(name);
     const folder = join(this.workspace, '.opsbook', 'serving', name);
     const requestLogDir = config.request_log === false ? null : (config.request_log_dir ?? join(folder, 'requests'));
@@ -141,8 +144,6 @@ export class EndpointSupervisor {
       models: models as ServeConfig['models'],
       ...(requestLogDir === null ? {} : { request_log_dir: requestLogDir }),
     };
-    // Checked again after the awaits above: two starts of one name must not both spawn.
-    this.refuseRunning(name);
     const endpoint: Endpoint = {
       name,
       status: 'starting',
@@ -269,6 +270,10 @@ export class EndpointSupervisor {
     return found;
   }
 
+  private refuseClosed(): void {
+    if (this.closed) throw new HttpError(503, 'unavailable', 'the daemon is stopping');
+  }
+
   private refuseRunning(name: string): void {
     const existing = this.endpoints.get(name);
     if (existing && RUNNING.has(existing.endpoint.status)) {
@@ -378,9 +383,9 @@ export class EndpointSupervisor {
       });
       const errors = createInterface({ input: child.stderr! });
       errors.on('line', (text) => {
-        // stderr is not the protocol: a crash's stack trace, a native library's complaint.
-        const line = this.keep(supervised, text, 'error');
-        if (typeof line.msg === 'string' && line.msg.trim() !== '') supervised.lastError ??= line.msg;
+        // stderr is not the protocol: the CLI's one-line refusal, a crash's stack trace, a native library's complaint.
+        this.keep(supervised, text, 'error');
+        if (/^opsbook: |^[A-Za-z]*(Error|Exception)\b[^:]*: /.test(text)) supervised.lastError = text;
       });
       supervised.exited = new Promise<void>((exited) => {
         child.once('error', (error) => {
@@ -410,7 +415,7 @@ export class EndpointSupervisor {
     if (line.time === undefined) line = { time: new Date().toISOString(), level, ...line };
     supervised.lines.push(line);
     if (supervised.lines.length > KEPT_LOG_LINES) supervised.lines.splice(0, supervised.lines.length - KEPT_LOG_LINES);
-    if (line.level === 'error' && typeof line.msg === 'string' && line.event !== 'fatal') supervised.lastError = line.msg;
+    if (level === 'info' && line.level === 'error' && typeof line.msg === 'string' && line.event !== 'fatal') supervised.lastError = line.msg;
     return line;
   }
 
