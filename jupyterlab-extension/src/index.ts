@@ -1,5 +1,6 @@
 import { ILayoutRestorer, type JupyterFrontEnd, type JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette, WidgetTracker, type MainAreaWidget } from '@jupyterlab/apputils';
+import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { SidePanel, ToolbarButton, refreshIcon, tableRowsIcon } from '@jupyterlab/ui-components';
 import { createLabClient } from './client';
@@ -8,6 +9,7 @@ import { explainPlugin } from './explainPlugin';
 import { ExperimentsPanel } from './ExperimentsPanel';
 import { ModelsPanel } from './ModelsPanel';
 import { qualityPlugin } from './qualityPlugin';
+import { addServeSection } from './servePlugin';
 import { opsbookIcon } from './icon';
 import { createRunWidget, runWidgetId, type RunPanel } from './RunPanel';
 import { DEFAULT_REFRESH_INTERVAL, RunsModel } from './runs';
@@ -30,16 +32,17 @@ const runsPlugin: JupyterFrontEndPlugin<IOpsbookRuns> = {
 /** The Opsbook sidebar tab, its Experiments panel, the run view and their commands. */
 const sidebarPlugin: JupyterFrontEndPlugin<void> = {
   id: '@opsbook/jupyterlab:sidebar',
-  description: 'The Opsbook sidebar: experiments and runs, with a view per run.',
+  description: 'The Opsbook sidebar: experiments and runs, with a view per run; registered models; serving endpoints.',
   autoStart: true,
   requires: [IOpsbookRuns],
-  optional: [ICommandPalette, ISettingRegistry, ILayoutRestorer],
+  optional: [ICommandPalette, ISettingRegistry, ILayoutRestorer, INotebookTracker],
   activate: (
     app: JupyterFrontEnd,
     runs: IOpsbookRuns,
     palette: ICommandPalette | null,
     settingRegistry: ISettingRegistry | null,
     restorer: ILayoutRestorer | null,
+    notebooks: INotebookTracker | null,
   ): void => {
     const { commands, shell } = app;
     const tracker = new WidgetTracker<MainAreaWidget<RunPanel>>({ namespace: 'opsbook-run' });
@@ -68,6 +71,8 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
     );
     sidebar.addWidget(experiments);
     sidebar.addWidget(new ModelsPanel(runs, (runId) => void commands.execute(CommandIds.openRun, { runId })));
+    // Serving: one click on a registered or kernel model, the endpoints live, and the palette commands.
+    addServeSection({ app, sidebar, runs, notebooks, palette, sidebarId: SIDEBAR_ID });
     shell.add(sidebar, 'left', { rank: 850 });
     restorer?.add(sidebar, SIDEBAR_ID);
 

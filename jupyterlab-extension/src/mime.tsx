@@ -12,6 +12,7 @@ import {
 import type { RunDetail as RunDetailData, RunList, TrackOutput } from '@opsbook/schema';
 import { useState } from 'react';
 import { COMPARE_MIME_TYPE, CompareRenderer } from './CompareRenderer';
+import { ENDPOINT_MIME_TYPE, EndpointRenderer } from './EndpointRenderer';
 import { EXPLAIN_MIME_TYPE, ExplainRenderer } from './ExplainRenderer';
 import { OpsbookRenderer } from './OpsbookRenderer';
 import { QUALITY_MIME_TYPE, QualityRenderer } from './QualityRenderer';
@@ -86,6 +87,7 @@ const renderers: [string, new (options: IRenderMime.IRendererOptions) => IRender
   [COMPARE_MIME_TYPE, CompareRenderer, 'runs side by side, from %opsbook runs compare'],
   [QUALITY_MIME_TYPE, QualityRenderer, 'data-quality results, profiles and drift reports of %check, %%check, %drift and %opsbook profile'],
   [EXPLAIN_MIME_TYPE, ExplainRenderer, 'model explanations (SHAP and LIME views) of %explain'],
+  [ENDPOINT_MIME_TYPE, EndpointRenderer, 'endpoints of %serve and opsbook.serve() (status, latency, test form)'],
 ];
 
 const extensions: IRenderMime.IExtension[] = renderers.map(([mimeType, Renderer, what]) => ({
