@@ -64,7 +64,13 @@ async function run(message: Extract<ToWorker, { t: 'run' }>): Promise<void> {
     const transfer: ArrayBuffer[] = [];
     for (const name of message.outputs) {
       const tensor = results[name];
-      const data = tensor.data as WireTensor['data'];
+      let data = tensor.data as WireTensor['data'];
+      // Where the runtime has Float16Array (Node 24), onnxruntime gives float16 outputs as one; the
+      // server takes FP16 as raw bits in a Uint16Array (types.ts): the same bytes, another view.
+      if (tensor.type === 'float16' && !(data instanceof Uint16Array)) {
+        const view = data as unknown as ArrayBufferView;
+        data = new Uint16Array(view.buffer, view.byteOffset, view.byteLength / 2);
+      }
       outputs.push({ name, type: tensor.type, dims: [...tensor.dims], data });
       if (!Array.isArray(data) && exclusiveBuffer(data) && !transfer.includes(data.buffer as ArrayBuffer)) transfer.push(data.buffer as ArrayBuffer);
     }
