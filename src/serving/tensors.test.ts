@@ -70,6 +70,11 @@ describe('the fast JSON path', () => {
     // Shape first: one pass; data first: a counting pass, then the same numbers.
     const dataFirst = Buffer.from('{"inputs":[{"name":"x","data":[1.5,-0.25],"shape":[2],"datatype":"FP32"}]}');
     expect(parseFast(dataFirst)).toEqual({ inputs: [{ name: 'x', data: Float64Array.from([1.5, -0.25]), shape: [2], datatype: 'FP32' }] });
+    // Shapes that are not counts (strings, fractions, negatives) size nothing: the commas are counted.
+    for (const shape of ['["2"]', '[0.5, 4]', '[-2]', '[0, 2]']) {
+      const text = `{"shape":${shape},"data":[1.5,-0.25]}`;
+      expect(parseFast(Buffer.from(text))).toEqual(expectedFast(JSON.parse(text)));
+    }
     // A shape that does not match the data: JSON.parse reads it, and the checks word the mismatch.
     expect(parseFast(Buffer.from('{"shape":[3],"data":[1,2]}'))).toBeUndefined();
     expect(Object.is((parseFast(Buffer.from('{"data":[-0]}')) as { data: Float64Array }).data[0], -0)).toBe(true);

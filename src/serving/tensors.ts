@@ -534,7 +534,7 @@ function readNumberArray(expected: number): Float64Array | undefined {
   let p = pos + 1;
   // Each number takes at least two bytes with its separator: a larger count is a wrong shape, which
   // the checks answer after JSON.parse.
-  if (expected < 1 || expected > (n - pos) / 2 + 1) {
+  if (!(Number.isInteger(expected) && expected >= 1 && expected <= (n - pos) / 2 + 1)) {
     count = 0;
     let sawValue = false;
     for (; p < n; p++) {
