@@ -116,7 +116,7 @@ describe('opsbook serve and opsbook endpoints through the built CLI', () => {
   });
 
   it('starts an endpoint under the daemon, shows, lists, logs and stops it', async () => {
-    const started = await opsbook(['serve', 'scorer', 'lin=linear.onnx', '--workers', '1', '--no-request-log', '--json'], env, workspace);
+    const started = await opsbook(['serve', 'scorer', '--model', 'lin=linear.onnx', '--workers', '1', '--no-request-log', '--json'], env, workspace);
     expect(started.stderr).toBe('');
     expect(started.code).toBe(0);
     const endpoint = JSON.parse(started.stdout) as Endpoint;
