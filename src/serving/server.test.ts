@@ -7,7 +7,7 @@
  *    a Reshape that onnxruntime fails on (500), and a file that is not a model.
  * No timed assertions.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
@@ -576,6 +576,39 @@ describe('the server process on real ONNX models', () => {
     expect(out.events().slice(-2)).toEqual(['draining', 'stopped']);
     await expect(send(url, 'GET', '/v2/health/live')).rejects.toThrow(/ECONNREFUSED/);
   });
+});
+
+test('SIGTERM drains and exits 0 (the built server process)', async () => {
+  // The daemon stops a server with SIGTERM; this runs the compiled foreground as its own process.
+  const script = `require(${JSON.stringify(join(ROOT, 'src', 'dist', 'serving', 'foreground.js'))}).runForeground(JSON.parse(process.argv[1])).then((code) => process.exit(code))`;
+  const dir = mkdtempSync(join(tmpdir(), 'opsbook-serving-signal-'));
+  try {
+    execFileSync(PYTHON, ['-c', MODELS, dir], { stdio: 'pipe' });
+    const child = spawn(process.execPath, ['-e', script, JSON.stringify({ models: [{ model: join(dir, 'affine.onnx') }], workers: 1, device: 'cpu', request_log: false })], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines: Record<string, unknown>[] = [];
+    let buffered = '';
+    const ready = new Promise<void>((resolvePromise) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString('utf8');
+        const complete = buffered.split('\n');
+        buffered = complete.pop() ?? '';
+        for (const text of complete.filter(Boolean)) {
+          const line = JSON.parse(text) as Record<string, unknown>;
+          lines.push(line);
+          if (line.event === 'ready') resolvePromise();
+        }
+      });
+    });
+    const exited = new Promise<number | null>((resolvePromise) => child.on('exit', (code) => resolvePromise(code)));
+    await ready;
+    const url = lines.find((line) => line.event === 'listening')?.url as string;
+    expect((await send(url, 'POST', '/v2/models/affine/infer', JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3], data: [1, 2, 3] }] }))).status).toBe(200);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(lines.map((line) => line.event).filter(Boolean).slice(-2)).toEqual(['draining', 'stopped']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 describe('the server process refusing to start', () => {
