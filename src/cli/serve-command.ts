@@ -6,12 +6,12 @@ import type * as Config from '../serving/config';
 import type * as Foreground from '../serving/foreground';
 import type * as Gpu from '../serving/gpu';
 import { findDaemon } from '../daemon/daemon';
-import { servedNameOf, SUPERVISED_ENV } from '../daemon/serve-endpoints';
+import { endpointName, servedNameOf, SUPERVISED_ENV } from '../daemon/serve-endpoints';
 import { BadInputError, NotFoundError } from '../store/errors';
 import { parseModelRef } from '../tracking/registry';
 import type { ParsedCommand } from './args';
 import { connectDaemon, fromApiError } from './daemon-client';
-import { EnvironmentError, EXIT_ENVIRONMENT, UsageError } from './errors';
+import { EnvironmentError, EXIT_ENVIRONMENT, InterruptedError, UsageError } from './errors';
 import { alignRows } from './format';
 import type { CliOutput } from './runs-command';
 import { cliValidator } from './validator';
@@ -57,12 +57,27 @@ export async function serveCommand(parsed: ParsedCommand, out: CliOutput): Promi
       process.stdin.destroy();
     }
   }
+  // Named here (as the daemon would name it), so Ctrl-C while the models load can stop it by name.
+  const name = config.name ?? endpointName(config.models[0].name ?? defaultServedName(config.models[0].model));
   const client = await connectDaemon(workspace);
+  let interrupted = false;
+  const cancel = (): void => {
+    interrupted = true;
+    void client.stopEndpoint(name).catch(() => undefined);
+  };
+  process.once('SIGINT', cancel);
   let endpoint: Endpoint;
   try {
-    endpoint = (await client.startEndpoint(config)) as Endpoint;
+    endpoint = (await client.startEndpoint({ ...config, name })) as Endpoint;
   } catch (error) {
+    if (interrupted) throw new InterruptedError(`interrupted: endpoint ${name} stopped before it was ready`);
     throw serveFailure(error);
+  } finally {
+    process.off('SIGINT', cancel);
+  }
+  if (interrupted) {
+    await client.stopEndpoint(name).catch(() => undefined);
+    throw new InterruptedError(`interrupted: endpoint ${name} stopped`);
   }
   return print(out, parsed.values.json === true, 'endpoint.schema.json', endpoint, (e) => formatEndpoint(e, config.api_key != null));
 }
@@ -209,6 +224,12 @@ async function resolveForForeground(config: ServeConfig, workspace: string): Pro
     });
   }
   return { ...config, models: models as ServeConfig['models'] };
+}
+
+/** The name a model is served under by default: the registry name, or the file's. */
+function defaultServedName(model: string): string {
+  const ref = parseModelRef(model);
+  return ref.kind === 'path' ? servedNameOf(ref.path) : ref.name;
 }
 
 /** startEndpoint's refusal as the CLI's error: the port taken or no CUDA is the machine's problem (exit 3). */
