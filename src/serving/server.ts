@@ -38,6 +38,8 @@ export interface Listening {
 }
 
 const JSON_TYPE = 'application/json';
+/** Versions in numeric order ('10' after '9'); made once: localeCompare with options builds a collator per call. */
+const VERSION_ORDER = new Intl.Collator('en', { numeric: true });
 
 function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
@@ -238,7 +240,7 @@ export class InferenceServer {
       if (model.name !== name) continue;
       if (version !== null) {
         if (model.version === version) return model;
-      } else if (!best || model.version.localeCompare(best.version, 'en', { numeric: true }) > 0) {
+      } else if (!best || VERSION_ORDER.compare(model.version, best.version) > 0) {
         best = model;
       }
     }
