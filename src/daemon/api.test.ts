@@ -8,6 +8,7 @@ import { SchemaValidator, type MetricPoint } from '@opsbook/schema';
 import { OpsbookApiError, OpsbookClient } from '../client/client';
 import { startDaemon, type RunningDaemon } from './daemon';
 import { discoveryPath, readDiscovery } from './discovery';
+import { SERVER_VERSION } from '../serving/server';
 import { CORE_VERSION } from './version';
 
 const validator = new SchemaValidator();
@@ -75,13 +76,15 @@ describe('daemon HTTP API', () => {
     rmSync(runtime, { recursive: true, force: true });
   });
 
-  it('answers /health with its info, and reports the version of src/package.json', async () => {
+  it('answers /health with its info, and reports the version of src/package.json (the inference server too)', async () => {
     const info = await client.health();
     expect(validator.check('daemon-info.schema.json', info)).toBeNull();
     expect(info).toEqual(daemon.info);
     const pkg = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string };
     expect(info.version).toBe(pkg.version);
     expect(CORE_VERSION).toBe(pkg.version);
+    // GET /v2 of an inference server reports the same version.
+    expect(SERVER_VERSION).toBe(pkg.version);
   });
 
   it('writes a discovery file with mode 0600 that holds the token', () => {
