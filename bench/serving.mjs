@@ -11,7 +11,8 @@
 //  (d) the floor: one onnxruntime-node session of the same model in this process, N run() calls of
 //      the same one-row input kept in flight (N = the concurrency), no HTTP, no JSON.
 // The client is autocannon (programmatic, in this process) for (a)-(c): N connections for N = 1, 16
-// and 64, each a warm-up (--warmup s) and then a measured run (--duration s). Latency is taken per
+// and 64, each a warm-up (--warmup s) and then a measured run (--duration s). Every side is started
+// first and they take turns at each concurrency; with --repeats R, the pass of median req/s counts. Latency is taken per
 // response from autocannon's 'response' event (float milliseconds: its own histogram keeps whole
 // milliseconds, too coarse for a sub-millisecond goal). Every side's answer to the request is checked
 // against Python onnxruntime's first, and any non-2xx answer or socket error fails the benchmark.
@@ -19,7 +20,7 @@
 // batching (a) >= 3x the req/s of (b) at concurrency 64. Prints the load average beside the numbers:
 // the ratios within one run are what count on a shared machine.
 // Uses the built CLI in src/dist (run `make build` first).
-//   node bench/serving.mjs [--duration 10] [--warmup 2] [--concurrency 1,16,64] [--data-dir DIR]
+//   node bench/serving.mjs [--duration 10] [--warmup 2] [--concurrency 1,16,64] [--repeats 1] [--data-dir DIR]
 //     [--python-workers N] [--skip-opsbook] [--skip-nobatch] [--skip-peer] [--skip-floor] [--no-request-log]
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -49,11 +50,13 @@ const { values: options } = parseArgs({
     'skip-nobatch': { type: 'boolean', default: false },
     'skip-opsbook': { type: 'boolean', default: false },
     'no-request-log': { type: 'boolean', default: false },
+    repeats: { type: 'string', default: '1' },
   },
 });
 const DURATION = Number(options.duration);
 const WARMUP = Number(options.warmup);
 const LEVELS = options.concurrency.split(',').map(Number);
+const REPEATS = Number(options.repeats);
 const CORES = cpus().length;
 const PY_WORKERS = Number(options['python-workers'] ?? CORES);
 // The generator's version is in the folder's name: change it when the data or the model change.
@@ -239,26 +242,21 @@ function cannon(url, body, connections, seconds, latencies) {
   });
 }
 
-/** Warm-up, then the measured run, at each concurrency. */
-async function measureHttp(label, url, body) {
-  const out = {};
-  for (const connections of LEVELS) {
-    await cannon(url, body, connections, WARMUP);
-    const latencies = new Latencies();
-    const started = performance.now();
-    const result = await cannon(url, body, connections, DURATION, latencies);
-    const seconds = (performance.now() - started) / 1000;
-    const bad = result.non2xx + result.errors + result.timeouts;
-    if (bad > 0) throw new Error(`${label} at ${connections}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`);
-    // autocannon's window is `duration` seconds from its start; responses counted over it.
-    out[connections] = { ...latencies.summary(Math.min(seconds, DURATION)), load: load() };
-    process.stdout.write(`  ${label} c=${connections}: ${fmtRow(out[connections])}\n`);
-  }
-  return out;
+/** One side at one concurrency over HTTP: a warm-up, then the measured run. */
+async function measureHttp(label, url, body, connections) {
+  await cannon(url, body, connections, WARMUP);
+  const latencies = new Latencies();
+  const started = performance.now();
+  const result = await cannon(url, body, connections, DURATION, latencies);
+  const seconds = (performance.now() - started) / 1000;
+  const bad = result.non2xx + result.errors + result.timeouts;
+  if (bad > 0) throw new Error(`${label} at ${connections}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`);
+  // autocannon's window is `duration` seconds from its start; responses counted over it.
+  return { ...latencies.summary(Math.min(seconds, DURATION)), load: load() };
 }
 
-/** The floor: N run() calls of the one-row input in flight on one session, no HTTP. */
-async function measureFloor(rows, expected) {
+/** The floor: one session of the model in this process; `measure(N)` keeps N run() calls in flight. */
+async function openFloor(rows, expected) {
   const ort = require(require.resolve('onnxruntime-node', { paths: [join(root, 'src')] }));
   const meta = JSON.parse(readFileSync(join(DATA_DIR, 'meta.json'), 'utf8'));
   const session = await ort.InferenceSession.create(join(DATA_DIR, 'model.onnx'));
@@ -266,7 +264,6 @@ async function measureFloor(rows, expected) {
   const first = await session.run(feeds);
   const got = Array.from(first[meta.output].data);
   if (got.some((v, j) => Math.abs(v - expected[j]) > TOLERANCE * Math.max(1, Math.abs(expected[j])))) throw new Error(`floor: ${got} != ${expected}`);
-  const out = {};
   const loop = async (seconds, latencies, inFlight) => {
     const until = performance.now() + seconds * 1000;
     const lane = async () => {
@@ -278,19 +275,16 @@ async function measureFloor(rows, expected) {
     };
     await Promise.all(Array.from({ length: inFlight }, lane));
   };
-  try {
-    for (const inFlight of LEVELS) {
+  return {
+    async measure(inFlight) {
       await loop(WARMUP, null, inFlight);
       const latencies = new Latencies();
       const started = performance.now();
       await loop(DURATION, latencies, inFlight);
-      out[inFlight] = { ...latencies.summary((performance.now() - started) / 1000), load: load() };
-      process.stdout.write(`  floor c=${inFlight}: ${fmtRow(out[inFlight])}\n`);
-    }
-  } finally {
-    await session.release();
-  }
-  return out;
+      return { ...latencies.summary((performance.now() - started) / 1000), load: load() };
+    },
+    release: () => session.release(),
+  };
 }
 
 const ms = (v) => (Number.isFinite(v) ? v.toFixed(3) : '-');
@@ -305,35 +299,52 @@ async function main() {
   const meta = JSON.parse(readFileSync(join(DATA_DIR, 'meta.json'), 'utf8'));
   process.stdout.write(`serving bench: ${meta.model}; one-row V2 JSON request (${body.length} bytes); ${CORES} cores; ` +
     `concurrency ${LEVELS.join('/')}, ${WARMUP} s warm-up + ${DURATION} s each; load ${load()}\n`);
+  // Every side is started first and measured in turn at each concurrency (REPEATS passes), so that
+  // the sides compared at one concurrency ran minutes apart at most on a machine whose load moves;
+  // the servers not being measured sit idle.
   const sides = {};
+  const stops = [];
   const workdir = mkdtempSync(join(tmpdir(), 'opsbook-bench-serving-'));
   try {
     const runs = options['skip-opsbook'] ? [] : [['opsbook', 'Opsbook serve (default)', []]];
     if (!options['skip-nobatch'] && !options['skip-opsbook']) runs.push(['nobatch', 'Opsbook serve --max-batch 1', ['--max-batch', '1']]);
     for (const [key, label, extra] of runs) {
       const started = await startOpsbook(extra, workdir);
-      try {
-        process.stdout.write(`${label}: ${started.url} (device ${started.device})\n`);
-        await check(started.url, body, expected, label);
-        sides[key] = { label, results: await measureHttp(label, started.url, body) };
-      } finally {
-        await started.server.stop();
-      }
+      stops.push(() => started.server.stop());
+      process.stdout.write(`${label}: ${started.url} (device ${started.device})\n`);
+      await check(started.url, body, expected, label);
+      sides[key] = { label, measure: (c) => measureHttp(label, started.url, body, c), runs: {} };
     }
     if (!options['skip-peer']) {
       const label = `FastAPI + uvicorn (${PY_WORKERS} workers, uvloop, httptools) + onnxruntime`;
       const peer = await startPeer();
-      try {
-        process.stdout.write(`${label}: ${peer.url}\n`);
-        await check(peer.url, body, expected, label);
-        sides.fastapi = { label, results: await measureHttp('FastAPI', peer.url, body) };
-      } finally {
-        await peer.server.stop();
+      stops.push(() => peer.server.stop());
+      process.stdout.write(`${label}: ${peer.url}\n`);
+      await check(peer.url, body, expected, label);
+      sides.fastapi = { label, measure: (c) => measureHttp('FastAPI', peer.url, body, c), runs: {} };
+    }
+    if (!options['skip-floor']) {
+      const floor = await openFloor(rows, expected);
+      stops.push(() => floor.release());
+      sides.floor = { label: 'floor: onnxruntime-node run(), no HTTP', measure: (c) => floor.measure(c), runs: {} };
+    }
+    for (let pass = 0; pass < REPEATS; pass++) {
+      for (const c of LEVELS) {
+        for (const [key, side] of Object.entries(sides)) {
+          const result = await side.measure(c);
+          (side.runs[c] ??= []).push(result);
+          process.stdout.write(`  ${key.padEnd(8)} c=${String(c).padEnd(3)} ${fmtRow(result)}\n`);
+        }
       }
     }
-    if (!options['skip-floor']) sides.floor = { label: 'floor: onnxruntime-node run(), no HTTP', results: await measureFloor(rows, expected) };
   } finally {
+    for (const stop of stops.reverse()) await stop();
     rmSync(workdir, { recursive: true, force: true });
+  }
+  // Of several passes, the one of median req/s (its p50 and p99 with it).
+  for (const side of Object.values(sides)) {
+    side.results = {};
+    for (const c of LEVELS) side.results[c] = [...side.runs[c]].sort((x, y) => x.rps - y.rps)[Math.floor(side.runs[c].length / 2)];
   }
 
   process.stdout.write(`\n${'side'.padEnd(66)} ${'conc'.padStart(4)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}  load\n`);
