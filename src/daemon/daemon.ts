@@ -41,6 +41,8 @@ export interface DaemonOptions {
    * endpoint it supervises. Default: the CLI that started this process (tests name the built one).
    */
   cliEntry?: string;
+  /** How long an endpoint's server may take to be ready before it is killed and marked failed (default 60 s). */
+  serveStartTimeoutMs?: number;
 }
 
 /** A daemon running in this process. */
@@ -89,6 +91,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const serving = new EndpointSupervisor(workspace, registry, artifacts, (event) => events.serve(event), {
     cliEntry: () => options.cliEntry ?? cliEntryPath(),
     log: options.log,
+    startTimeoutMs: options.serveStartTimeoutMs,
   });
   let supervisor: RunSupervisor;
   try {

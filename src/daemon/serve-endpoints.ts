@@ -371,7 +371,7 @@ export class EndpointSupervisor {
       };
       const timer = setTimeout(() => {
         if (endpoint.status !== 'starting') return;
-        this.fail(supervised, `the server was not ready within ${Math.round(this.startTimeoutMs / 1000)} s`);
+        this.fail(supervised, `the server was not ready within ${this.startTimeoutMs / 1000} s`);
         child.kill('SIGKILL');
         settle(new HttpError(503, 'unavailable', `endpoint ${JSON.stringify(endpoint.name)}: ${endpoint.error}`));
       }, this.startTimeoutMs);

@@ -302,6 +302,28 @@ describe('POST /serve and /serve/endpoints on a real daemon', () => {
   });
 });
 
+describe('a server that is not ready in time', () => {
+  it('is killed and marked failed, and its start answers 503', async () => {
+    const workspace = mkdtempSync(join(tmpdir(), 'opsbook-serve-slow-'));
+    const runtime = mkdtempSync(join(tmpdir(), 'opsbook-serve-slow-runtime-'));
+    writeFileSync(join(workspace, 'linear.onnx'), linearModelBytes(WEIGHTS, BIAS));
+    // No process starts, loads a model and answers within a millisecond.
+    const daemon = await startDaemon({ workspace, port: 0, runtimeDir: runtime, cliEntry: BUILT_CLI, serveStartTimeoutMs: 1 });
+    try {
+      const client = new OpsbookClient({ baseUrl: daemon.info.url, token: daemon.token });
+      const refused = await refusal(client.startEndpoint({ models: [{ model: 'linear.onnx' }], workers: 1 }));
+      expect(refused).toMatchObject({ status: 503, message: 'endpoint "linear": the server was not ready within 0.001 s' });
+      const endpoint = await client.getEndpoint('linear');
+      expect(endpoint).toMatchObject({ status: 'failed', error: 'the server was not ready within 0.001 s' });
+      await until(() => !alive(endpoint.pid!));
+    } finally {
+      await daemon.close();
+      rmSync(workspace, { recursive: true, force: true });
+      rmSync(runtime, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('a daemon killed outright', () => {
   it('takes its servers with it: each drains and exits when the daemon is gone', async () => {
     const workspace = mkdtempSync(join(tmpdir(), 'opsbook-serve-orphan-'));
