@@ -304,7 +304,8 @@ function ServeSection({ panel, variables }: { panel: ServePanel; variables: Vari
   return (
     <div className="opsbook-ServePanel-body">
       <div className="opsbook-ServePanel-headRow">
-        <h3 className="opsbook-ServePanel-heading">Serve</h3>
+        {/* The sidebar's section title says "Serve" already. */}
+        <span className="opsbook-ServePanel-hint">{endpointSummary(endpoints)}</span>
         <button type="button" className="opsbook-ServePanel-refresh" title="List the endpoints, the registry and the kernel's models again" onClick={() => void panel.refresh()}>
           Refresh
         </button>
@@ -368,6 +369,12 @@ function ServeSection({ panel, variables }: { panel: ServePanel; variables: Vari
   );
 }
 
+function endpointSummary(endpoints: ServePanel['endpoints']): string {
+  if (endpoints.kind !== 'ready') return '';
+  const live = endpoints.value.filter((e) => e.status === 'starting' || e.status === 'ready').length;
+  return `${live} running endpoint${live === 1 ? '' : 's'}`;
+}
+
 function RegistryRow({ entry, panel }: { entry: RegistryEntry; panel: ServePanel }): JSX.Element {
   const [ref, setRef] = useState(entry.refs[0]);
   const chosen = entry.refs.includes(ref) ? ref : entry.refs[0];
@@ -399,7 +406,6 @@ const SERVE_PANEL_CSS = `
 .opsbook-ServePanel { background: var(--jp-layout-color1); overflow: auto; color: var(--jp-ui-font-color1); font-size: var(--jp-ui-font-size1); min-height: 120px; }
 .opsbook-ServePanel-body { display: flex; flex-direction: column; gap: 8px; padding: 6px 8px 12px; }
 .opsbook-ServePanel-headRow { display: flex; justify-content: space-between; align-items: center; }
-.opsbook-ServePanel-heading { margin: 0; font-size: var(--jp-ui-font-size1); font-weight: 600; text-transform: uppercase; letter-spacing: 0.05em; }
 .opsbook-ServePanel-subheading { margin: 4px 0 2px; font-size: var(--jp-ui-font-size1); font-weight: 600; color: var(--jp-ui-font-color2); }
 .opsbook-ServePanel-hint { margin: 0; color: var(--jp-ui-font-color2); }
 .opsbook-ServePanel-error { margin: 0; color: var(--jp-error-color1); overflow-wrap: anywhere; }

@@ -1,4 +1,4 @@
-import { expect, test } from '@jupyterlab/galata';
+import { expect, test, type IJupyterLabPageFixture } from '@jupyterlab/galata';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 
@@ -21,6 +21,17 @@ function modelCell(variable: string): string {
     `${variable} = LogisticRegression(max_iter=500).fit(X, y)`,
     'print("fitted", X.shape)',
   ].join('\n');
+}
+
+/** Widens the left sidebar by dragging its edge (as explain.spec.ts does). */
+async function widenSidebar(page: IJupyterLabPageFixture, width: number): Promise<void> {
+  const handle = page.locator('#jp-main-split-panel > .lm-SplitPanel-handle').first();
+  const box = await handle.boundingBox();
+  if (!box) throw new Error('the left sidebar has no handle to drag');
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(width, box.y + box.height / 2, { steps: 5 });
+  await page.mouse.up();
 }
 
 function copyScreenshot(shot: string, name: string): void {
@@ -60,6 +71,7 @@ test.describe('Opsbook serving', () => {
     await expect(card.locator('.opsbook-ServeStatus')).toHaveText('Ready', { timeout: 120_000 });
     await expect(panel.locator('.opsbook-ServePanel-error')).toHaveCount(0);
     await expect(card.locator('.opsbook-Endpoint-name')).toHaveText(variable.replace(/_/g, '-'));
+    await expect(panel.locator('.opsbook-ServePanel-headRow')).toContainText('1 running endpoint');
     await expect(card.locator('.opsbook-Endpoint-link')).toHaveText(/^http:\/\/127\.0\.0\.1:\d+$/);
     await expect(card.locator('.opsbook-Endpoint-device')).toHaveText(/^(CPU|CUDA)$/);
     await expect(card.locator('.opsbook-Endpoint-models')).toContainText(`${variable}:1 X FP32[-1,4]`);
@@ -95,8 +107,11 @@ test.describe('Opsbook serving', () => {
     await sparkline.focus();
     await expect(sparkline).toBeFocused();
 
+    // Wide enough to read the request and the answer, as a user trying it would make it.
+    await widenSidebar(page, 520);
+    await expect(sparkline).toBeVisible();
     const shot = testInfo.outputPath('serve.png');
-    await page.locator('#opsbook-sidebar').screenshot({ path: shot });
+    await page.screenshot({ path: shot });
     copyScreenshot(shot, 'serve.png');
 
     // Dark theme: the card's text follows the theme's colour.
@@ -111,6 +126,7 @@ test.describe('Opsbook serving', () => {
     await card.getByRole('button', { name: /^Stop endpoint / }).click();
     await expect(card.locator('.opsbook-ServeStatus')).toHaveText('Stopped', { timeout: 30_000 });
     await expect(card.locator('details')).toHaveCount(0);
+    await expect(panel.locator('.opsbook-ServePanel-headRow')).toContainText('0 running endpoints');
   });
 
   test('%serve shows the endpoint in the notebook, tests it there, and the palette stops it', async ({ page }) => {
