@@ -230,6 +230,14 @@ describe('createExecutor', () => {
       expect(Math.max(...results.map((r) => r.batchRows))).toBeLessThanOrEqual(64);
       expect(results.every((r) => r.queueMs >= 0)).toBe(true);
 
+      // A request larger than a worker's shared slot goes as a message of its own (transferred).
+      const many = Array.from({ length: 125 }, () => reference.rows).flat();
+      const large = fp32('X', many);
+      expect(large.data.length * 4).toBeGreaterThan(64 * 1024);
+      const big = await executor.infer(linear, [large]);
+      expect(output(big, 'variable').shape).toEqual([5000, 1]);
+      expectClose(values(output(big, 'variable').data), Array.from({ length: 125 }, () => reference.linear.variable.flat()).flat());
+
       // Output selection: only what was asked, in the order asked.
       const picked = await executor.infer(forest, [fp32('X', [reference.rows[0]])], ['probabilities']);
       expect(picked.outputs.map((o) => o.name)).toEqual(['probabilities']);
@@ -364,7 +372,7 @@ describe('createExecutor', () => {
       `const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
 parentPort.on('message', (message) => {
-  if (message.t === 'run' && !fs.existsSync(${JSON.stringify(flag)})) { fs.writeFileSync(${JSON.stringify(flag)}, ''); process.exit(7); }
+  if ((message.t === 'run' || message[0] === 'r') && !fs.existsSync(${JSON.stringify(flag)})) { fs.writeFileSync(${JSON.stringify(flag)}, ''); process.exit(7); }
 });
 require(${JSON.stringify(workerFile())});
 `,
@@ -393,7 +401,7 @@ require(${JSON.stringify(workerFile())});
 const fs = require('node:fs');
 if (fs.existsSync(${JSON.stringify(flag)})) process.exit(8);
 parentPort.on('message', (message) => {
-  if (message.t === 'run') { fs.writeFileSync(${JSON.stringify(flag)}, ''); process.exit(7); }
+  if (message.t === 'run' || message[0] === 'r') { fs.writeFileSync(${JSON.stringify(flag)}, ''); process.exit(7); }
 });
 require(${JSON.stringify(workerFile())});
 `,

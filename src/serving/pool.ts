@@ -23,15 +23,98 @@ export interface WorkerInit {
   /** The .onnx files, in the executor's model order. */
   models: string[];
   device: Device;
+  /** SLOTS slots of SLOT_BYTES each, shared with the pool (see writeShared). */
+  shared: SharedArrayBuffer;
 }
 
-export type ToWorker = { t: 'run'; id: number; model: number; inputs: WireTensor[]; outputs: string[] };
+/**
+ * A run, either as an object (its tensors cloned or transferred with the message) or, when its
+ * tensors fit a shared slot, as a flat list of plain values:
+ * ['r', id, model, slot, inputs, (name, type, rank, ...dims, offset, length) per input, outputs, ...names].
+ * Structured cloning of typed arrays is what a message costs most (measured: a message of plain
+ * values takes a tenth of the time of one holding two small typed arrays).
+ */
+export type ToWorker = { t: 'run'; id: number; model: number; inputs: WireTensor[]; outputs: string[] } | FlatMessage;
 
+/** Also: a run's answer in its slot, ['d', id, outputs, (type, rank, ...dims, offset, length) per output]. */
 export type FromWorker =
   | { t: 'loaded'; model: number; ok: true; inputs: TensorSpec[]; outputs: TensorSpec[]; batchable: boolean }
   | { t: 'loaded'; model: number; ok: false; error: string }
   | { t: 'done'; id: number; outputs: WireTensor[] }
-  | { t: 'failed'; id: number; error: string };
+  | { t: 'failed'; id: number; error: string }
+  | FlatMessage;
+
+export type FlatMessage = (string | number)[];
+
+/** Bytes of one shared slot; runs whose inputs or outputs are larger go as objects. */
+export const SLOT_BYTES = 64 * 1024;
+/** Slots per worker: as many as the runs a worker may hold at once (the batcher's pipeline). */
+export const SLOTS = 2;
+
+type TypedArray = Exclude<TensorData, string[]>;
+type TypedArrayConstructor = { new (length: number): TypedArray; new (buffer: ArrayBufferLike, offset: number, length: number): TypedArray };
+const ARRAYS: Readonly<Record<string, TypedArrayConstructor>> = {
+  float32: Float32Array,
+  float64: Float64Array,
+  float16: Uint16Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
+  bool: Uint8Array,
+  int16: Int16Array,
+  uint16: Uint16Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+  int64: BigInt64Array,
+  uint64: BigUint64Array,
+};
+
+/**
+ * Copies tensors into slot `slot` of a shared buffer and describes them as plain values
+ * ([name,] type, rank, ...dims, offset, length per tensor); null when one is a string tensor or they
+ * do not fit (the caller then sends them as objects).
+ */
+export function writeShared(bytes: Uint8Array, slot: number, tensors: { name: string; type: string; dims: readonly number[]; data: TensorData }[], names: boolean): FlatMessage | null {
+  let size = 0;
+  for (const tensor of tensors) {
+    if (Array.isArray(tensor.data) || !ARRAYS[tensor.type]) return null;
+    size += (tensor.data as TypedArray).byteLength + 7 - (((tensor.data as TypedArray).byteLength + 7) % 8);
+  }
+  if (size > SLOT_BYTES) return null;
+  const flat: FlatMessage = [];
+  let offset = slot * SLOT_BYTES;
+  for (const tensor of tensors) {
+    const view = tensor.data as TypedArray;
+    bytes.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength), offset);
+    if (names) flat.push(tensor.name);
+    flat.push(tensor.type, tensor.dims.length, ...tensor.dims, offset, view.length);
+    offset += view.byteLength + 7 - ((view.byteLength + 7) % 8);
+  }
+  return flat;
+}
+
+/**
+ * Reads `count` tensors described from `flat[start]` on (as writeShared wrote them), each copied
+ * out of the shared buffer into its own array (the slot is reused). Returns them and where the
+ * description ended.
+ */
+export function readShared(shared: SharedArrayBuffer, flat: FlatMessage, start: number, count: number, names: readonly string[] | null): { tensors: WireTensor[]; end: number } {
+  const tensors: WireTensor[] = [];
+  let at = start;
+  for (let i = 0; i < count; i++) {
+    const name = names ? names[i] : (flat[at++] as string);
+    const type = flat[at++] as OrtTensor.Type;
+    const rank = flat[at++] as number;
+    const dims = flat.slice(at, at + rank) as number[];
+    at += rank;
+    const offset = flat[at++] as number;
+    const length = flat[at++] as number;
+    const Ctor = ARRAYS[type];
+    const data = new Ctor(length);
+    (data as Float32Array).set(new Ctor(shared, offset, length) as Float32Array);
+    tensors.push({ name, type, dims, data });
+  }
+  return { tensors, end: at };
+}
 
 export type LoadReport = Extract<FromWorker, { t: 'loaded' }>;
 
@@ -69,16 +152,21 @@ class PoolWorker {
   /** Stopped and not replaced. */
   gone = false;
   readonly jobs = new Map<number, Job>();
+  /** The shared slot each job holds (-1: it went as an object). */
+  readonly jobSlot = new Map<number, number>();
+  readonly slotBusy: boolean[] = Array.from({ length: SLOTS }, () => false);
+  readonly shared = new SharedArrayBuffer(SLOT_BYTES * SLOTS);
+  readonly bytes = new Uint8Array(this.shared);
   readonly exited: Promise<void>;
 
   constructor(
     readonly slot: number,
     readonly generation: number,
     file: string,
-    init: WorkerInit,
+    init: Omit<WorkerInit, 'shared'>,
   ) {
     this.loaded = init.models.map(() => false);
-    this.thread = new Worker(file, { workerData: init, stdout: false, stderr: false });
+    this.thread = new Worker(file, { workerData: { ...init, shared: this.shared } satisfies WorkerInit, stdout: false, stderr: false });
     this.exited = new Promise((resolve) => this.thread.once('exit', () => resolve()));
   }
 
@@ -153,11 +241,21 @@ export class Pool {
     const worker = this.workers[slot];
     const id = this.nextId++;
     worker.jobs.set(id, job);
-    const message: ToWorker = { t: 'run', id, model: job.model, inputs: job.inputs, outputs: job.outputs };
+    let message: ToWorker = { t: 'run', id, model: job.model, inputs: job.inputs, outputs: job.outputs };
+    let transfer = job.transfer;
+    const free = worker.slotBusy.indexOf(false);
+    const described = free === -1 ? null : writeShared(worker.bytes, free, job.inputs, true);
+    if (described) {
+      worker.slotBusy[free] = true;
+      worker.jobSlot.set(id, free);
+      message = ['r', id, job.model, free, job.inputs.length, ...described, job.outputs.length, ...job.outputs];
+      transfer = [];
+    }
     try {
-      worker.thread.postMessage(message, job.transfer);
+      worker.thread.postMessage(message, transfer);
     } catch (error) {
       worker.jobs.delete(id);
+      this.releaseSlot(worker, id);
       job.reject(new InferenceFailure(`could not hand the request to a worker: ${error instanceof Error ? error.message : String(error)}`), false);
     }
   }
@@ -181,7 +279,7 @@ export class Pool {
   }
 
   private onMessage(worker: PoolWorker, message: FromWorker): void {
-    if (message.t === 'loaded') {
+    if (!Array.isArray(message) && message.t === 'loaded') {
       worker.loaded[message.model] = message.ok;
       worker.reported++;
       this.options.onLoaded(message, worker.slot);
@@ -189,12 +287,27 @@ export class Pool {
       if (message.ok) this.options.onFree();
       return;
     }
-    const job = worker.jobs.get(message.id);
+    const id = Array.isArray(message) ? (message[1] as number) : message.id;
+    const job = worker.jobs.get(id);
     if (!job) return;
-    worker.jobs.delete(message.id);
-    if (message.t === 'done') job.resolve(message.outputs);
-    else job.reject(new InferenceFailure(`onnxruntime failed: ${message.error}`), false);
+    worker.jobs.delete(id);
+    if (Array.isArray(message)) {
+      const outputs = readShared(worker.shared, message, 3, message[2] as number, job.outputs).tensors;
+      this.releaseSlot(worker, id);
+      job.resolve(outputs);
+    } else {
+      this.releaseSlot(worker, id);
+      if (message.t === 'done') job.resolve(message.outputs);
+      else job.reject(new InferenceFailure(`onnxruntime failed: ${message.error}`), false);
+    }
     this.options.onFree();
+  }
+
+  private releaseSlot(worker: PoolWorker, id: number): void {
+    const slot = worker.jobSlot.get(id);
+    if (slot === undefined) return;
+    worker.jobSlot.delete(id);
+    worker.slotBusy[slot] = false;
   }
 
   private firstReported(worker: PoolWorker): void {

@@ -7,9 +7,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { signatureOfSession } from './model-meta';
-import type { FromWorker, ToWorker, WireTensor, WorkerInit } from './pool';
+import { readShared, writeShared, type FlatMessage, type FromWorker, type ToWorker, type WireTensor, type WorkerInit } from './pool';
 
 const init = workerData as WorkerInit;
+const sharedBytes = new Uint8Array(init.shared);
 const port = parentPort;
 if (!port) throw new Error('src/serving/worker.ts runs as a worker thread');
 
@@ -21,7 +22,7 @@ const sessions: (ort.InferenceSession | null)[] = init.models.map(() => null);
 // One run option object for every run: nothing is allocated per request but the feeds.
 const RUN_OPTIONS: ort.InferenceSession.RunOptions = {};
 
-function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
+function post(message: FromWorker, transfer: readonly ArrayBuffer[] = []): void {
   port!.postMessage(message, transfer);
 }
 
@@ -50,19 +51,36 @@ async function load(): Promise<void> {
   }
 }
 
-async function run(message: Extract<ToWorker, { t: 'run' }>): Promise<void> {
-  const session = sessions[message.model];
+interface Run {
+  id: number;
+  model: number;
+  inputs: WireTensor[];
+  outputs: string[];
+  /** The shared slot its inputs came in, where its outputs go back if they fit; -1: none. */
+  slot: number;
+}
+
+/** A run as the message holds it: an object, or the flat form whose tensors are in a shared slot. */
+function decode(message: Extract<ToWorker, { t: 'run' }> | FlatMessage): Run {
+  if (!Array.isArray(message)) return { id: message.id, model: message.model, inputs: message.inputs, outputs: message.outputs, slot: -1 };
+  const { tensors, end } = readShared(init.shared, message, 5, message[4] as number, null);
+  const outputs = message.slice(end + 1, end + 1 + (message[end] as number)) as string[];
+  return { id: message[1] as number, model: message[2] as number, inputs: tensors, outputs, slot: message[3] as number };
+}
+
+async function run(message: Extract<ToWorker, { t: 'run' }> | FlatMessage): Promise<void> {
+  const job = decode(message);
+  const session = sessions[job.model];
   if (!session) {
-    post({ t: 'failed', id: message.id, error: 'the model is not loaded in this worker' });
+    post({ t: 'failed', id: job.id, error: 'the model is not loaded in this worker' });
     return;
   }
   try {
     const feeds: Record<string, ort.Tensor> = {};
-    for (const input of message.inputs) feeds[input.name] = new ort.Tensor(input.type, input.data as never, input.dims);
-    const results = await session.run(feeds, message.outputs, RUN_OPTIONS);
+    for (const input of job.inputs) feeds[input.name] = new ort.Tensor(input.type, input.data as never, input.dims);
+    const results = await session.run(feeds, job.outputs, RUN_OPTIONS);
     const outputs: WireTensor[] = [];
-    const transfer: ArrayBuffer[] = [];
-    for (const name of message.outputs) {
+    for (const name of job.outputs) {
       const tensor = results[name];
       let data = tensor.data as WireTensor['data'];
       // Where the runtime has Float16Array (Node 24), onnxruntime gives float16 outputs as one; the
@@ -72,11 +90,19 @@ async function run(message: Extract<ToWorker, { t: 'run' }>): Promise<void> {
         data = new Uint16Array(view.buffer, view.byteOffset, view.byteLength / 2);
       }
       outputs.push({ name, type: tensor.type, dims: [...tensor.dims], data });
+    }
+    const described = job.slot === -1 ? null : writeShared(sharedBytes, job.slot, outputs, false);
+    if (described) {
+      post(['d', job.id, outputs.length, ...described]);
+      return;
+    }
+    const transfer: ArrayBuffer[] = [];
+    for (const { data } of outputs) {
       if (!Array.isArray(data) && exclusiveBuffer(data) && !transfer.includes(data.buffer as ArrayBuffer)) transfer.push(data.buffer as ArrayBuffer);
     }
-    post({ t: 'done', id: message.id, outputs }, transfer);
+    post({ t: 'done', id: job.id, outputs }, transfer);
   } catch (error) {
-    post({ t: 'failed', id: message.id, error: messageOf(error) });
+    post({ t: 'failed', id: job.id, error: messageOf(error) });
   }
 }
 
@@ -86,7 +112,7 @@ function exclusiveBuffer(data: ArrayBufferView): boolean {
 }
 
 port.on('message', (message: ToWorker) => {
-  if (message.t === 'run') void run(message);
+  if (Array.isArray(message) || message.t === 'run') void run(message);
 });
 
 void load();
