@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, extname, join, posix } from 'node:path';
+import { basename, extname, join, posix, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import {
@@ -136,7 +136,8 @@ export class EndpointSupervisor {
     this.refuseClosed();
     this.refuseRunning(name);
     const folder = join(this.workspace, '.opsbook', 'serving', name);
-    const requestLogDir = config.request_log === false ? null : (config.request_log_dir ?? join(folder, 'requests'));
+    // The server runs in the workspace: a relative folder is the workspace's, and the Endpoint says which.
+    const requestLogDir = config.request_log === false ? null : resolve(this.workspace, config.request_log_dir ?? join(folder, 'requests'));
     const { api_key: apiKey = null, ...rest } = config;
     const resolved: ServeConfig = {
       ...rest,
@@ -181,13 +182,13 @@ export class EndpointSupervisor {
       lastError: null,
       stopping: null,
     };
-    this.endpoints.delete(name);
-    this.endpoints.set(name, supervised);
-    this.forgetOldest();
     mkdirSync(folder, { recursive: true });
     const configFile = join(folder, 'config.json');
     // The key never reaches the file or argv: the server reads it from its environment.
     writeFileSync(configFile, `${JSON.stringify(resolved, null, 2)}\n`, { mode: 0o600 });
+    this.endpoints.delete(name);
+    this.endpoints.set(name, supervised);
+    this.forgetOldest();
     this.notifyStatus(supervised);
     return this.spawnServer(supervised, configFile);
   }
