@@ -10,6 +10,8 @@
 //      recommended production setting), from .venv-bench (`make bench-setup`);
 //  (d) the floor: one onnxruntime-node session of the same model in this process, N run() calls of
 //      the same one-row input kept in flight (N = the concurrency), no HTTP, no JSON.
+//  (e) the HTTP ceiling: a bare node:http server writing the right answer without parsing or running
+//      anything, so that the client's and the HTTP stack's share of every number shows;
 // The client is autocannon (programmatic, in this process) for (a)-(c): N connections for N = 1, 16
 // and 64, each a warm-up (--warmup s) and then a measured run (--duration s). Every side is started
 // first and they take turns at each concurrency; with --repeats R, the pass of median req/s counts. Latency is taken per
@@ -21,7 +23,7 @@
 // the ratios within one run are what count on a shared machine.
 // Uses the built CLI in src/dist (run `make build` first).
 //   node bench/serving.mjs [--duration 10] [--warmup 2] [--concurrency 1,16,64] [--repeats 1] [--data-dir DIR]
-//     [--python-workers N] [--skip-opsbook] [--skip-nobatch] [--skip-peer] [--skip-floor] [--no-request-log]
+//     [--python-workers N] [--skip-opsbook] [--skip-nobatch] [--skip-peer] [--skip-ceiling] [--skip-floor] [--no-request-log]
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -47,6 +49,7 @@ const { values: options } = parseArgs({
     'python-workers': { type: 'string' },
     'skip-peer': { type: 'boolean', default: false },
     'skip-floor': { type: 'boolean', default: false },
+    'skip-ceiling': { type: 'boolean', default: false },
     'skip-nobatch': { type: 'boolean', default: false },
     'skip-opsbook': { type: 'boolean', default: false },
     'no-request-log': { type: 'boolean', default: false },
@@ -218,6 +221,28 @@ async function startPeer() {
   throw new Error('uvicorn did not answer in 60 s');
 }
 
+/**
+ * The HTTP ceiling of this machine and client: a node:http server in its own process that reads the
+ * request and writes a fixed V2 answer (the right one) without parsing or inference. No server that
+ * parses and runs the model can beat it on one process; when it is near the others, the client and
+ * the HTTP stack are what is measured.
+ */
+async function startCeiling(expected) {
+  const answer = JSON.stringify({ model_name: 'model', model_version: '1', outputs: [{ name: 'variable', datatype: 'FP32', shape: [1, 1], data: expected }] });
+  const script = `const http = require('node:http'); const answer = ${JSON.stringify(answer)};
+    const server = http.createServer((req, res) => { req.on('data', () => {}); req.on('end', () => {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(answer) }); res.end(answer); }); });
+    server.keepAliveTimeout = 60000;
+    server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ event: 'ready', url: 'http://127.0.0.1:' + server.address().port })));
+    process.on('SIGTERM', () => process.exit(0));`;
+  const server = startGroup(process.execPath, ['-e', script], {});
+  const url = await new Promise((resolve, reject) => {
+    server.child.stdout.once('data', (chunk) => resolve(JSON.parse(chunk.toString()).url));
+    server.exited.then(({ code }) => reject(new Error(`ceiling server exited ${code}: ${server.stderr()}`)));
+  });
+  return { server, url };
+}
+
 /** The side answers the bench request with Python onnxruntime's output. */
 async function check(url, body, expected, label) {
   for (let i = 0; i < 3; i++) {
@@ -312,7 +337,9 @@ async function main() {
       const started = await startOpsbook(extra, workdir);
       stops.push(() => started.server.stop());
       process.stdout.write(`${label}: ${started.url} (device ${started.device})\n`);
-      await check(started.url, body, expected, label);
+      await check(started.url, body, expected, label).catch((error) => {
+        throw new Error(`${label}: ${error.message} (${error.cause ?? ''}); server stderr: ${started.server.stderr()}`);
+      });
       sides[key] = { label, measure: (c) => measureHttp(label, started.url, body, c), runs: {} };
     }
     if (!options['skip-peer']) {
@@ -322,6 +349,12 @@ async function main() {
       process.stdout.write(`${label}: ${peer.url}\n`);
       await check(peer.url, body, expected, label);
       sides.fastapi = { label, measure: (c) => measureHttp('FastAPI', peer.url, body, c), runs: {} };
+    }
+    if (!options['skip-ceiling']) {
+      const label = 'ceiling: node:http, fixed answer, no inference';
+      const started = await startCeiling(expected);
+      stops.push(() => started.server.stop());
+      sides.ceiling = { label, measure: (c) => measureHttp('ceiling', started.url, body, c), runs: {} };
     }
     if (!options['skip-floor']) {
       const floor = await openFloor(rows, expected);
@@ -359,12 +392,14 @@ async function main() {
   const f = sides.fastapi?.results;
   const b = sides.nobatch?.results;
   const floor = sides.floor?.results;
+  const ceiling = sides.ceiling?.results;
   process.stdout.write('\n');
   for (const c of LEVELS) {
     if (a && f) {
       const line = `Opsbook / FastAPI at ${c}: req/s ${ratio(a[c].rps, f[c].rps)}; p99 ${ms(a[c].p99)} vs ${ms(f[c].p99)} ms`;
       goals.push({ line, met: a[c].rps >= 3 * f[c].rps && a[c].p99 <= f[c].p99, goal: '>= 3x at equal or better p99' });
     }
+    if (a && ceiling) process.stdout.write(`Opsbook / HTTP ceiling at ${c}: req/s ${ratio(a[c].rps, ceiling[c].rps)}; FastAPI / ceiling ${f ? ratio(f[c].rps, ceiling[c].rps) : '-'}\n`);
     if (a && floor) process.stdout.write(`Opsbook / floor at ${c}: req/s ${ratio(a[c].rps, floor[c].rps)}; p50 ${ms(a[c].p50)} vs ${ms(floor[c].p50)} ms\n`);
   }
   if (a && a[1]) goals.push({ line: `Opsbook p99 at concurrency 1: ${ms(a[1].p99)} ms`, met: a[1].p99 < 1, goal: '< 1 ms' });
