@@ -14,7 +14,8 @@ import { discoveryPath, readDiscovery, removeDiscovery, runtimeDir, writeDiscove
 import { EventHub } from './events';
 import { apiHandlers } from './handlers';
 import { ExplainJobs } from './explain-jobs';
-import { cliEntryPath, EndpointSupervisor } from './serve-endpoints';
+import { EndpointSupervisor } from './serve-endpoints';
+import { cliEntry } from './launch';
 import { QualityJobs, refusingRecorder, storeRecorder } from './quality-jobs';
 import { withTrackingBackend } from './tracking-backend';
 import { Router, type OpenApiDocument } from './router';
@@ -89,7 +90,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const quality = new QualityJobs(workspace, recorder, (progress) => events.quality(progress));
   const explain = new ExplainJobs(workspace, registry, artifacts, (progress) => events.explain(progress));
   const serving = new EndpointSupervisor(workspace, registry, artifacts, (event) => events.serve(event), {
-    cliEntry: () => options.cliEntry ?? cliEntryPath(),
+    cliEntry: () => options.cliEntry ?? cliEntry(),
     log: options.log,
     startTimeoutMs: options.serveStartTimeoutMs,
   });

@@ -20,6 +20,7 @@ import {
 import { BadInputError, ConflictError, NotFoundError } from '../store/errors';
 import type { ArtifactStore } from '../tracking/artifacts';
 import type { ModelRegistry } from '../tracking/registry';
+import type * as Gpu from '../serving/gpu';
 import { HttpError } from './errors';
 
 /** Log lines of each server the daemon keeps (what `getEndpointLogs` can answer). */
@@ -346,6 +347,13 @@ export class EndpointSupervisor {
     const { endpoint } = supervised;
     const env: NodeJS.ProcessEnv = { ...process.env, [SUPERVISED_ENV]: '1' };
     delete env.OPSBOOK_SERVE_API_KEY;
+    // The CUDA libraries `opsbook gpu setup` unpacked: the provider has no runpath, and a process reads
+    // LD_LIBRARY_PATH only when it starts.
+    // A plain require on use, as the explain capability is loaded: gpu.ts brings onnx-proto, which a
+    // daemon that never serves on a GPU need not load.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const cudaLibraries = endpoint.config.device === 'cpu' ? null : (require('../serving/gpu') as typeof Gpu).cudaLibraryPath();
+    if (cudaLibraries) env.LD_LIBRARY_PATH = [cudaLibraries, env.LD_LIBRARY_PATH].filter(Boolean).join(':');
     if (supervised.apiKey) env.OPSBOOK_SERVE_API_KEY = supervised.apiKey;
     let child: ChildProcess;
     try {
@@ -567,16 +575,6 @@ export class EndpointSupervisor {
     this.recording = recorded.catch(() => undefined);
     return recorded;
   }
-}
-
-/**
- * The script that runs the `opsbook` CLI, for the servers the daemon starts: the same code as the
- * daemon's own. `$OPSBOOK_CLI` first (as launch.ts takes it), then this process's main module (the
- * daemon runs as `node <cli> daemon`, the wheel's bundle as `node opsbook.cjs daemon`), then the built
- * CLI beside this file.
- */
-export function cliEntryPath(): string {
-  return process.env.OPSBOOK_CLI || require.main?.filename || join(__dirname, '..', 'cli', 'main.js');
 }
 
 /** The name a file is served under by default: its stem, with what a served name cannot hold replaced by '-'. */
