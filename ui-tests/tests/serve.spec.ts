@@ -106,6 +106,7 @@ test.describe('Opsbook serving', () => {
     // Keyboard reachable: the sparkline takes focus and keeps its text.
     await sparkline.focus();
     await expect(sparkline).toBeFocused();
+    await sparkline.blur();
 
     // Wide enough to read the request and the answer, as a user trying it would make it.
     await widenSidebar(page, 520);

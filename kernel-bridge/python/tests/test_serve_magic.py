@@ -153,8 +153,8 @@ def test_serve_references_files_and_several_models_from_python(kernel: Any, daem
     assert model["name"] == "plain-reg"
     assert model["sample_request"]["inputs"][0]["data"] == printed(kernel, "A[0].astype('float32').astype(float).tolist()")
 
-    # A registry reference and an .onnx file in one endpoint, each under its own name.
-    both = endpoints_shown(ok(kernel, "%serve --model churn=churn:1 --model plain={onnx_path} --name two-models".replace("{onnx_path}", str(tmp_path / "plain.onnx"))))
+    # A registry reference and an .onnx file in one endpoint, each under its own name (%opsbook serve is %serve).
+    both = endpoints_shown(ok(kernel, "%opsbook serve --model churn=churn:1 --model plain={onnx_path} --name two-models".replace("{onnx_path}", str(tmp_path / "plain.onnx"))))
     (two,) = both
     assert two["name"] == "two-models" and sorted((m["name"], m["ready"]) for m in two["models"]) == [("churn", True), ("plain", True)]
     churn = next(m for m in two["models"] if m["name"] == "churn")
