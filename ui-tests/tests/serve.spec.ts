@@ -130,7 +130,7 @@ test.describe('Opsbook serving', () => {
     await expect(panel.locator('.opsbook-ServePanel-headRow')).toContainText('0 running endpoints');
   });
 
-  test('%serve shows the endpoint in the notebook, tests it there, and the palette stops it', async ({ page }) => {
+  test('%serve shows the endpoint in the notebook, tests it there; the palette stops it and serves the registered version', async ({ page }) => {
     const variable = `lr_${Date.now().toString(36)}`;
     await page.notebook.createNew('serve-magic.ipynb');
     await page.notebook.setCell(0, 'code', `%load_ext opsbook\n${modelCell(variable)}`);
@@ -155,5 +155,19 @@ test.describe('Opsbook serving', () => {
     await dialog.locator('select').selectOption(variable.replace(/_/g, '-'));
     await dialog.getByRole('button', { name: /ok/i }).click();
     await expect(card.locator('.opsbook-ServeStatus')).toHaveText('Stopped', { timeout: 30_000 });
+
+    // The palette's Serve Model… serves the version %serve registered, from the registry this time.
+    await page.evaluate(async () => {
+      void window.jupyterapp.commands.execute('opsbook:serve-model');
+    });
+    await expect(dialog).toBeVisible({ timeout: 30_000 });
+    await dialog.locator('select').selectOption(`${variable}:1`);
+    await dialog.getByRole('button', { name: /ok/i }).click();
+    const panel = page.locator('#opsbook-sidebar #opsbook-serve');
+    const served = panel.locator('article.opsbook-Endpoint[data-status="ready"]');
+    await expect(served.locator('.opsbook-Endpoint-models')).toContainText(`${variable}:1`, { timeout: 120_000 });
+    await expect(panel.locator('.opsbook-ServePanel-error')).toHaveCount(0);
+    await served.getByRole('button', { name: /^Stop endpoint / }).click();
+    await expect(panel.locator('article.opsbook-Endpoint[data-status="ready"]')).toHaveCount(0, { timeout: 30_000 });
   });
 });

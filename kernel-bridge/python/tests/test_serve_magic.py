@@ -172,6 +172,9 @@ def test_serve_references_files_and_several_models_from_python(kernel: Any, daem
     one_line_error(run_cell(kernel, "%serve --foreground reg"), "%serve: --foreground")
     assert "no-such-model" in one_line_error(run_cell(kernel, "%serve no-such-model"), "%serve: ")
     one_line_error(run_cell(kernel, "%serve"), "%serve: model: name a model")
+    # opsbook.endpoints() as a cell's value shows the table of endpoints.
+    (table,) = [b for b in ok(kernel, "opsbook.endpoints()").bundles() if ENDPOINT_LIST_MIMETYPE in b]
+    assert {"plain-reg", "two-models"} <= {e["name"] for e in table[ENDPOINT_LIST_MIMETYPE]["endpoints"]}
     names = printed(kernel, "sorted(e['name'] for e in opsbook.endpoints()['endpoints'] if e['status'] == 'ready')")
     assert names == ["plain-reg", "two-models"]
     for name in names:
