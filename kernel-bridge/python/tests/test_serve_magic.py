@@ -153,6 +153,12 @@ def test_serve_references_files_and_several_models_from_python(kernel: Any, daem
     assert model["name"] == "plain-reg"
     assert model["sample_request"]["inputs"][0]["data"] == printed(kernel, "A[0].astype('float32').astype(float).tolist()")
 
+    # --sample names the rows the variable is exported with: the test form starts from their first row.
+    (sampled,) = endpoints_shown(ok(kernel, "B = A[::-1].copy()\n%serve reg --sample B --name sampled"))
+    assert sampled["name"] == "sampled" and sampled["models"][0]["name"] == "sampled"
+    assert sampled["models"][0]["sample_request"]["inputs"][0]["data"] == printed(kernel, "A[-1].astype('float32').astype(float).tolist()")
+    ok(kernel, "%opsbook endpoints stop sampled")
+
     # A registry reference and an .onnx file in one endpoint, each under its own name (%opsbook serve is %serve).
     both = endpoints_shown(ok(kernel, "%opsbook serve --model churn=churn:1 --model plain={onnx_path} --name two-models".replace("{onnx_path}", str(tmp_path / "plain.onnx"))))
     (two,) = both
