@@ -411,9 +411,9 @@ const SERVE_PANEL_CSS = `
 .opsbook-ServePanel-error { margin: 0; color: var(--jp-error-color1); overflow-wrap: anywhere; }
 .opsbook-ServePanel-list { list-style: none; margin: 0; padding: 0; display: flex; flex-direction: column; gap: 2px; }
 .opsbook-ServePanel-row { display: flex; align-items: center; gap: 6px; padding: 2px 0; min-width: 0; }
-.opsbook-ServePanel-name { font-weight: 600; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.opsbook-ServePanel-name { font-weight: 600; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; min-width: 0; flex: 0 1 auto; }
 .opsbook-ServePanel-type { color: var(--jp-ui-font-color2); font-size: 0.9em; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; flex: 1; min-width: 0; }
-.opsbook-ServePanel-row select { min-width: 0; flex: 1; font: inherit; color: var(--jp-ui-font-color1); background: var(--jp-layout-color1); border: 1px solid var(--jp-border-color1); border-radius: 2px; }
+.opsbook-ServePanel-row select { min-width: 5.5em; flex: 1 0 auto; max-width: 12em; font: inherit; color: var(--jp-ui-font-color1); background: var(--jp-layout-color1); border: 1px solid var(--jp-border-color1); border-radius: 2px; }
 .opsbook-ServePanel button { font: inherit; color: var(--jp-ui-font-color1); background: var(--jp-layout-color1); border: 1px solid var(--jp-border-color1); border-radius: 2px; padding: 1px 8px; cursor: pointer; white-space: nowrap; }
 .opsbook-ServePanel button.opsbook-ServePanel-serve { margin-left: auto; border-color: var(--jp-brand-color1); color: var(--jp-brand-color1); }
 .opsbook-ServePanel button:hover:not(:disabled) { background: var(--jp-layout-color2); }
