@@ -14,7 +14,8 @@
 //      anything, so that the client's and the HTTP stack's share of every number shows;
 // The client is autocannon (programmatic, in this process) for (a)-(c): N connections for N = 1, 16
 // and 64, each a warm-up (--warmup s) and then a measured run (--duration s). Every side is started
-// first and they take turns at each concurrency; with --repeats R, the pass of median req/s counts. Latency is taken per
+// first and they take turns at each concurrency; with --repeats R, the pass of median req/s counts
+// (of an even number, the upper one: of two, the better). Latency is taken per
 // response from autocannon's 'response' event (float milliseconds: its own histogram keeps whole
 // milliseconds, too coarse for a sub-millisecond goal). Every side's answer to the request is checked
 // against Python onnxruntime's first, and any non-2xx answer or socket error fails the benchmark.
@@ -23,7 +24,7 @@
 // the ratios within one run are what count on a shared machine.
 // Uses the built CLI in src/dist (run `make build` first).
 //   node bench/serving.mjs [--duration 10] [--warmup 2] [--concurrency 1,16,64] [--repeats 1] [--data-dir DIR]
-//     [--python-workers N] [--skip-opsbook] [--skip-nobatch] [--skip-peer] [--skip-ceiling] [--skip-floor] [--no-request-log]
+//     [--serve-args="--workers 1"] [--python-workers N] [--skip-opsbook] [--skip-nobatch] [--skip-peer] [--skip-ceiling] [--skip-floor] [--no-request-log]
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -54,6 +55,7 @@ const { values: options } = parseArgs({
     'skip-opsbook': { type: 'boolean', default: false },
     'no-request-log': { type: 'boolean', default: false },
     repeats: { type: 'string', default: '1' },
+    'serve-args': { type: 'string', default: '' },
   },
 });
 const DURATION = Number(options.duration);
@@ -160,7 +162,9 @@ function startGroup(command, args, opts) {
 /** `opsbook serve MODEL --foreground`: waits for its {"event":"ready"} line and returns the url. */
 async function startOpsbook(extra, workdir) {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`make build\` first`);
-  const args = [CLI, 'serve', join(DATA_DIR, 'model.onnx'), '--name', 'model', '--foreground', '--port', '0', ...extra];
+  // --serve-args adds options to both Opsbook sides (e.g. "--workers 1"), for trying settings.
+  const more = options['serve-args'].split(' ').filter(Boolean);
+  const args = [CLI, 'serve', join(DATA_DIR, 'model.onnx'), '--name', 'model', '--foreground', '--port', '0', ...more, ...extra];
   if (options['no-request-log']) args.push('--no-request-log');
   const server = startGroup(process.execPath, args, { cwd: workdir });
   const ready = new Promise((resolve, reject) => {
@@ -374,7 +378,7 @@ async function main() {
     for (const stop of stops.reverse()) await stop();
     rmSync(workdir, { recursive: true, force: true });
   }
-  // Of several passes, the one of median req/s (its p50 and p99 with it).
+  // Of several passes, the one of median req/s (its p50 and p99 with it; of two, the better).
   for (const side of Object.values(sides)) {
     side.results = {};
     for (const c of LEVELS) side.results[c] = [...side.runs[c]].sort((x, y) => x.rps - y.rps)[Math.floor(side.runs[c].length / 2)];
