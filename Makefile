@@ -149,6 +149,8 @@ dist: build
 
 $(CORE_STAGE)/opsbook.cjs: src/dist/cli/main.js $(CORE_BUILT) src/webpack.config.cjs
 	webpack --config src/webpack.config.cjs
+	@# The worker threads' entries (explanations, inference runs, the request log) load as files beside the bundle.
+	@for worker in explain-worker serve-worker request-log-worker; do test -f $(CORE_STAGE)/$$worker.cjs || { echo "$(CORE_STAGE)/$$worker.cjs is missing"; exit 1; }; done
 	@# The binding package as npm installed it for this platform (duckdb.node and libduckdb.so),
 	@# where Node resolves `require('$(DUCKDB_BINDING)/duckdb.node')` from the bundle.
 	@binding="$$(node -p "require('node:path').dirname(require.resolve('$(DUCKDB_BINDING)/package.json', \

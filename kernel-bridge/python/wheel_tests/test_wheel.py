@@ -351,3 +351,44 @@ def test_the_bundled_cli_explains_a_model_in_its_worker_thread(user: User, track
                 assert abs(base + sum(values) - prediction) < 1e-5
     refused = user.run("opsbook", "explain", "features.csv", "--data", "features.csv", cwd=project)
     assert refused.returncode == 2, _output(refused)
+
+
+def test_the_bundled_cli_serves_a_model_under_the_daemon(user: User, tracked_run: Dict[str, Any]) -> None:
+    # Serving runs in a server process the daemon starts from the bundle, with the bundle's worker
+    # entries (serve-worker.cjs for onnxruntime, request-log-worker.cjs for the Parquet log): a wheel
+    # missing either fails here. The model is exported with this test's own scikit-learn.
+    import urllib.request
+
+    import numpy as np
+    import pyarrow.parquet as pq
+    from skl2onnx import to_onnx
+    from sklearn.linear_model import LinearRegression
+
+    project = Path(tracked_run["project"])
+    rng = np.random.default_rng(1)
+    X = rng.random((50, 4)).astype("float32")
+    model = LinearRegression().fit(X, X @ np.array([1.0, -2.0, 0.5, 3.0]) + 0.25)
+    (project / "wheel-linear.onnx").write_bytes(to_onnx(model, X[:1]).SerializeToString())
+    started = user.run("opsbook", "serve", "wheel-linear.onnx", "--name", "wheel-linear", "--json", cwd=project)
+    assert started.returncode == 0, _output(started)
+    endpoint = json.loads(started.stdout)
+    try:
+        assert endpoint["status"] == "ready" and endpoint["device"] == "cpu", endpoint
+        served = endpoint["models"][0]
+        body = {"id": "wheel-1", "inputs": [{"name": served["inputs"][0]["name"], "shape": [3, 4], "datatype": "FP32",
+                                              "data": X[:3].ravel().tolist()}]}
+        request = urllib.request.Request(f"{endpoint['url']}/v2/models/{served['name']}/infer", data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            result = json.loads(answer.read())
+        assert result["id"] == "wheel-1"
+        got = np.asarray(result["outputs"][0]["data"], dtype="float64")
+        assert np.allclose(got, model.predict(X[:3]).ravel(), atol=1e-4), (got, model.predict(X[:3]))
+    finally:
+        stopped = user.run("opsbook", "endpoints", "stop", "wheel-linear", "--json", cwd=project)
+    assert stopped.returncode == 0, _output(stopped)
+    assert json.loads(stopped.stdout)["status"] == "stopped"
+    logs = sorted(Path(endpoint["request_log_dir"]).glob("*.parquet"))
+    assert logs, f"no request log under {endpoint['request_log_dir']}"
+    rows = [row for path in logs for row in pq.read_table(path).to_pylist()]
+    assert [(row["id"], row["status"]) for row in rows] == [("wheel-1", 200)]
