@@ -21,7 +21,11 @@ import { BadInputError, ConflictError, NotFoundError } from '../store/errors';
 import type { ArtifactStore } from '../tracking/artifacts';
 import type { ModelRegistry } from '../tracking/registry';
 import type * as Gpu from '../serving/gpu';
+import { endpointName, servedNameOf } from '../serving/config';
 import { HttpError } from './errors';
+
+// The naming rules are the serving capability's own (a config file given to a server names models alike).
+export { endpointName, servedNameOf };
 
 /** Log lines of each server the daemon keeps (what `getEndpointLogs` can answer). */
 export const KEPT_LOG_LINES = 1000;
@@ -575,18 +579,6 @@ export class EndpointSupervisor {
     this.recording = recorded.catch(() => undefined);
     return recorded;
   }
-}
-
-/** The name a file is served under by default: its stem, with what a served name cannot hold replaced by '-'. */
-export function servedNameOf(file: string): string {
-  const name = basename(file, extname(file)).replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 128);
-  return name === '' ? 'model' : name;
-}
-
-/** The default endpoint name: a served model name as a DNS label. */
-export function endpointName(served: string): string {
-  const label = served.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+/, '').slice(0, 63).replace(/-+$/, '');
-  return label === '' ? 'endpoint' : label;
 }
 
 /** A request of zeros in the inputs' shapes (a dynamic dimension taken as 1), for the test form. */

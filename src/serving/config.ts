@@ -39,10 +39,16 @@ export interface ResolveOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** The endpoint name a served model name gives: a DNS label. */
+/** The name a file is served under by default: its stem, with what a served name cannot hold replaced by '-'. */
+export function servedNameOf(file: string): string {
+  const name = path.basename(file, path.extname(file)).replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 128);
+  return name === '' ? 'model' : name;
+}
+
+/** The default endpoint name: a served model name as a DNS label. */
 export function endpointName(served: string): string {
-  const label = served.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+/, '').slice(0, 63).replace(/-+$/, '');
-  return label || 'model';
+  const label = served.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+/, '').slice(0, 63).replace(/-+$/, '');
+  return label === '' ? 'endpoint' : label;
 }
 
 /** NAME, NAME:VERSION or NAME@ALIAS when `model` is not a file: the name and version it names. */
@@ -63,8 +69,7 @@ function resolveModel(spec: ServedModelSpec, baseDir: string): ServedModelSpec &
   }
   const registry = isFile ? null : registryParts(spec.model);
   // A file's stem may hold characters a served name cannot ("churn model (v2).onnx").
-  const stem = path.basename(spec.model).replace(/\.onnx$/i, '').replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 128);
-  const name = spec.name ?? registry?.name ?? stem;
+  const name = spec.name ?? registry?.name ?? servedNameOf(spec.model);
   const version = spec.version ?? registry?.version ?? '1';
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name)) {
     throw new ConfigError(`model ${spec.model}: "${name}" cannot be a served name (letters, digits, '.', '_', '-'); give one with name`);
