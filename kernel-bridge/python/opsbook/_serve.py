@@ -428,16 +428,9 @@ def magic_serve(magics: Any, words: List[str], prog: str) -> None:
     from IPython.core.error import UsageError
     from IPython.display import display
 
-    from . import _commands
-
-    parser = _commands.build_parser("serve", prog)
-    parser.add_argument("--sample", help="With a model variable: the dataframe or array variable (or file) it is exported with (default: found in the notebook).")
-    try:
-        args = parser.parse_args(words)
-    except _commands.UsageProblem as problem:
-        raise UsageError(str(problem).strip()) from None
-    except _commands.HelpShown as shown:
-        print(str(shown))
+    args = magics._parse("serve", words, prog, extra=lambda parser: parser.add_argument(
+        "--sample", help="With a model variable: the dataframe or array variable (or file) it is exported with (default: found in the notebook)."))
+    if args is None:
         return
     if args.foreground:
         raise UsageError(f"{prog}: --foreground would hold the kernel; the workspace daemon runs the server (stop it with %opsbook endpoints stop NAME)")

@@ -18,7 +18,7 @@ import inspect
 import json
 import os
 import re
-from typing import Any, List, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
@@ -279,16 +279,11 @@ class OpsbookMagics(Magics):
         from . import _explain
 
         try:
-            parser = _commands.build_parser("explain", prog)
+            args = self._parse("explain", words, prog,
+                               extra=lambda parser: parser.add_argument("X", nargs="?", help="The rows to explain (the same as --data)."))
         except KeyError:
             raise UsageError(f"{prog}: this opsbook has no explain command") from None
-        parser.add_argument("X", nargs="?", help="The rows to explain (the same as --data).")
-        try:
-            args = parser.parse_args(words)
-        except _commands.UsageProblem as problem:
-            raise UsageError(str(problem).strip()) from None
-        except _commands.HelpShown as shown:
-            print(str(shown))
+        if args is None:
             return
         if (args.X is None) == (args.data is None):
             raise UsageError(f"{prog}: give the data once, as %explain MODEL X or with --data X")
@@ -439,9 +434,19 @@ class OpsbookMagics(Magics):
                 )
         return given, None
 
-    def _parse(self, command: str, args: List[str], prog: Optional[str] = None) -> Any:
+    def _parse(self, command: str, args: List[str], prog: Optional[str] = None,
+               extra: Optional[Callable[[Any], None]] = None) -> Any:
+        """``args`` parsed with the command's option table (``extra`` adds magic-only arguments to its
+        parser); None after ``--help`` was printed.
+
+        Raises:
+            UsageError: a bad option or value (one line naming it).
+        """
         try:
-            return _commands.parse(command, args, prog)
+            parser = _commands.build_parser(command, prog)
+            if extra is not None:
+                extra(parser)
+            return parser.parse_args(args)
         except _commands.UsageProblem as problem:
             raise UsageError(str(problem).strip()) from None
         except _commands.HelpShown as shown:
