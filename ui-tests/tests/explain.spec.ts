@@ -1,7 +1,8 @@
-import { expect, test, type IJupyterLabPageFixture } from '@jupyterlab/galata';
+import { expect, test } from '@jupyterlab/galata';
 import type { Locator } from '@playwright/test';
 import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
+import { widenSidebar } from './sidebar';
 
 /** The Opsbook API as the page reaches it: through the Jupyter server's proxy. */
 const API = '/opsbook/api/v1';
@@ -30,17 +31,6 @@ const MODEL_CELL = [
 /** How many markers a plotly scatter chart drew (SVG points of its scatter layer). */
 async function markerCount(chart: Locator): Promise<number> {
   return chart.locator('.scatterlayer .point').count();
-}
-
-/** Widens the left sidebar by dragging its edge, as a user reading a chart there would. */
-async function widenSidebar(page: IJupyterLabPageFixture, width: number): Promise<void> {
-  const handle = page.locator('#jp-main-split-panel > .lm-SplitPanel-handle').first();
-  const box = await handle.boundingBox();
-  if (!box) throw new Error('the left sidebar has no handle to drag');
-  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
-  await page.mouse.down();
-  await page.mouse.move(width, box.y + box.height / 2, { steps: 5 });
-  await page.mouse.up();
 }
 
 /** Waits for an explanation in the panel, or fails naming the one-line error the panel shows instead. */

@@ -1,6 +1,7 @@
-import { expect, test, type IJupyterLabPageFixture } from '@jupyterlab/galata';
+import { expect, test } from '@jupyterlab/galata';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
+import { widenSidebar } from './sidebar';
 
 /** Where `make screenshots` wants the README's images copied (see opsbook.spec.ts). */
 const SCREENSHOTS_DIR = process.env.OPSBOOK_SCREENSHOTS_DIR;
@@ -21,17 +22,6 @@ function modelCell(variable: string): string {
     `${variable} = LogisticRegression(max_iter=500).fit(X, y)`,
     'print("fitted", X.shape)',
   ].join('\n');
-}
-
-/** Widens the left sidebar by dragging its edge (as explain.spec.ts does). */
-async function widenSidebar(page: IJupyterLabPageFixture, width: number): Promise<void> {
-  const handle = page.locator('#jp-main-split-panel > .lm-SplitPanel-handle').first();
-  const box = await handle.boundingBox();
-  if (!box) throw new Error('the left sidebar has no handle to drag');
-  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
-  await page.mouse.down();
-  await page.mouse.move(width, box.y + box.height / 2, { steps: 5 });
-  await page.mouse.up();
 }
 
 function copyScreenshot(shot: string, name: string): void {
