@@ -19,5 +19,13 @@ module.exports = {
     project('core', ['<rootDir>/src']),
     project('kernel-bridge', ['<rootDir>/kernel-bridge/src']),
     project('schema', ['<rootDir>/schema']),
+    // The VS Code extension: \`vscode\` exists only inside VS Code, so its unit tests get the stub of
+    // vscode-extension/src/testing/vscode.ts at that one boundary (the end-to-end tests run the real one).
+    project('vscode-extension', ['<rootDir>/vscode-extension/src', '<rootDir>/vscode-extension/web'], {
+      moduleNameMapper: {
+        '^@opsbook/schema$': '<rootDir>/schema/index.ts',
+        '^vscode$': '<rootDir>/vscode-extension/src/testing/vscode.ts',
+      },
+    }),
   ],
 };
