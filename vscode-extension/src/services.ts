@@ -1,6 +1,6 @@
 import type { KernelBridge } from '@opsbook/kernel-bridge';
 import type { OpsbookClient } from '@opsbook/core/client';
-import type { LiveEvent, LiveEventName, WebviewView } from '@opsbook/schema';
+import type { LiveEvent, OpsbookSchemas, WebviewView } from '@opsbook/schema';
 import type * as vscode from 'vscode';
 
 /**
@@ -14,6 +14,9 @@ export interface ApiAnswer {
   status: number;
   body: unknown;
 }
+
+/** The `event:` name of a live event. */
+export type LiveEventName = NonNullable<OpsbookSchemas['LiveEventName']>;
 
 /** One event of the daemon's live stream (`GET /events`, schema/event.schema.json). */
 export interface DaemonEvent {
