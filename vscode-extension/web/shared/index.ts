@@ -1,0 +1,2 @@
+export { WebviewMessenger, type HostChannel } from './messenger';
+export { checkValue, type ValidatedSchema } from './validate';
