@@ -10,4 +10,4 @@ export {
 export { KernelBridgeError, type KernelBridgeErrorCode } from './errors';
 export { OutputCollector } from './outputs';
 export { pythonStringLiteral } from './python';
-export type { CallOptions, ExecuteResult, KernelOutput, KernelTransport, MimeBundle, UserExpressionResult } from './transport';
+export type { CallOptions, ExecuteOptions, ExecuteResult, KernelOutput, KernelTransport, MimeBundle, UserExpressionResult } from './transport';

@@ -15,19 +15,22 @@ const asCount = (value: unknown): number | null => (typeof value === 'number' ? 
 export class OutputCollector {
   readonly outputs: KernelOutput[] = [];
 
-  /** Records one iopub message; types that are no output (status, execute_input…) are ignored. */
-  add(msgType: string, content: Content): void {
+  /**
+   * Records one iopub message; types that are no output (status, execute_input…) are ignored.
+   * @returns whether the outputs changed.
+   */
+  add(msgType: string, content: Content): boolean {
     switch (msgType) {
       case 'stream': {
         const name = content.name === 'stderr' ? 'stderr' : 'stdout';
         const last = this.outputs[this.outputs.length - 1];
         if (last?.output_type === 'stream' && last.name === name) last.text += asString(content.text);
         else this.outputs.push({ output_type: 'stream', name, text: asString(content.text) });
-        return;
+        return true;
       }
       case 'display_data':
         this.outputs.push({ output_type: 'display_data', data: asRecord(content.data) as MimeBundle, metadata: asRecord(content.metadata) });
-        return;
+        return true;
       case 'execute_result':
         this.outputs.push({
           output_type: 'execute_result',
@@ -35,15 +38,15 @@ export class OutputCollector {
           metadata: asRecord(content.metadata),
           execution_count: asCount(content.execution_count),
         });
-        return;
+        return true;
       case 'error':
         this.outputs.push({ output_type: 'error', ename: asString(content.ename), evalue: asString(content.evalue), traceback: asStrings(content.traceback) });
-        return;
+        return true;
       case 'clear_output':
         this.outputs.length = 0;
-        return;
+        return true;
       default:
-        return;
+        return false;
     }
   }
 

@@ -28,6 +28,16 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
+/** Options of {@link KernelTransport.execute}. */
+export interface ExecuteOptions extends CallOptions {
+  /**
+   * Called with all outputs so far each time they change while the code runs (a notebook shows them
+   * as they come); the list is the one the result will hold, so streams are joined and
+   * `clear_output` empties it.
+   */
+  onOutput?(outputs: readonly KernelOutput[]): void;
+}
+
 /**
  * A connection to one running kernel. The bridge needs only `evaluate`; `execute` runs a cell's code
  * (tests, the CLI). Implementations: ZeroMQ connection file (`./zmq`), JupyterLab kernel connection
@@ -46,7 +56,7 @@ export interface KernelTransport {
    * A Python exception is not a failure of the call: it comes back as `status: 'error'`.
    * @throws KernelBridgeError `timeout`, or `kernel_error` when the kernel or connection fails.
    */
-  execute(code: string, options?: CallOptions): Promise<ExecuteResult>;
+  execute(code: string, options?: ExecuteOptions): Promise<ExecuteResult>;
 
   /** Releases the connection; pending calls fail with `kernel_error`. Idempotent. */
   close(): Promise<void>;

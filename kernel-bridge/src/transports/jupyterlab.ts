@@ -2,7 +2,7 @@ import type { Kernel, KernelMessage } from '@jupyterlab/services';
 import { KernelBridgeError } from '../errors';
 import { OutputCollector } from '../outputs';
 import { withTimeout } from '../timeout';
-import type { CallOptions, ExecuteResult, KernelTransport, UserExpressionResult } from '../transport';
+import type { CallOptions, ExecuteOptions, ExecuteResult, KernelTransport, UserExpressionResult } from '../transport';
 
 /**
  * A kernel reached through JupyterLab's own connection (`@jupyterlab/services`), as the JupyterLab
@@ -28,10 +28,12 @@ export class JupyterLabKernelTransport implements KernelTransport {
   }
 
   /** {@inheritDoc KernelTransport.execute} */
-  async execute(code: string, options: CallOptions = {}): Promise<ExecuteResult> {
+  async execute(code: string, options: ExecuteOptions = {}): Promise<ExecuteResult> {
     const outputs = new OutputCollector();
     const future = this.start({ code, silent: false, store_history: true, allow_stdin: false, stop_on_error: true });
-    future.onIOPub = (message) => outputs.add(message.header.msg_type, message.content as Record<string, unknown>);
+    future.onIOPub = (message) => {
+      if (outputs.add(message.header.msg_type, message.content as Record<string, unknown>)) options.onOutput?.(outputs.outputs);
+    };
     const reply = await this.wait(future, options, 'executing code');
     return outputs.result(reply.content);
   }

@@ -136,6 +136,11 @@ export class KernelProcess {
     return this.exit === null;
   }
 
+  /** Interrupts the code the kernel runs (SIGINT: ipykernel's default interrupt mode raises KeyboardInterrupt). */
+  interrupt(): void {
+    if (this.running) this.child.kill('SIGINT');
+  }
+
   /**
    * Connects to the kernel; fails fast, with its stderr, if the kernel exits first.
    * @throws KernelBridgeError `kernel_error` (the kernel died) or `timeout`.

@@ -3,7 +3,7 @@ import { Dealer, Subscriber } from 'zeromq';
 import { KernelBridgeError } from '../errors';
 import { OutputCollector } from '../outputs';
 import { withTimeout } from '../timeout';
-import type { CallOptions, ExecuteResult, KernelTransport, UserExpressionResult } from '../transport';
+import type { CallOptions, ExecuteOptions, ExecuteResult, KernelTransport, UserExpressionResult } from '../transport';
 import { MessageCodec, WireError, type JupyterMessage } from './wire';
 
 /** The fields of a kernel connection file this client uses. */
@@ -140,7 +140,7 @@ export class ZmqKernelTransport implements KernelTransport {
   }
 
   /** {@inheritDoc KernelTransport.execute} */
-  async execute(code: string, options: CallOptions = {}): Promise<ExecuteResult> {
+  async execute(code: string, options: ExecuteOptions = {}): Promise<ExecuteResult> {
     const request = this.codec.message('execute_request', {
       code,
       silent: false,
@@ -154,7 +154,7 @@ export class ZmqKernelTransport implements KernelTransport {
     const idle = new Promise<void>((resolve) => {
       this.iopubListeners.set(id, (message) => {
         if (message.header.msg_type === 'status' && message.content.execution_state === 'idle') resolve();
-        else outputs.add(message.header.msg_type, message.content);
+        else if (outputs.add(message.header.msg_type, message.content)) options.onOutput?.(outputs.outputs);
       });
     });
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;

@@ -1,0 +1,59 @@
+import { createRoot, type Root } from 'react-dom/client';
+import type { ActivationFunction } from 'vscode-notebook-renderer';
+import { checkValue, WebviewMessenger } from '../shared';
+import { OUTPUT_SCHEMAS, OutputView, type OutputActions } from './OutputView';
+
+/**
+ * The notebook renderer of the `application/vnd.opsbook.*+json` outputs: each output's data is checked
+ * against its schema (a bad one says why instead of drawing nothing), then drawn by the shared views.
+ * With the extension's messaging, a run card's Open opens the run in a panel and a compare output's
+ * chart reads series through the extension.
+ */
+export const activate: ActivationFunction = (context) => {
+  const roots = new Map<string, Root>();
+  let actions: OutputActions = {};
+  if (context.postMessage && context.onDidReceiveMessage) {
+    const messenger = new WebviewMessenger({
+      post: (message) => void context.postMessage!(message),
+      listen: (handler) => {
+        const subscription = context.onDidReceiveMessage!(handler);
+        return () => subscription.dispose();
+      },
+    });
+    actions = { open: (view) => messenger.send({ type: 'open', view }), client: messenger.client() };
+  }
+  return {
+    renderOutputItem(item, element) {
+      roots.get(item.id)?.unmount();
+      const root = createRoot(element);
+      roots.set(item.id, root);
+      let data: unknown;
+      try {
+        data = item.json();
+      } catch (error) {
+        root.render(<Problem mime={item.mime} message={`its data is not JSON (${(error as Error).message})`} />);
+        return;
+      }
+      const schema = OUTPUT_SCHEMAS[item.mime];
+      const issue = schema ? checkValue(schema, data) : `${item.mime} is not an Opsbook mimetype`;
+      root.render(issue ? <Problem mime={item.mime} message={issue} /> : <OutputView mime={item.mime} data={data} actions={actions} />);
+    },
+    disposeOutputItem(id) {
+      if (id === undefined) {
+        for (const root of roots.values()) root.unmount();
+        roots.clear();
+        return;
+      }
+      roots.get(id)?.unmount();
+      roots.delete(id);
+    },
+  };
+};
+
+function Problem({ mime, message }: { mime: string; message: string }): JSX.Element {
+  return (
+    <p role="alert" style={{ color: 'var(--vscode-errorForeground)' }}>
+      Opsbook cannot draw this {mime} output: {message}
+    </p>
+  );
+}
