@@ -46,6 +46,40 @@ describe('ZmqKernelTransport against a real ipykernel', () => {
     ]);
   });
 
+  it('streams each output to onOutput as it arrives, before the cell finishes', async () => {
+    const seen: { at: number; outputs: unknown[] }[] = [];
+    const started = Date.now();
+    const result = await test.transport.execute(
+      'import time\nprint("first", flush=True)\ntime.sleep(1.5)\nprint("second", flush=True)\n"done"',
+      { onOutput: (outputs) => seen.push({ at: Date.now() - started, outputs: structuredClone([...outputs]) }) },
+    );
+    const finished = Date.now() - started;
+
+    expect(seen[0].outputs).toEqual([{ output_type: 'stream', name: 'stdout', text: 'first\n' }]);
+    // The first line reached the listener while the kernel still slept, not with the reply.
+    expect(finished - seen[0].at).toBeGreaterThanOrEqual(1000);
+    expect(seen[seen.length - 1].outputs).toEqual(result.outputs);
+    expect(result.outputs).toEqual([
+      { output_type: 'stream', name: 'stdout', text: 'first\nsecond\n' },
+      { output_type: 'execute_result', data: { 'text/plain': "'done'" }, metadata: {}, execution_count: result.executionCount },
+    ]);
+  });
+
+  it('interrupts running code through SIGINT: the cell ends with KeyboardInterrupt and the kernel lives on', async () => {
+    const outputs: number[] = [];
+    const running = test.transport.execute('import time\nprint("sleeping", flush=True)\ntime.sleep(30)', {
+      onOutput: (list) => outputs.push(list.length),
+    });
+    while (outputs.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+    test.kernel.interrupt();
+    const result = await running;
+
+    expect(result.status).toBe('error');
+    expect(result.error).toMatchObject({ ename: 'KeyboardInterrupt' });
+    expect(test.kernel.running).toBe(true);
+    expect((await test.transport.execute('1 + 1')).status).toBe('ok');
+  });
+
   it('reports a Python exception as status error with its traceback', async () => {
     const result = await test.transport.execute('print("before")\n1 / 0');
 
