@@ -35,7 +35,13 @@ export const activate: ActivationFunction = (context) => {
         return;
       }
       const schema = OUTPUT_SCHEMAS[item.mime];
-      const issue = schema ? checkValue(schema, data) : `${item.mime} is not an Opsbook mimetype`;
+      let issue: string | null;
+      try {
+        issue = schema ? checkValue(schema, data) : `${item.mime} is not an Opsbook mimetype`;
+      } catch (error) {
+        // A validator that fails on odd data must still leave a message in the cell, not a blank.
+        issue = `its data could not be checked (${(error as Error).message})`;
+      }
       root.render(issue ? <Problem mime={item.mime} message={issue} /> : <OutputView mime={item.mime} data={data} actions={actions} />);
     },
     disposeOutputItem(id) {
