@@ -1,13 +1,12 @@
 /**
  * @jest-environment jsdom
  */
-import { TextDecoder, TextEncoder } from 'node:util';
 import { act } from 'react';
 import type { OutputItem, RendererContext, RendererApi } from 'vscode-notebook-renderer';
 import type { Endpoint, RunList, TrackOutput } from '@opsbook/schema';
 import { activate } from './main';
 
-Object.assign(globalThis, { TextDecoder, TextEncoder, IS_REACT_ACT_ENVIRONMENT: true });
+Object.assign(globalThis, { IS_REACT_ACT_ENVIRONMENT: true });
 
 const RUN_ID = '0f6d2a4e-5c1b-4a8e-9d3f-2b7c8e1a9f00';
 const RUN: TrackOutput = {
@@ -22,7 +21,8 @@ const RUN: TrackOutput = {
 
 function item(mime: string, value: unknown, id = 'out-1'): OutputItem {
   const text = typeof value === 'string' ? value : JSON.stringify(value);
-  const bytes = new TextEncoder().encode(text);
+  // The fixtures are ASCII, so one byte per character (jsdom has no TextEncoder).
+  const bytes = Uint8Array.from(text, (char) => char.charCodeAt(0));
   return {
     id,
     mime,
@@ -70,7 +70,7 @@ describe('the notebook renderer (jsdom)', () => {
     expect(open).toBeDefined();
     act(() => open!.click());
     expect(posted).toContainEqual({ type: 'open', view: { kind: 'run', run_id: RUN_ID } });
-    act(() => api.disposeOutputItem('out-1'));
+    act(() => api.disposeOutputItem?.('out-1'));
     expect(element.textContent).toBe('');
   });
 
@@ -82,8 +82,9 @@ describe('the notebook renderer (jsdom)', () => {
     expect([...element.querySelectorAll('button')].map((button) => button.textContent)).not.toContain('Open run');
   });
 
-  // Fails today: the precompiled RunList validator (web/generated/validators.ts) throws "Cannot read
-  // properties of undefined (reading 'validate')" on a valid list; the renderer shows that message.
+  // The two below fail today: the precompiled validators (web/generated/validators.ts) of schemas with
+  // a date-time field throw "Cannot read properties of undefined (reading 'validate')", because
+  // scripts/validators.mjs compiles without ajv's `code.formats`; the renderer shows that message.
   it.failing('draws a run list as the runs table', async () => {
     const list: RunList = {
       runs: [
@@ -116,20 +117,41 @@ describe('the notebook renderer (jsdom)', () => {
     expect(element.textContent).toMatch(/Opsbook cannot draw this application\/vnd\.opsbook\.run-list\+json output/);
   });
 
-  it('draws an endpoint card', async () => {
-    const endpoint = {
-      name: 'churn-model',
-      status: 'running',
-      url: 'http://127.0.0.1:8123/v1/models/churn-model:predict',
-      model: { source: 'registry', name: 'churn', version: 2 },
-    } as unknown as Endpoint;
+  it.failing('draws an endpoint card', async () => {
+    const endpoint: Endpoint = {
+      name: 'churn-endpoint',
+      status: 'ready',
+      url: 'http://127.0.0.1:41234',
+      host: '127.0.0.1',
+      port: 41234,
+      device: 'cpu',
+      pid: 4242,
+      models: [
+        {
+          name: 'churn',
+          version: '3',
+          model: 'churn@prod',
+          path: '/w/.opsbook/artifacts/r1/models/churn/abc.onnx',
+          run_id: 'r1',
+          ready: true,
+          error: null,
+          inputs: [{ name: 'X', datatype: 'FP32', shape: [-1, 3] }],
+          outputs: [{ name: 'label', datatype: 'INT64', shape: [-1] }],
+          sample_request: null,
+        },
+      ],
+      config: { models: [{ model: 'churn@prod' }] },
+      started_at: '2026-11-23T10:00:00.000Z',
+      stopped_at: null,
+      error: null,
+      request_log_dir: null,
+      stats: null,
+    };
     const api = activate(context(true).context) as RendererApi;
     const element = await render(api, item('application/vnd.opsbook.endpoint+json', endpoint));
-    const alert = element.querySelector('[role="alert"]');
 
-    // Either it draws, or it says which field the fixture lacks: never a blank output.
-    expect(element.textContent).not.toBe('');
-    if (!alert) expect(element.textContent).toContain('churn-model');
+    expect(element.querySelector('[role="alert"]')?.textContent ?? null).toBeNull();
+    expect(element.textContent).toContain('churn-endpoint');
   });
 
   it('says why instead of drawing nothing when the data does not match its schema', async () => {
@@ -147,7 +169,7 @@ describe('the notebook renderer (jsdom)', () => {
 
     expect(broken.querySelector('[role="alert"]')?.textContent).toContain('its data is not JSON');
     expect(foreign.querySelector('[role="alert"]')?.textContent).toContain('is not an Opsbook mimetype');
-    act(() => api.disposeOutputItem());
+    act(() => api.disposeOutputItem?.());
     expect(broken.textContent).toBe('');
     expect(foreign.textContent).toBe('');
   });
