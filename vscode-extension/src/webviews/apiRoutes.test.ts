@@ -1,3 +1,4 @@
+/// <reference types="jest" />
 import { openapiDocument } from '@opsbook/schema';
 import { refuseApiCall } from './apiRoutes';
 
@@ -21,7 +22,7 @@ describe('refuseApiCall', () => {
     expect(forwarded.length).toBeGreaterThan(30);
     for (const { method, path, query } of forwarded) {
       expect([method, path, refuseApiCall(method, path)]).toEqual([method, path, null]);
-      const search = new URLSearchParams(query.map((name) => [name, 'x'])).toString();
+      const search = new URLSearchParams(query.map((name): [string, string] => [name, 'x'])).toString();
       if (search) expect([method, path, search, refuseApiCall(method, `${path}?${search}`)]).toEqual([method, path, search, null]);
     }
   });

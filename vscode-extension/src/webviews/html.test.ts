@@ -1,3 +1,4 @@
+/// <reference types="jest" />
 import { makeNonce, webviewHtml } from './html';
 
 describe('webviewHtml', () => {
@@ -13,6 +14,11 @@ describe('webviewHtml', () => {
     expect(directives['img-src']).toEqual([cspSource, 'data:', 'blob:']);
     expect(directives['font-src']).toEqual([cspSource]);
     expect(csp).not.toMatch(/unsafe-eval|\*/);
+  });
+
+  it("adds 'unsafe-eval' only for documents that draw WebGL charts", () => {
+    const webgl = webviewHtml({ cspSource, scriptUri: 'x', nonce: 'n1', title: 't', webgl: true });
+    expect(webgl).toContain("script-src 'nonce-n1' 'unsafe-eval';");
   });
 
   it('loads exactly one script, the bundle, with the nonce', () => {

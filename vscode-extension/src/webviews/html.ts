@@ -10,12 +10,14 @@ export function makeNonce(): string {
  * (`default-src 'none'`); styles may be inline (the shared views and plotly inject theirs) or from
  * the extension's media folder; images from there or `data:`/`blob:` URLs (parity figures, plot
  * downloads). `cspSource` is the webview's `cspSource`, `scriptUri` the bundle's webview URI.
+ * `webgl`: the document draws plotly's WebGL traces (scattergl of large explanations), whose regl
+ * compiles its draw calls with `Function`, so only then does the script policy add `'unsafe-eval'`.
  */
-export function webviewHtml(options: { cspSource: string; scriptUri: string; nonce: string; title: string }): string {
-  const { cspSource, scriptUri, nonce, title } = options;
+export function webviewHtml(options: { cspSource: string; scriptUri: string; nonce: string; title: string; webgl?: boolean }): string {
+  const { cspSource, scriptUri, nonce, title, webgl = false } = options;
   const csp = [
     "default-src 'none'",
-    `script-src 'nonce-${nonce}'`,
+    `script-src 'nonce-${nonce}'${webgl ? " 'unsafe-eval'" : ''}`,
     `style-src ${cspSource} 'unsafe-inline'`,
     `img-src ${cspSource} data: blob:`,
     `font-src ${cspSource}`,

@@ -48,6 +48,9 @@ export async function forwardRequest(daemon: WorkspaceDaemon, request: Extract<W
   return daemon.request(request.method, request.path, request.body);
 }
 
+/** The kinds whose shared views draw plotly WebGL traces (ExplanationView's scattergl for many points). */
+const WEBGL_KINDS: ReadonlySet<WebviewView['kind']> = new Set(['explanation']);
+
 /** One panel: the view it shows, and whether its script said `ready` yet. */
 interface Panel {
   panel: vscode.WebviewPanel;
@@ -100,6 +103,7 @@ export class OpsbookPanels implements WebviewPanels {
       scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(media, 'webview.js')).toString(),
       nonce: makeNonce(),
       title: panelTitle(view),
+      webgl: WEBGL_KINDS.has(view.kind),
     });
     entry.disposables.push(
       panel.webview.onDidReceiveMessage((message: unknown) => void this.receive(entry, message)),
