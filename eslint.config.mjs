@@ -35,7 +35,7 @@ export default tseslint.config(
   {
     ignores: [
       '**/node_modules/**', '**/dist/**', '**/lib/**', 'schema/generated/**', '.venv/**', '.stamps/**',
-      'kernel-bridge/python/**', 'ui-tests/test-results/**', 'ui-tests/playwright-report/**',
+      'kernel-bridge/python/**', 'vscode-extension/web/generated/**', 'ui-tests/test-results/**', 'ui-tests/playwright-report/**',
       '**/*.js', '**/*.mjs', '**/*.cjs',
     ],
   },

@@ -1,44 +1,60 @@
 import * as vscode from 'vscode';
-import { connectDaemon } from './daemon';
+import { registerCommands } from './commands';
+import { OpsbookKernels } from './kernels/kernels';
+import { listenToRenderer } from './kernels/rendererMessaging';
+import { EndpointsStatus } from './statusBar';
+import { EndpointsTree } from './trees/endpoints';
+import { ModelsTree } from './trees/models';
+import { QualityTree } from './trees/quality';
+import { RunsTree } from './trees/runs';
+import { OpsbookPanels } from './webviews/panels';
+import { OpsbookDaemon } from './workspaceDaemon';
 
 /**
- * The VS Code extension, first cut: `Opsbook: Show Runs` lists the runs of the workspace's daemon in
- * a quick pick. Views, webviews and the notebook renderer come with the VS Code issue, on the same core.
+ * Opsbook in VS Code: the activity-bar container's trees (Runs, Models, Data Quality, Endpoints),
+ * the commands, the webview panels, the notebook renderer's host side and the "Opsbook: Python
+ * (ipykernel)" controller, all on the workspace's daemon. Activation is cheap: the daemon is looked
+ * for (and started if none runs) only when a view or a command needs it.
  */
 export function activate(context: vscode.ExtensionContext): void {
-  context.subscriptions.push(vscode.commands.registerCommand('opsbook.showRuns', showRuns));
-}
-
-async function showRuns(): Promise<void> {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  if (!folder) {
-    await vscode.window.showWarningMessage('Opsbook: open a folder first; runs are kept per workspace folder.');
-    return;
-  }
-  const client = await connectDaemon(folder.uri.fsPath);
-  if (!client) {
-    await vscode.window.showWarningMessage(
-      `Opsbook: no daemon runs for ${folder.name}. Run a %%track cell, or \`npx opsbook daemon\` in the folder.`,
-    );
-    return;
-  }
-  const { runs } = await client.listRuns();
-  const picked = await vscode.window.showQuickPick(
-    runs.map((run) => ({
-      label: run.name || run.id.slice(0, 8),
-      description: `${run.experiment} · ${run.status}`,
-      detail: Object.entries(run.metrics_latest ?? {})
-        .map(([key, value]) => `${key}=${value ?? 'NaN'}`)
-        .join('  '),
-      id: run.id,
-    })),
-    { placeHolder: runs.length ? 'Opsbook runs, newest first' : 'No runs yet' },
+  const log = vscode.window.createOutputChannel('Opsbook', { log: true });
+  const daemon = new OpsbookDaemon(context, log);
+  const panels = new OpsbookPanels(context, daemon, log);
+  const kernels = new OpsbookKernels(context, log);
+  const runs = new RunsTree(daemon);
+  const models = new ModelsTree(daemon);
+  const quality = new QualityTree(daemon);
+  const endpoints = new EndpointsTree(daemon);
+  const status = new EndpointsStatus();
+  const runsView = vscode.window.createTreeView('opsbook.runs', { treeDataProvider: runs, canSelectMany: true, showCollapseAll: true });
+  context.subscriptions.push(
+    log,
+    daemon,
+    panels,
+    kernels,
+    runs,
+    models,
+    quality,
+    endpoints,
+    status,
+    runsView,
+    vscode.window.createTreeView('opsbook.models', { treeDataProvider: models, showCollapseAll: true }),
+    vscode.window.createTreeView('opsbook.quality', { treeDataProvider: quality }),
+    vscode.window.createTreeView('opsbook.endpoints', { treeDataProvider: endpoints }),
+    endpoints.onDidChangeEndpoints((list) => status.update(list)),
+    listenToRenderer(panels, daemon, log),
+    ...registerCommands({
+      daemon,
+      panels,
+      kernels,
+      log,
+      runsView: runsView as vscode.TreeView<vscode.TreeItem>,
+      endpoints,
+      refresh: () => {
+        for (const tree of [runs, models, quality, endpoints]) tree.refresh();
+      },
+    }),
   );
-  if (picked) {
-    const detail = await client.getRun(picked.id);
-    const doc = await vscode.workspace.openTextDocument({ language: 'json', content: JSON.stringify(detail, null, 2) });
-    await vscode.window.showTextDocument(doc);
-  }
 }
 
 export function deactivate(): void {}
