@@ -223,9 +223,13 @@ nbformat.write(nb, sys.argv[3])`, join(root, 'check-source.ipynb'), workspace, j
     const runs = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Runs' }) }).first();
     await expect(runs.locator('.monaco-list-row', { hasText: 'live-run' })).toBeVisible({ timeout: 90_000 });
     await expect(runs.locator('.monaco-list-row', { hasText: 'live-run' })).toContainText('running');
+    await expect(page.locator('.notebook-editor').first().getByText('%%track').first()).toBeVisible();
     await shot(page, 'vscode-live-run');
-    // The cell's run card arrives through the notebook renderer when the cell ends.
     await expect(runs.locator('.monaco-list-row', { hasText: 'live-run' })).toContainText('finished', { timeout: 90_000 });
+    // The cell's run card (application/vnd.opsbook.run+json) is drawn by the notebook renderer.
+    const output = page.locator('iframe.webview.ready:visible').last().contentFrame().frameLocator('iframe#active-frame');
+    await expect(output.getByText('live-run').first()).toBeVisible();
+    await expect(output.getByText(/finished/i).first()).toBeVisible();
   });
 
   test('Show Experiments opens the runs webview with the run and its chart', async () => {
