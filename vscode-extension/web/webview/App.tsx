@@ -1,5 +1,6 @@
 import type { OpsbookClient } from '@opsbook/core/client';
 import {
+  ArtifactsList,
   CompareView,
   DEFAULT_RUNS_TABLE_QUERY,
   EndpointsView,
@@ -19,6 +20,11 @@ import { useCallback, useEffect, useMemo, useState } from 'react';
 
 /** How many of the listed runs the experiments view charts (the newest, or the ones selected). */
 const CHARTED_RUNS = 5;
+/**
+ * Why an artifact's content (a model version's parity figure, a run's files) is not shown: webview
+ * messages carry JSON only (asked of the lead: a base64 `content` in `response`).
+ */
+const CONTENT_UNAVAILABLE = "Artifact files cannot be shown in this VS Code view yet: find them in the workspace's .opsbook folder or open the run in JupyterLab.";
 /** Most traffic seconds kept per endpoint for its sparkline. */
 const HISTORY_SECONDS = 120;
 
@@ -115,6 +121,12 @@ export function ExperimentsView({ ctx, experiment }: { ctx: ViewContext; experim
           onQueryChange={setQuery}
           onOpen={(runId) => ctx.open({ kind: 'run', run_id: runId })}
           onCompare={(runIds) => ctx.open({ kind: 'compare', run_ids: runIds } as WebviewView)}
+          onOpenSweep={(runId) => ctx.open({ kind: 'run', run_id: runId })}
+          onUpdate={async (runId, change) => {
+            // The table shows a refusal itself; a saved annotation shows once the list is read again.
+            await ctx.client.updateRun(runId, change);
+            retry();
+          }}
           label="Runs of this workspace"
         />
       </section>
@@ -143,12 +155,20 @@ export function RunView({ ctx, runId }: { ctx: ViewContext; runId: string }): JS
   );
   const [read, retry] = useRead(async () => {
     const detail = await ctx.client.getRun(runId);
-    const history = await ctx.client.metricHistory(runId);
-    return { detail, history };
+    const [history, artifacts] = await Promise.all([ctx.client.metricHistory(runId), ctx.client.listArtifacts(runId)]);
+    return { detail, history, artifacts: artifacts.artifacts };
   }, version);
   if (read.kind === 'loading') return <Loading what="the run" />;
   if (read.kind === 'error') return <Failure message={`Could not read the run: ${read.message}`} retry={retry} />;
-  return <RunDetail detail={read.value.detail} history={read.value.history} onOpenRun={(id) => ctx.open({ kind: 'run', run_id: id })} plotly={ctx.plotly} />;
+  return (
+    <>
+      <RunDetail detail={read.value.detail} history={read.value.history} onOpenRun={(id) => ctx.open({ kind: 'run', run_id: id })} plotly={ctx.plotly} />
+      <section className="opsbook-view" aria-labelledby="opsbook-webview-artifacts">
+        <h3 id="opsbook-webview-artifacts">Artifacts</h3>
+        <ArtifactsList artifacts={read.value.artifacts} loadContent={() => Promise.reject(new Error(CONTENT_UNAVAILABLE))} plotly={ctx.plotly} />
+      </section>
+    </>
+  );
 }
 
 /** Two or more runs side by side, with their metrics overlaid. */
@@ -203,7 +223,7 @@ export function ModelView({ ctx, name }: { ctx: ViewContext; name: string }): JS
   return (
     <ModelsList
       models={read.kind === 'ready' ? [read.value] : undefined}
-      loadFigure={(version) => ctx.client.artifactContent(version.run_id ?? '', version.parity_figure ?? '')}
+      loadFigure={() => Promise.reject(new Error(CONTENT_UNAVAILABLE))}
       onOpenRun={(runId) => ctx.open({ kind: 'run', run_id: runId })}
     />
   );

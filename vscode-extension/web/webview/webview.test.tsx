@@ -175,7 +175,8 @@ describe('the webview app', () => {
   it('run: shows one run with its metrics', async () => {
     await init({ kind: 'run', run_id: runIds[0] });
     await until(() => root().querySelector('.opsbook-RunDetail-name')?.textContent === 'baseline', 'the run');
-    expect(host.requests).toEqual([`GET /runs/${runIds[0]}`, `GET /runs/${runIds[0]}/metrics`]);
+    expect(host.requests).toEqual([`GET /runs/${runIds[0]}`, `GET /runs/${runIds[0]}/metrics`, `GET /runs/${runIds[0]}/artifacts`]);
+    expect(root().textContent).toContain("Artifacts");
   });
 
   it('compare: shows the runs side by side, and show retargets the same webview', async () => {
