@@ -30,7 +30,7 @@ export function listenToRenderer(panels: WebviewPanels, daemon: WorkspaceDaemon,
         return;
       }
       case 'log':
-        log.info(`renderer: ${valid.message}`);
+        log[valid.level ?? 'info'](`renderer: ${valid.message}`);
         return;
       case 'ready':
         return;
