@@ -135,6 +135,16 @@ describe('the Opsbook notebook controller with a real ipykernel', () => {
     expect(items(await run('kept + 1'))).toEqual([{ mime: 'text/plain', text: '42' }]);
   });
 
+  it('fails the cell whose kernel dies, saying so, and the next cell starts a new kernel', async () => {
+    const execution = await run('import os\nos._exit(1)');
+
+    expect(execution.success).toBe(false);
+    expect(JSON.parse(items(execution)[0].text).message).toMatch(/kernel died while the cell ran.*Run the cell again/);
+    const again = await run('"alive"');
+    expect(again.success).toBe(true);
+    expect(items(again)).toEqual([{ mime: 'text/plain', text: "'alive'" }]);
+  });
+
   it('gives a bridge to its kernel that reaches the kernel\'s opsbook', async () => {
     const bridge = await kernels.bridgeFor(notebook());
     // A real round trip: the kernel's opsbook answers, and the bridge checks the reply's schema.

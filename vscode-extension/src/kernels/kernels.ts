@@ -105,7 +105,10 @@ export class OpsbookKernels implements NotebookKernels {
     }
     const transport = await process.connect();
     const key = notebook.uri.toString();
-    void process.exited.then((exit) => {
+    void process.exited.then(async (exit) => {
+      // A kernel that dies (a crash, os._exit, out of memory) answers nothing more: closing the
+      // connection fails the cell that waits, and the next cell starts a new kernel.
+      await transport.close();
       if (this.kernels.get(key)) {
         this.kernels.delete(key);
         this.log.warn(`the kernel of ${vscode.workspace.asRelativePath(notebook.uri)} exited (${exit.signal ?? exit.code}); the next cell starts a new one`);
@@ -150,7 +153,10 @@ export class OpsbookKernels implements NotebookKernels {
       execution.end(result.status === 'ok', Date.now());
     } catch (error) {
       await shown;
-      await execution.appendOutput(new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.error(error as Error)]));
+      const died = !kernel.process.running
+        ? new Error('The kernel died while the cell ran (its variables are gone). Run the cell again to start a new kernel.')
+        : (error as Error);
+      await execution.appendOutput(new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.error(died)]));
       execution.end(false, Date.now());
     }
   }
