@@ -338,3 +338,346 @@ export const window = {
   },
   onDidChangeActiveColorTheme: webviewStub.colorThemeChanged.event,
 };
+
+// --- The extension host's members (trees, commands, status bar, output channel, progress). ---
+
+export enum TreeItemCollapsibleState {
+  None = 0,
+  Collapsed = 1,
+  Expanded = 2,
+}
+
+export class ThemeColor {
+  constructor(readonly id: string) {}
+}
+
+export class ThemeIcon {
+  static readonly File = new ThemeIcon('file');
+  static readonly Folder = new ThemeIcon('folder');
+  constructor(
+    readonly id: string,
+    readonly color?: ThemeColor,
+  ) {}
+}
+
+export class MarkdownString {
+  constructor(public value = '') {}
+  appendMarkdown(value: string): this {
+    this.value += value;
+    return this;
+  }
+  appendText(value: string): this {
+    this.value += value;
+    return this;
+  }
+}
+
+export class TreeItem {
+  id?: string;
+  description?: string | boolean;
+  tooltip?: string | MarkdownString;
+  iconPath?: unknown;
+  contextValue?: string;
+  command?: { command: string; title: string; arguments?: unknown[] };
+  resourceUri?: Uri;
+  label?: string;
+  constructor(
+    labelOrUri: string | Uri,
+    public collapsibleState: TreeItemCollapsibleState = TreeItemCollapsibleState.None,
+  ) {
+    if (typeof labelOrUri === 'string') this.label = labelOrUri;
+    else this.resourceUri = labelOrUri;
+  }
+}
+
+export enum StatusBarAlignment {
+  Left = 1,
+  Right = 2,
+}
+
+export enum ProgressLocation {
+  SourceControl = 1,
+  Window = 10,
+  Notification = 15,
+}
+
+/** A status-bar item that records whether it is shown. */
+export class StatusBarItem {
+  text = '';
+  tooltip: unknown;
+  name: string | undefined;
+  command: unknown;
+  visible = false;
+  disposed = false;
+  constructor(
+    readonly id: string | undefined,
+    readonly alignment: StatusBarAlignment,
+    readonly priority: number | undefined,
+  ) {}
+  show(): void {
+    this.visible = true;
+  }
+  hide(): void {
+    this.visible = false;
+  }
+  dispose(): void {
+    this.disposed = true;
+    this.visible = false;
+  }
+}
+
+/** A tree view: tests call `select` as the user selects items. */
+export class TreeView<T> {
+  selection: T[] = [];
+  visible = true;
+  message: string | undefined;
+  disposed = false;
+  private readonly selectionChanged = new EventEmitter<{ selection: T[] }>();
+  private readonly visibilityChanged = new EventEmitter<{ visible: boolean }>();
+  readonly onDidChangeSelection = this.selectionChanged.event;
+  readonly onDidChangeVisibility = this.visibilityChanged.event;
+  constructor(
+    readonly id: string,
+    readonly options: { treeDataProvider: unknown; canSelectMany?: boolean; showCollapseAll?: boolean },
+  ) {}
+  select(items: T[]): void {
+    this.selection = items;
+    this.selectionChanged.fire({ selection: items });
+  }
+  setVisible(visible: boolean): void {
+    this.visible = visible;
+    this.visibilityChanged.fire({ visible });
+  }
+  reveal(): Promise<void> {
+    return Promise.resolve();
+  }
+  dispose(): void {
+    this.disposed = true;
+  }
+}
+
+/** A log output channel recording each line with its level. */
+export class LogOutputChannel {
+  readonly lines: { level: string; message: string }[] = [];
+  shown = 0;
+  disposed = false;
+  readonly logLevel = 2;
+  private readonly levelChanged = new EventEmitter<number>();
+  readonly onDidChangeLogLevel = this.levelChanged.event;
+  constructor(readonly name: string) {}
+  private record(level: string, message: string, ...args: unknown[]): void {
+    this.lines.push({ level, message: [message, ...args.map(String)].join(' ') });
+  }
+  trace(message: string, ...args: unknown[]): void {
+    this.record('trace', message, ...args);
+  }
+  debug(message: string, ...args: unknown[]): void {
+    this.record('debug', message, ...args);
+  }
+  info(message: string, ...args: unknown[]): void {
+    this.record('info', message, ...args);
+  }
+  warn(message: string, ...args: unknown[]): void {
+    this.record('warn', message, ...args);
+  }
+  error(message: string | Error, ...args: unknown[]): void {
+    this.record('error', message instanceof Error ? message.message : message, ...args);
+  }
+  append(value: string): void {
+    this.record('append', value);
+  }
+  appendLine(value: string): void {
+    this.record('append', value);
+  }
+  replace(value: string): void {
+    this.record('replace', value);
+  }
+  clear(): void {
+    this.lines.length = 0;
+  }
+  show(): void {
+    this.shown++;
+  }
+  hide(): void {}
+  dispose(): void {
+    this.disposed = true;
+  }
+}
+
+/** A `withProgress` call: what the task reported, and its token source (tests call `cancel()`). */
+export interface ProgressCall {
+  options: { location: ProgressLocation; title?: string; cancellable?: boolean };
+  reports: { message?: string; increment?: number }[];
+  cancellation: CancellationTokenSource;
+  done: boolean;
+}
+
+/**
+ * What the host code asked of the user, and the answers it gets: push answers onto `answers` (one per
+ * quick pick / input box / open dialog / message with items, in order; `undefined` is Escape).
+ * `showInputBox` runs `validateInput` on the answer and records its verdict.
+ */
+export const hostStub = {
+  answers: [] as unknown[],
+  messages: [] as { level: 'info' | 'warning' | 'error'; message: string; items: unknown[] }[],
+  quickPicks: [] as { items: unknown[]; options: unknown }[],
+  inputBoxes: [] as { options: { validateInput?: (value: string) => unknown } & Record<string, unknown>; validation: unknown }[],
+  openDialogs: [] as unknown[],
+  progress: [] as ProgressCall[],
+  /** Called when a `withProgress` task starts (e.g. to cancel it from the test). */
+  onProgress: undefined as ((call: ProgressCall) => void) | undefined,
+  treeViews: [] as TreeView<unknown>[],
+  statusBarItems: [] as StatusBarItem[],
+  outputChannels: [] as LogOutputChannel[],
+  commands: new Map<string, (...args: unknown[]) => unknown>(),
+  /** Each `executeCommand` call, in order (registered or built-in). */
+  executed: [] as { command: string; args: unknown[] }[],
+  /** Context keys set with `setContext`. */
+  context: {} as Record<string, unknown>,
+  activeNotebookEditor: undefined as unknown,
+  configurationChanged: new EventEmitter<{ affectsConfiguration(section: string): boolean }>(),
+  /** Files `workspace.findFiles` answers (filtered by the include glob's extensions). */
+  files: [] as Uri[],
+};
+
+function nextAnswer(): unknown {
+  return hostStub.answers.shift();
+}
+
+async function runInputBox(options: { validateInput?: (value: string) => unknown } & Record<string, unknown> = {}): Promise<string | undefined> {
+  const answer = nextAnswer() as string | undefined;
+  const validation = answer !== undefined && options.validateInput ? await options.validateInput(answer) : undefined;
+  hostStub.inputBoxes.push({ options, validation });
+  // VS Code keeps the box open while the input is invalid: the user can only press Escape.
+  return validation ? undefined : answer;
+}
+
+Object.assign(window, {
+  createOutputChannel(name: string): LogOutputChannel {
+    const channel = new LogOutputChannel(name);
+    hostStub.outputChannels.push(channel);
+    return channel;
+  },
+  showInformationMessage(message: string, ...items: unknown[]): Promise<unknown> {
+    hostStub.messages.push({ level: 'info', message, items });
+    return Promise.resolve(items.length ? nextAnswer() : undefined);
+  },
+  showWarningMessage(message: string, ...items: unknown[]): Promise<unknown> {
+    hostStub.messages.push({ level: 'warning', message, items });
+    return Promise.resolve(items.length ? nextAnswer() : undefined);
+  },
+  showErrorMessage(message: string, ...items: unknown[]): Promise<unknown> {
+    hostStub.messages.push({ level: 'error', message, items });
+    return Promise.resolve(items.length ? nextAnswer() : undefined);
+  },
+  async showQuickPick(items: unknown[] | Promise<unknown[]>, options?: unknown): Promise<unknown> {
+    const resolved = await items;
+    hostStub.quickPicks.push({ items: resolved, options });
+    const answer = nextAnswer();
+    // A test answers with the item itself, or with its label.
+    if (typeof answer === 'string') return resolved.find((item) => (typeof item === 'string' ? item : (item as { label: string }).label) === answer);
+    return answer;
+  },
+  showInputBox: runInputBox,
+  showOpenDialog(options?: unknown): Promise<Uri[] | undefined> {
+    hostStub.openDialogs.push(options);
+    return Promise.resolve(nextAnswer() as Uri[] | undefined);
+  },
+  async withProgress<R>(
+    options: ProgressCall['options'],
+    task: (progress: { report(value: { message?: string; increment?: number }): void }, token: CancellationTokenSource['token']) => Promise<R>,
+  ): Promise<R> {
+    const call: ProgressCall = { options, reports: [], cancellation: new CancellationTokenSource(), done: false };
+    hostStub.progress.push(call);
+    hostStub.onProgress?.(call);
+    try {
+      return await task({ report: (value) => call.reports.push(value) }, call.cancellation.token);
+    } finally {
+      call.done = true;
+    }
+  },
+  createTreeView<T>(id: string, options: { treeDataProvider: unknown; canSelectMany?: boolean }): TreeView<T> {
+    const view = new TreeView<T>(id, options);
+    hostStub.treeViews.push(view as TreeView<unknown>);
+    return view;
+  },
+  createStatusBarItem(id: string | StatusBarAlignment, alignment?: StatusBarAlignment, priority?: number): StatusBarItem {
+    const item = typeof id === 'string' ? new StatusBarItem(id, alignment ?? StatusBarAlignment.Left, priority) : new StatusBarItem(undefined, id, alignment);
+    hostStub.statusBarItems.push(item);
+    return item;
+  },
+});
+Object.defineProperty(window, 'activeNotebookEditor', { get: () => hostStub.activeNotebookEditor, enumerable: true });
+
+export const commands = {
+  registerCommand(id: string, callback: (...args: unknown[]) => unknown): Disposable {
+    if (hostStub.commands.has(id)) throw new Error(`command '${id}' already exists`);
+    hostStub.commands.set(id, callback);
+    return new Disposable(() => hostStub.commands.delete(id));
+  },
+  async executeCommand(command: string, ...args: unknown[]): Promise<unknown> {
+    hostStub.executed.push({ command, args });
+    if (command === 'setContext') {
+      hostStub.context[args[0] as string] = args[1];
+      return undefined;
+    }
+    const callback = hostStub.commands.get(command);
+    return callback ? await callback(...args) : undefined;
+  },
+};
+
+Object.assign(workspace, {
+  onDidChangeConfiguration: hostStub.configurationChanged.event,
+  findFiles(include: string): Promise<Uri[]> {
+    const extensions = [...include.matchAll(/\.([A-Za-z0-9]+)/g)].map((match) => `.${match[1]}`);
+    return Promise.resolve(hostStub.files.filter((uri) => extensions.length === 0 || extensions.some((ext) => uri.path.endsWith(ext))));
+  },
+  fs: {
+    async readFile(uri: Uri): Promise<Uint8Array> {
+      const { readFile } = await import('node:fs/promises');
+      return new Uint8Array(await readFile(uri.fsPath));
+    },
+  },
+});
+
+export const env = {
+  appName: 'Visual Studio Code (stub)',
+  language: 'en',
+  clipboard: {
+    text: '',
+    writeText(value: string): Promise<void> {
+      env.clipboard.text = value;
+      return Promise.resolve();
+    },
+    readText(): Promise<string> {
+      return Promise.resolve(env.clipboard.text);
+    },
+  },
+  openExternal(_uri: Uri): Promise<boolean> {
+    return Promise.resolve(true);
+  },
+};
+
+/** An extension context for a host test: `extensionPath` is where the bundled core is looked for. */
+export function extensionContext(extensionPath: string): { extensionPath: string; subscriptions: Disposable[]; asAbsolutePath(path: string): string; extensionUri: Uri } {
+  return { extensionPath, subscriptions: [], asAbsolutePath: (path) => `${extensionPath}/${path}`, extensionUri: Uri.file(extensionPath) };
+}
+
+/** Forgets what the host code recorded (call in `beforeEach`). */
+export function resetHostStub(): void {
+  hostStub.answers.length = 0;
+  hostStub.messages.length = 0;
+  hostStub.quickPicks.length = 0;
+  hostStub.inputBoxes.length = 0;
+  hostStub.openDialogs.length = 0;
+  hostStub.progress.length = 0;
+  hostStub.onProgress = undefined;
+  hostStub.treeViews.length = 0;
+  hostStub.statusBarItems.length = 0;
+  hostStub.outputChannels.length = 0;
+  hostStub.commands.clear();
+  hostStub.executed.length = 0;
+  hostStub.context = {};
+  hostStub.activeNotebookEditor = undefined;
+  hostStub.files.length = 0;
+}
