@@ -55,7 +55,18 @@ function ExplanationOutput({ explanation }: { explanation: Explanation }): JSX.E
  * One Opsbook output, drawn with the same shared view the JupyterLab mime renderer uses for its
  * mimetype. `data` has been checked against the mimetype's schema.
  */
-export function OutputView({ mime, data, actions }: { mime: string; data: unknown; actions: OutputActions }): JSX.Element {
+export function OutputView({
+  mime,
+  data,
+  metadata,
+  actions,
+}: {
+  mime: string;
+  data: unknown;
+  /** The output's metadata for this mimetype (`%opsbook runs compare --only-differences` sets only_differences). */
+  metadata?: { only_differences?: unknown };
+  actions: OutputActions;
+}): JSX.Element {
   const openRun = actions.open ? (runId: string) => actions.open!({ kind: 'run', run_id: runId }) : undefined;
   switch (mime) {
     case 'application/vnd.opsbook.run+json':
@@ -70,7 +81,19 @@ export function OutputView({ mime, data, actions }: { mime: string; data: unknow
     case 'application/vnd.opsbook.compare+json': {
       const client = actions.client;
       const loadSeries: SeriesLoader | undefined = client ? (ids, key, x) => client.metricSeries(ids, key, { x }) : undefined;
-      return <CompareView comparison={data as RunComparison} loadSeries={loadSeries} onOpenRun={openRun} />;
+      const comparison = data as RunComparison;
+      const runIds = comparison.runs.map((run) => run.id);
+      const open = actions.open;
+      return (
+        <>
+          {open && runIds.length >= 2 && (
+            <button type="button" className="opsbook-button" onClick={() => open({ kind: 'compare', run_ids: runIds as [string, string, ...string[]] })}>
+              Open in the compare view
+            </button>
+          )}
+          <CompareView comparison={comparison} loadSeries={loadSeries} onOpenRun={openRun} initialOnlyDifferences={metadata?.only_differences === true} />
+        </>
+      );
     }
     case 'application/vnd.opsbook.quality+json':
       return <QualityOutputView output={data as QualityOutput} onOpenRun={openRun} />;

@@ -42,7 +42,7 @@ export const activate: ActivationFunction = (context) => {
         // A validator that fails on odd data must still leave a message in the cell, not a blank.
         issue = `its data could not be checked (${(error as Error).message})`;
       }
-      root.render(issue ? <Problem mime={item.mime} message={issue} /> : <OutputView mime={item.mime} data={data} actions={actions} />);
+      root.render(issue ? <Problem mime={item.mime} message={issue} /> : <OutputView mime={item.mime} data={data} metadata={mimeMetadata(item.metadata, item.mime)} actions={actions} />);
     },
     disposeOutputItem(id) {
       if (id === undefined) {
@@ -55,6 +55,12 @@ export const activate: ActivationFunction = (context) => {
     },
   };
 };
+
+/** The part of an output's metadata keyed by its mimetype, as nbformat stores per-mimetype metadata. */
+function mimeMetadata(metadata: unknown, mime: string): { only_differences?: unknown } | undefined {
+  const own = metadata && typeof metadata === 'object' ? (metadata as Record<string, unknown>)[mime] : undefined;
+  return own && typeof own === 'object' ? (own as { only_differences?: unknown }) : undefined;
+}
 
 function Problem({ mime, message }: { mime: string; message: string }): JSX.Element {
   return (
