@@ -13,6 +13,8 @@ import type * as vscode from 'vscode';
 export interface ApiAnswer {
   status: number;
   body: unknown;
+  /** The answer's bytes, base64, when it was not JSON (an artifact's file); `body` is then null. */
+  content?: { media_type: string; base64: string };
 }
 
 /** The `event:` name of a live event. */

@@ -122,6 +122,12 @@ export class OpsbookDaemon implements WorkspaceDaemon {
         },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
+      const mediaType = response.headers.get('content-type') ?? '';
+      if (response.ok && mediaType && !/^application\/(?:[\w.+-]*\+)?json\b/i.test(mediaType)) {
+        // An artifact's file: its bytes travel base64 (webview messages carry JSON only).
+        const bytes = Buffer.from(await response.arrayBuffer());
+        return { status: response.status, body: null, content: { media_type: mediaType, base64: bytes.toString('base64') } };
+      }
       const text = await response.text();
       return { status: response.status, body: text ? (JSON.parse(text) as unknown) : null };
     } catch (error) {

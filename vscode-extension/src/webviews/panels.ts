@@ -138,7 +138,7 @@ export class OpsbookPanels implements WebviewPanels {
         return;
       case 'request': {
         const answer = await forwardRequest(this.daemon, valid);
-        this.post(entry, { type: 'response', id: valid.id, status: answer.status, body: answer.body ?? null });
+        this.post(entry, { type: 'response', id: valid.id, status: answer.status, body: answer.body ?? null, ...(answer.content ? { content: answer.content } : {}) });
         return;
       }
       case 'open':

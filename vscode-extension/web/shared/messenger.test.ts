@@ -127,6 +127,17 @@ describe('WebviewMessenger', () => {
     await expect(health).rejects.toThrow(/the daemon did not start/);
   });
 
+  it("gives a non-JSON answer's content as the response's bytes with its media type", async () => {
+    const host = channel();
+    const messenger = new WebviewMessenger(host);
+    const content = messenger.client().artifactContent(RUN_ID, 'figures/parity.png');
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    host.deliver({ type: 'response', id: 1, status: 200, body: null, content: { media_type: 'image/png', base64: 'iVBORw0KGgo=' } });
+    const blob = await content;
+    expect(blob.type).toBe('image/png');
+    expect([...new Uint8Array(await blob.arrayBuffer())]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  });
+
   it('answers pending calls as unavailable when disposed, and stops listening', async () => {
     const host = channel();
     const messenger = new WebviewMessenger(host);

@@ -10,6 +10,9 @@ export interface HostChannel {
   listen(handler: (message: unknown) => void): () => void;
 }
 
+/** A `response` as the messenger hands it to the waiting call. */
+type Answer = { status: number; body: unknown; content?: { media_type: string; base64: string } };
+
 /** The base URL the webview's client asks: the host maps its paths to the daemon's API. */
 const API_BASE = 'https://opsbook.invalid/api/v1';
 
@@ -21,7 +24,7 @@ const API_BASE = 'https://opsbook.invalid/api/v1';
  */
 export class WebviewMessenger {
   private readonly handlers = new Set<(message: HostToWebview) => void>();
-  private readonly pending = new Map<number, (answer: { status: number; body: unknown }) => void>();
+  private readonly pending = new Map<number, (answer: Answer) => void>();
   private nextId = 1;
   private readonly stopListening: () => void;
 
@@ -62,7 +65,7 @@ export class WebviewMessenger {
     const path = url.pathname.slice(new URL(API_BASE).pathname.length) + url.search;
     const text = request.method === 'GET' || request.method === 'DELETE' ? '' : await request.text();
     const id = this.nextId++;
-    const answer = await new Promise<{ status: number; body: unknown }>((resolve) => {
+    const answer = await new Promise<Answer>((resolve) => {
       this.pending.set(id, resolve);
       this.send({
         type: 'request',
@@ -72,6 +75,10 @@ export class WebviewMessenger {
         ...(text ? { body: JSON.parse(text) as unknown } : {}),
       });
     });
+    if (answer.content) {
+      const bytes = Uint8Array.from(atob(answer.content.base64), (char) => char.charCodeAt(0));
+      return new Response(bytes, { status: answer.status, headers: { 'Content-Type': answer.content.media_type } });
+    }
     // Status 0 (the daemon is unreachable) is no HTTP status: say 503, as the Jupyter proxy does.
     const status = answer.status === 0 ? 503 : answer.status;
     const body = answer.body === null || status === 204 ? null : JSON.stringify(answer.body);
@@ -88,7 +95,7 @@ export class WebviewMessenger {
     if (valid.type === 'response') {
       const resolve = this.pending.get(valid.id);
       this.pending.delete(valid.id);
-      resolve?.({ status: valid.status, body: valid.body });
+      resolve?.({ status: valid.status, body: valid.body, content: valid.content });
       return;
     }
     for (const handler of this.handlers) handler(valid);

@@ -20,11 +20,6 @@ import { useCallback, useEffect, useMemo, useState } from 'react';
 
 /** How many of the listed runs the experiments view charts (the newest, or the ones selected). */
 const CHARTED_RUNS = 5;
-/**
- * Why an artifact's content (a model version's parity figure, a run's files) is not shown: webview
- * messages carry JSON only (asked of the lead: a base64 `content` in `response`).
- */
-const CONTENT_UNAVAILABLE = "Artifact files cannot be shown in this VS Code view yet: find them in the workspace's .opsbook folder or open the run in JupyterLab.";
 /** Most traffic seconds kept per endpoint for its sparkline. */
 const HISTORY_SECONDS = 120;
 
@@ -165,7 +160,7 @@ export function RunView({ ctx, runId }: { ctx: ViewContext; runId: string }): JS
       <RunDetail detail={read.value.detail} history={read.value.history} onOpenRun={(id) => ctx.open({ kind: 'run', run_id: id })} plotly={ctx.plotly} />
       <section className="opsbook-view" aria-labelledby="opsbook-webview-artifacts">
         <h3 id="opsbook-webview-artifacts">Artifacts</h3>
-        <ArtifactsList artifacts={read.value.artifacts} loadContent={() => Promise.reject(new Error(CONTENT_UNAVAILABLE))} plotly={ctx.plotly} />
+        <ArtifactsList artifacts={read.value.artifacts} loadContent={(artifact) => ctx.client.artifactContent(artifact.run_id, artifact.name)} plotly={ctx.plotly} />
       </section>
     </>
   );
@@ -223,7 +218,7 @@ export function ModelView({ ctx, name }: { ctx: ViewContext; name: string }): JS
   return (
     <ModelsList
       models={read.kind === 'ready' ? [read.value] : undefined}
-      loadFigure={() => Promise.reject(new Error(CONTENT_UNAVAILABLE))}
+      loadFigure={(version) => ctx.client.artifactContent(version.run_id ?? '', version.parity_figure ?? '')}
       onOpenRun={(runId) => ctx.open({ kind: 'run', run_id: runId })}
     />
   );

@@ -59,7 +59,7 @@ class Host {
   private async forward(request: Extract<WebviewToHost, { type: 'request' }>): Promise<void> {
     this.requests.push(`${request.method} ${request.path}`);
     const refused = refuseApiCall(request.method, request.path);
-    let answer: { status: number; body: unknown };
+    let answer: { status: number; body: unknown; content?: { media_type: string; base64: string } };
     if (refused) answer = { status: 400, body: { error: { code: 'bad_request', message: refused } } };
     else if (this.unreachable) answer = { status: 0, body: { error: { code: 'unavailable', message: 'connect ECONNREFUSED 127.0.0.1:1' } } };
     else {
@@ -68,10 +68,16 @@ class Host {
         headers: { Authorization: `Bearer ${OPSBOOK_TEST_DAEMON.token}`, 'Content-Type': 'application/json' },
         body: request.body === undefined ? undefined : JSON.stringify(request.body),
       });
-      const text = await response.text();
-      answer = { status: response.status, body: text ? (JSON.parse(text) as unknown) : null };
+      const mediaType = response.headers.get('content-type') ?? '';
+      if (response.ok && !mediaType.startsWith('application/json')) {
+        const bytes = new Uint8Array(await response.arrayBuffer());
+        answer = { status: response.status, body: null, content: { media_type: mediaType, base64: btoa(String.fromCharCode(...bytes)) } };
+      } else {
+        const text = await response.text();
+        answer = { status: response.status, body: text ? (JSON.parse(text) as unknown) : null };
+      }
     }
-    this.send({ type: 'response', id: request.id, status: answer.status, body: answer.body });
+    this.send({ type: 'response', id: request.id, status: answer.status, body: answer.body, ...(answer.content ? { content: answer.content } : {}) });
   }
 }
 
@@ -251,6 +257,15 @@ describe('the webview app', () => {
     await until(() => root().querySelector('.opsbook-ExplanationView-title') !== null, 'the explanation');
     await until(() => plotly.drawn.length > 0, 'its chart');
     expect(host.requests).toEqual([]);
+  });
+
+  it("brings an artifact's bytes through the host as base64 content", async () => {
+    const bytes = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 255, 128]);
+    await direct.uploadArtifact(runIds[0], 'figures/parity.png', bytes, { kind: 'figure' });
+    const blob = await messenger.client().artifactContent(runIds[0], 'figures/parity.png');
+    expect(blob.type).toMatch(/^image\/png/);
+    expect([...new Uint8Array(await blob.arrayBuffer())]).toEqual([...bytes]);
+    expect(host.sent('request').at(-1)).toMatchObject({ method: 'GET', path: `/runs/${runIds[0]}/artifacts/content?name=figures%2Fparity.png` });
   });
 
   it('drops a host message outside the schema and says so in the log', async () => {
