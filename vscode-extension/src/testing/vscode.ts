@@ -1,3 +1,5 @@
+import { readFile as readFileFromDisk } from 'node:fs/promises';
+
 /**
  * The stub of the `vscode` module for the extension's unit tests (jest maps `vscode` here; the
  * end-to-end tests run the real API in code-server). Each helper appends the members its code uses,
@@ -634,8 +636,7 @@ Object.assign(workspace, {
   },
   fs: {
     async readFile(uri: Uri): Promise<Uint8Array> {
-      const { readFile } = await import('node:fs/promises');
-      return new Uint8Array(await readFile(uri.fsPath));
+      return new Uint8Array(await readFileFromDisk(uri.fsPath));
     },
   },
 });
