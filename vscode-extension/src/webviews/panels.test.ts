@@ -47,8 +47,20 @@ class TestDaemon implements WorkspaceDaemon {
       headers: { Authorization: `Bearer ${this.token}`, 'Content-Type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
+    const mediaType = response.headers.get('content-type') ?? '';
+    if (response.ok && !mediaType.startsWith('application/json')) {
+      return { status: response.status, body: null, content: { media_type: mediaType, base64: Buffer.from(await response.arrayBuffer()).toString('base64') } };
+    }
     const text = await response.text();
     return { status: response.status, body: text ? (JSON.parse(text) as unknown) : null };
+  }
+
+  get base(): string {
+    return this.url;
+  }
+
+  get secret(): string {
+    return this.token;
   }
 
   dispose(): void {
@@ -180,6 +192,21 @@ describe('OpsbookPanels', () => {
       expect(answers.get(id)).toMatchObject({ status: 400, body: { error: { code: 'bad_request' } } });
       expect(validator.check('error.schema.json', answers.get(id)?.body)).toBeNull();
     }
+  });
+
+  it("passes a non-JSON answer's content on to the webview", async () => {
+    const run = (await daemon.request('POST', '/runs', { experiment: 'files' })).body as { id: string };
+    const upload = await fetch(`${daemon.base}/runs/${run.id}/artifacts?name=parity.png&kind=figure`, {
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${daemon.secret}`, 'Content-Type': 'application/octet-stream' },
+      body: new Uint8Array([0x89, 0x50, 0x4e, 0x47]),
+    });
+    expect(upload.ok).toBe(true);
+    panels.open({ kind: 'run', run_id: run.id });
+    const panel = only();
+    panel.receive({ type: 'request', id: 7, method: 'GET', path: `/runs/${run.id}/artifacts/content?name=parity.png` });
+    await answered(panel, 1);
+    expect(panel.posted[0]).toEqual({ type: 'response', id: 7, status: 200, body: null, content: { media_type: expect.stringMatching(/^image\/png/), base64: 'iVBORw==' } });
   });
 
   it('reuses the panel of a kind: retitles it, shows the new view in it and reveals it', async () => {
