@@ -209,6 +209,18 @@ describe('OpsbookPanels', () => {
     expect(panel.posted[0]).toEqual({ type: 'response', id: 7, status: 200, body: null, content: { media_type: expect.stringMatching(/^image\/png/), base64: 'iVBORw==' } });
   });
 
+  it('posts nothing to a panel closed while its request was on its way', async () => {
+    panels.open({ kind: 'runs' });
+    const panel = only();
+    panel.receive({ type: 'request', id: 1, method: 'GET', path: '/runs?limit=1' });
+    panel.dispose();
+    const deadline = Date.now() + 5_000;
+    while (daemon.calls.length === 0 && Date.now() < deadline) await settle();
+    await settle();
+    expect(daemon.calls).toEqual(['GET /runs?limit=1']);
+    expect(panel.posted).toEqual([]);
+  });
+
   it('reuses the panel of a kind: retitles it, shows the new view in it and reveals it', async () => {
     panels.open({ kind: 'run', run_id: RUN_ID });
     const panel = only();

@@ -57,6 +57,8 @@ interface Panel {
   view: WebviewView;
   ready: boolean;
   disposables: vscode.Disposable[];
+  /** Closed by the user: answers still on their way are not posted (a disposed webview throws). */
+  closed: boolean;
 }
 
 /**
@@ -97,7 +99,7 @@ export class OpsbookPanels implements WebviewPanels {
       localResourceRoots: [media],
     });
     panel.iconPath = vscode.Uri.joinPath(media, 'opsbook.svg');
-    const entry: Panel = { panel, view, ready: false, disposables: [] };
+    const entry: Panel = { panel, view, ready: false, disposables: [], closed: false };
     panel.webview.html = webviewHtml({
       cspSource: panel.webview.cspSource,
       scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(media, 'webview.js')).toString(),
@@ -109,6 +111,7 @@ export class OpsbookPanels implements WebviewPanels {
       panel.webview.onDidReceiveMessage((message: unknown) => void this.receive(entry, message)),
       panel.onDidChangeViewState(() => this.followEvents()),
       panel.onDidDispose(() => {
+        entry.closed = true;
         this.panels.delete(view.kind);
         for (const disposable of entry.disposables) disposable.dispose();
         this.followEvents();
@@ -157,6 +160,7 @@ export class OpsbookPanels implements WebviewPanels {
       this.log.error(`not sent to the webview: ${issue.message}`);
       return;
     }
+    if (entry.closed) return;
     void entry.panel.webview.postMessage(message);
   }
 
