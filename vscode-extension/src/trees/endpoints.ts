@@ -68,22 +68,13 @@ export class EndpointsTree extends DaemonTree<EndpointItem> {
     return this.endpoints;
   }
 
-  /** Whether the next read asks the daemon (a second of traffic only redraws what the tree holds). */
-  private stale = true;
-
-  protected async roots(): Promise<EndpointItem[]> {
-    if (this.stale) {
+  protected async roots(reread: boolean): Promise<EndpointItem[]> {
+    if (reread) {
       const { endpoints } = await (await this.daemon.client()).listEndpoints();
       // The API's answer type is openapi-typescript's rendering of the same schema.
       this.endpoints = endpoints as unknown as Endpoint[];
       this.changedEndpoints.fire(this.endpoints);
     }
-    this.stale = true;
     return this.endpoints.map((endpoint) => new EndpointItem(endpoint));
-  }
-
-  protected override changedItems(): void {
-    this.stale = false;
-    super.changedItems();
   }
 }

@@ -108,21 +108,12 @@ export class RunsTree extends DaemonTree<ExperimentItem | RunItem> {
     return this.runs.get(id);
   }
 
-  protected async roots(): Promise<ExperimentItem[]> {
-    if (this.stale) {
+  protected async roots(reread: boolean): Promise<ExperimentItem[]> {
+    if (reread) {
       const { runs } = await (await this.daemon.client()).listRuns({ limit: 500 });
       this.runs = new Map(runs.map((run) => [run.id, run]));
     }
-    this.stale = true;
     return groupRuns([...this.runs.values()]);
-  }
-
-  /** Whether the next read asks the daemon (a run event only redraws what the tree holds). */
-  private stale = true;
-
-  protected override changedItems(): void {
-    this.stale = false;
-    super.changedItems();
   }
 
   protected override children(item: ExperimentItem | RunItem): RunItem[] {

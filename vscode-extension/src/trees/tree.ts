@@ -19,8 +19,15 @@ export abstract class DaemonTree<T extends vscode.TreeItem> implements vscode.Tr
     private readonly minIntervalMs = 1000,
   ) {}
 
-  /** Reads the tree's top level. @throws when the daemon answers an error. */
-  protected abstract roots(): Promise<T[]>;
+  /**
+   * The tree's top level. `reread` is false when only {@link changedItems} asked for a redraw since
+   * the last read: a tree that keeps what it read may draw that again without asking the daemon.
+   * @throws when the daemon answers an error.
+   */
+  protected abstract roots(reread: boolean): Promise<T[]>;
+
+  /** Whether the next draw was asked for by {@link changedItems} alone. */
+  private redrawOnly = false;
 
   /** The children of an item (none by default). */
   protected children(_item: T): T[] {
@@ -33,8 +40,10 @@ export abstract class DaemonTree<T extends vscode.TreeItem> implements vscode.Tr
 
   async getChildren(item?: vscode.TreeItem): Promise<vscode.TreeItem[]> {
     if (item) return this.children(item as T);
+    const reread = !this.redrawOnly;
+    this.redrawOnly = false;
     try {
-      return await this.roots();
+      return await this.roots(reread);
     } catch (error) {
       const message = new vscode.TreeItem(describeError(error));
       message.iconPath = new vscode.ThemeIcon('warning');
@@ -48,6 +57,7 @@ export abstract class DaemonTree<T extends vscode.TreeItem> implements vscode.Tr
     clearTimeout(this.pending);
     this.pending = undefined;
     this.lastRefresh = Date.now();
+    this.redrawOnly = false;
     this.changed.fire(undefined);
   }
 
@@ -58,8 +68,9 @@ export abstract class DaemonTree<T extends vscode.TreeItem> implements vscode.Tr
     this.pending = setTimeout(() => this.refresh(), wait);
   }
 
-  /** Shows a change of one item without reading the daemon. */
+  /** Shows a change the tree already holds (an event's data) without reading the daemon. */
   protected changedItems(): void {
+    this.redrawOnly = true;
     this.changed.fire(undefined);
   }
 
