@@ -13,6 +13,7 @@ import {
   type FollowedEvents,
 } from '@opsbook/core/client';
 import * as vscode from 'vscode';
+import { describeError } from './errors';
 import type { ApiAnswer, DaemonEvent, WorkspaceDaemon } from './services';
 
 /** How long a daemon this extension starts gets to announce itself. */
@@ -158,7 +159,7 @@ export class OpsbookDaemon implements WorkspaceDaemon {
       onOpen: () => this.connected.fire(),
       onError: (error, retryMs) => {
         this.connection = undefined;
-        this.log.debug(`event stream: ${describe(error)}; again in ${retryMs} ms`);
+        this.log.debug(`event stream: ${describeError(error)}; again in ${retryMs} ms`);
       },
     });
   }
@@ -223,10 +224,6 @@ export class OpsbookDaemon implements WorkspaceDaemon {
   }
 }
 
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 function unavailable(error: unknown): ApiAnswer {
-  return { status: 0, body: { error: { code: 'unavailable', message: describe(error) } } };
+  return { status: 0, body: { error: { code: 'unavailable', message: describeError(error) } } };
 }

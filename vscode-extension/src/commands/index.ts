@@ -11,7 +11,7 @@ import { isRunning } from '../trees/endpoints';
 import type { ModelVersionItem } from '../trees/models';
 import { suiteFiles, suiteName } from '../trees/quality';
 import type { RunItem } from '../trees/runs';
-import { describeError } from '../trees/tree';
+import { describeError } from '../errors';
 import { pickData } from './sources';
 
 /** What the commands act on: the services and the trees whose selection some commands read. */

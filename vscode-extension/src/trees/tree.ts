@@ -1,5 +1,5 @@
-import { OpsbookApiError } from '@opsbook/core/client';
 import * as vscode from 'vscode';
+import { describeError } from '../errors';
 import type { WorkspaceDaemon } from '../services';
 
 /**
@@ -79,15 +79,6 @@ export abstract class DaemonTree<T extends vscode.TreeItem> implements vscode.Tr
     this.changed.dispose();
     for (const subscription of this.subscriptions) subscription.dispose();
   }
-}
-
-/** A one-line description of a failure for a tree, a message or the log. */
-export function describeError(error: unknown): string {
-  if (error instanceof OpsbookApiError) {
-    const { message, field, value } = error.body.error as { message: string; field?: string; value?: unknown };
-    return field ? `${message} (${field}: ${JSON.stringify(value)})` : message;
-  }
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** "3 s", "4 min", "2 h", "5 d" ago, from an ISO time. */
