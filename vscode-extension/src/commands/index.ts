@@ -1,5 +1,5 @@
 import { OpsbookApiError } from '@opsbook/core/client';
-import type { CheckResult, Explanation, QualityOutput, WebviewView } from '@opsbook/schema';
+import { SchemaValidator, type CheckResult, type Explanation, type QualityOutput, type WebviewView } from '@opsbook/schema';
 import { randomUUID } from 'node:crypto';
 import { readFile, realpath } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -25,8 +25,10 @@ export interface CommandContext {
   refresh(): void;
 }
 
-/** The rule of ServedModelSpec.name (schema/serve-config.schema.json): what `/v2/models/{name}` accepts. */
-const SERVED_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** Whether a name passes ServedModelSpec.name of schema/serve-config.schema.json (what `/v2/models/{name}` accepts). */
+function isServedName(model: string, name: string): boolean {
+  return SchemaValidator.shared().check('serve-config.schema.json#/$defs/ServedModelSpec', { model, name }) === null;
+}
 
 /** Registers every command of package.json; each reports its failure as a message, never throws. */
 export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
@@ -249,7 +251,7 @@ async function serveModel(ctx: CommandContext, target?: vscode.Uri | ModelVersio
     title: 'Opsbook: endpoint name',
     prompt: `The name ${model} is served under (/v2/models/NAME)`,
     value: defaultServedName(model),
-    validateInput: (value) => (SERVED_NAME.test(value) ? undefined : 'Letters, digits, ".", "_" and "-", starting with a letter or digit; at most 128.'),
+    validateInput: (value) => (isServedName(model, value) ? undefined : 'Letters, digits, ".", "_" and "-", starting with a letter or digit; at most 128.'),
   });
   if (!name) return;
   const device = vscode.workspace.getConfiguration('opsbook').get<'auto' | 'cpu' | 'cuda'>('serve.device') ?? 'auto';
