@@ -26,6 +26,7 @@ export class WebviewMessenger {
   private readonly handlers = new Set<(message: HostToWebview) => void>();
   private readonly pending = new Map<number, (answer: Answer) => void>();
   private nextId = 1;
+  private disposed = false;
   private readonly stopListening: () => void;
 
   constructor(private readonly channel: HostChannel) {
@@ -55,6 +56,7 @@ export class WebviewMessenger {
 
   /** Stops listening; pending requests answer status 0. */
   dispose(): void {
+    this.disposed = true;
     this.stopListening();
     for (const resolve of this.pending.values()) resolve({ status: 0, body: unavailable('the view was closed') });
     this.pending.clear();
@@ -66,6 +68,12 @@ export class WebviewMessenger {
     const text = request.method === 'GET' || request.method === 'DELETE' ? '' : await request.text();
     const id = this.nextId++;
     const answer = await new Promise<Answer>((resolve) => {
+      // A closed messenger hears no answers: a view still mounted must not put requests on the channel,
+      // whose answers (by id) a newer messenger of the page would take for its own.
+      if (this.disposed) {
+        resolve({ status: 0, body: unavailable('the view was closed') });
+        return;
+      }
       this.pending.set(id, resolve);
       this.send({
         type: 'request',

@@ -36,6 +36,8 @@ class Host {
   readonly requests: string[] = [];
   /** Answers the next calls as if the daemon could not be reached (status 0). */
   unreachable = false;
+  /** Calls forwarded and not yet answered. */
+  readonly inFlight = new Set<Promise<void>>();
 
   readonly api = {
     postMessage: (message: unknown): void => {
@@ -43,7 +45,11 @@ class Host {
       if (issue) throw new Error(`the webview sent an invalid message: ${issue.message}`);
       const valid = message as WebviewToHost;
       this.received.push(valid);
-      if (valid.type === 'request') void this.forward(valid);
+      if (valid.type === 'request') {
+        const forwarding = this.forward(valid);
+        this.inFlight.add(forwarding);
+        void forwarding.finally(() => this.inFlight.delete(forwarding));
+      }
     },
   };
 
@@ -131,8 +137,10 @@ beforeEach(() => {
   messenger = startWebview(host.api, { plotly: () => Promise.resolve(plotly) });
 });
 
-afterEach(() => {
+afterEach(async () => {
   messenger.dispose();
+  // Answers still on their way belong to this test: the next test's messenger numbers its requests from 1 again.
+  await Promise.all([...host.inFlight]);
 });
 
 async function init(view: WebviewView, theme: 'light' | 'dark' | 'high-contrast' | 'high-contrast-light' = 'dark'): Promise<void> {
