@@ -193,7 +193,7 @@ $(STAMPS)/code-server: | $(STAMPS)
 test-vscode: $(STAMPS)/code-server
 	@$(MAKE) --no-print-directory $(VSIX)
 	cd ui-tests && OPSBOOK_VSIX=$(CURDIR)/$(VSIX) CODE_SERVER_DIR=$(CURDIR)/$(CODE_SERVER_DIR) \
-	  PLAYWRIGHT_JSON_OUTPUT_NAME=../$(STAMPS)/results/vscode.json playwright test -c vscode/playwright.config.js --reporter=list,json
+	  PLAYWRIGHT_JSON_OUTPUT_NAME=$(CURDIR)/$(STAMPS)/results/vscode.json playwright test -c vscode/playwright.config.js --reporter=list,json
 
 $(CORE_STAGE)/opsbook.cjs: src/dist/cli/main.js $(CORE_BUILT) src/webpack.config.cjs
 	webpack --config src/webpack.config.cjs
