@@ -90,6 +90,17 @@ const CALLS: { [Op in OperationId]: (client: OpsbookClient) => Promise<unknown> 
     if ((await unrecorded!.getEndpoint(MODEL)).status !== 'ready') await unrecorded!.startEndpoint(ENDPOINT);
     return client.testEndpoint(MODEL, { model: 'linear', request: { inputs: [{ name: 'X', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }] } });
   },
+  planDeployment: (client) => client.planDeployment(DEPLOY),
+  applyDeployment: (client) => client.applyDeployment({ ...DEPLOY, wait: false }),
+  listKubeContexts: (client) => client.listKubeContexts(),
+  listDeployments: (client) => client.listDeployments({ live: true }),
+  promoteDeployment: async (client) => {
+    await unrecorded!.applyDeployment({ ...DEPLOY, canary: 25, wait: false });
+    return client.promoteDeployment(MODEL, { wait: false });
+  },
+  rollbackDeployment: (client) => client.rollbackDeployment(MODEL, { wait: false }),
+  getDeployment: (client) => client.getDeployment(MODEL),
+  deleteDeployment: (client) => client.deleteDeployment(MODEL),
 };
 
 /** The endpoint the serving calls start: a real server (a child process of the daemon) on {@link LINEAR_MODEL}. */
@@ -112,6 +123,9 @@ const SETTING = 'runs-table';
 const MODEL = 'client-model';
 const MODEL_FILE = 'models/client.onnx';
 const SIGNATURE = { inputs: [{ name: 'X', dtype: 'float32', shape: [null, 2] }], outputs: [], feature_names: null };
+/** The deployment the deploy calls make, on the fake Kubernetes API server the daemon's kubeconfig names. */
+const DEPLOY: ApiRequestBody<'applyDeployment'> = { model: LINEAR_MODEL, name: MODEL, image: `registry.example/opsbook@sha256:${'0'.repeat(64)}`, replicas: 1 };
+
 /** Path parameters of the templates, as the calls above fill them. */
 const PATH_VALUES: Record<string, string> = { run_id: RUN_ID, name: MODEL, version: '1', alias: 'prod', key: 'runs-table', job_id: JOB_ID };
 /** Operations whose success answer is not JSON, and what the client gives for them instead. */

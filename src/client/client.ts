@@ -310,6 +310,55 @@ export class OpsbookClient {
     return answer(this.api.POST('/serve/endpoints/{name}/infer', { params: { path: { name } }, body }));
   }
 
+  /**
+   * `planDeployment`: the manifests of a deployment, its gates and, when a cluster answers, what
+   * applying would change there (server-side dry run). Works without a cluster.
+   * @throws OpsbookApiError (400 bad input; 404 unknown registry model)
+   */
+  planDeployment(body: ApiRequestBody<'planDeployment'>): Promise<ApiResponse<'planDeployment'>> {
+    return answer(this.api.POST('/deploy/plan', { body }));
+  }
+
+  /**
+   * `applyDeployment`: gates, server-side apply (field manager opsbook), record, and the rollout watched
+   * unless `wait` is false. Refusals and conflicts are answers (status), not errors. Progress comes as
+   * `event: deploy` when `job_id` is given.
+   * @throws OpsbookApiError (400 bad input or a manifest the cluster rejected; 404 unknown model; 503 no cluster)
+   */
+  applyDeployment(body: ApiRequestBody<'applyDeployment'>): Promise<ApiResponse<'applyDeployment'>> {
+    return answer(this.api.POST('/deploy', { body }));
+  }
+
+  /** `listKubeContexts`: the contexts of the daemon's kubeconfig. @throws OpsbookApiError */
+  listKubeContexts(): Promise<ApiResponse<'listKubeContexts'>> {
+    return answer(this.api.GET('/deploy/contexts'));
+  }
+
+  /** `listDeployments`: recorded deployments, newest first; `live` asks each cluster for its status. @throws OpsbookApiError */
+  listDeployments(query: { live?: boolean; run_id?: string } = {}): Promise<ApiResponse<'listDeployments'>> {
+    return answer(this.api.GET('/deployments', { params: { query: withoutEmpty(query) } }));
+  }
+
+  /** `getDeployment`: one recorded deployment with its live status. @throws OpsbookApiError (404; 503 no cluster) */
+  getDeployment(name: string, query: { namespace?: string; context?: string } = {}): Promise<ApiResponse<'getDeployment'>> {
+    return answer(this.api.GET('/deployments/{name}', { params: { path: { name }, query: withoutEmpty(query) } }));
+  }
+
+  /** `deleteDeployment`: removes what Opsbook created for it (by label selector). @throws OpsbookApiError (404; 503) */
+  deleteDeployment(name: string, query: { namespace?: string; context?: string } = {}): Promise<ApiResponse<'deleteDeployment'>> {
+    return answer(this.api.DELETE('/deployments/{name}', { params: { path: { name }, query: withoutEmpty(query) } }));
+  }
+
+  /** `promoteDeployment`: the canary's model takes all traffic. @throws OpsbookApiError (404; 409 no canary; 503) */
+  promoteDeployment(name: string, body: ApiRequestBody<'promoteDeployment'> = {}): Promise<ApiResponse<'promoteDeployment'>> {
+    return answer(this.api.POST('/deployments/{name}/promote', { params: { path: { name } }, body }));
+  }
+
+  /** `rollbackDeployment`: removes the canary, else returns to the previous revision. @throws OpsbookApiError (404; 409 nothing to return to; 503) */
+  rollbackDeployment(name: string, body: ApiRequestBody<'rollbackDeployment'> = {}): Promise<ApiResponse<'rollbackDeployment'>> {
+    return answer(this.api.POST('/deployments/{name}/rollback', { params: { path: { name } }, body }));
+  }
+
   /** `listModels`: registered models with versions and aliases. @throws OpsbookApiError */
   listModels(): Promise<ApiResponse<'listModels'>> {
     return answer(this.api.GET('/models'));
