@@ -57,3 +57,4 @@ export { ModelsList, type ModelsListProps } from './ModelsList';
 export * from './quality';
 export * from './explain';
 export * from './serve';
+export * from './deploy';
