@@ -5,6 +5,7 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { SidePanel, ToolbarButton, refreshIcon, tableRowsIcon } from '@jupyterlab/ui-components';
 import { createLabClient } from './client';
 import { comparePlugin } from './comparePlugin';
+import { addDeploySection } from './deployPlugin';
 import { explainPlugin } from './explainPlugin';
 import { ExperimentsPanel } from './ExperimentsPanel';
 import { ModelsPanel } from './ModelsPanel';
@@ -32,7 +33,7 @@ const runsPlugin: JupyterFrontEndPlugin<IOpsbookRuns> = {
 /** The Opsbook sidebar tab, its Experiments panel, the run view and their commands. */
 const sidebarPlugin: JupyterFrontEndPlugin<void> = {
   id: '@opsbook/jupyterlab:sidebar',
-  description: 'The Opsbook sidebar: experiments and runs, with a view per run; registered models; serving endpoints.',
+  description: 'The Opsbook sidebar: experiments and runs, with a view per run; registered models; serving endpoints; Kubernetes deployments.',
   autoStart: true,
   requires: [IOpsbookRuns],
   optional: [ICommandPalette, ISettingRegistry, ILayoutRestorer, INotebookTracker],
@@ -73,6 +74,8 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
     sidebar.addWidget(new ModelsPanel(runs, (runId) => void commands.execute(CommandIds.openRun, { runId })));
     // Serving: one click on a registered or kernel model, the endpoints live, and the palette commands.
     addServeSection({ app, sidebar, runs, notebooks, palette, sidebarId: SIDEBAR_ID });
+    // Kubernetes: preview and apply a deployment of a registered or served model, and the deployments live.
+    addDeploySection({ sidebar, runs });
     shell.add(sidebar, 'left', { rank: 850 });
     restorer?.add(sidebar, SIDEBAR_ID);
 

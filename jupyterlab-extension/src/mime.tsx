@@ -12,6 +12,7 @@ import {
 import type { RunDetail as RunDetailData, RunList, TrackOutput } from '@opsbook/schema';
 import { useState } from 'react';
 import { COMPARE_MIME_TYPE, CompareRenderer } from './CompareRenderer';
+import { DEPLOY_MIME_TYPE, DeployRenderer } from './DeployRenderer';
 import { ENDPOINT_MIME_TYPE, EndpointRenderer } from './EndpointRenderer';
 import { EXPLAIN_MIME_TYPE, ExplainRenderer } from './ExplainRenderer';
 import { OpsbookRenderer } from './OpsbookRenderer';
@@ -88,6 +89,7 @@ const renderers: [string, new (options: IRenderMime.IRendererOptions) => IRender
   [QUALITY_MIME_TYPE, QualityRenderer, 'data-quality results, profiles and drift reports of %check, %%check, %drift and %opsbook profile'],
   [EXPLAIN_MIME_TYPE, ExplainRenderer, 'model explanations (SHAP and LIME views) of %explain'],
   [ENDPOINT_MIME_TYPE, EndpointRenderer, 'endpoints of %serve and opsbook.serve() (status, latency, test form)'],
+  [DEPLOY_MIME_TYPE, DeployRenderer, 'Kubernetes deployments of %deploy (plan and diff, rollout, live status, promote/rollback/delete)'],
 ];
 
 const extensions: IRenderMime.IExtension[] = renderers.map(([mimeType, Renderer, what]) => ({

@@ -1,0 +1,35 @@
+import type { SidePanel } from '@jupyterlab/ui-components';
+import { followEvents, type FollowEventsOptions, type OpsbookClient } from '@opsbook/core/client';
+import type { Deployment, DeploymentActionResult, DeployPlan, DeployProgress, DeployResult, Endpoint, KubeContexts } from '@opsbook/schema';
+import { DeployPanel, type DeployApi } from './DeployPanel';
+import type { IOpsbookRuns } from './tokens';
+
+/** `event: deploy` as the stream delivers it (the progress of a job that named a job_id). */
+type DeployFollowOptions = FollowEventsOptions & { onDeploy?(event: { data: DeployProgress }): void };
+
+/** The deploy operations over the lab's API client; `event: deploy` on a stream of the section's own. */
+export function createDeployApi(client: OpsbookClient): DeployApi {
+  return {
+    plan: (request) => client.planDeployment(request) as Promise<DeployPlan>,
+    apply: (request) => client.applyDeployment(request) as Promise<DeployResult>,
+    contexts: () => client.listKubeContexts() as Promise<KubeContexts>,
+    list: async () => (await client.listDeployments({ live: true })).deployments as Deployment[],
+    promote: (name, body) => client.promoteDeployment(name, body) as Promise<DeploymentActionResult>,
+    rollback: (name, body) => client.rollbackDeployment(name, body) as Promise<DeploymentActionResult>,
+    remove: (name, where) => client.deleteDeployment(name, where) as Promise<DeploymentActionResult>,
+    listModels: () => client.listModels(),
+    listEndpoints: async () => (await client.listEndpoints()).endpoints as Endpoint[],
+    follow: (onDeploy) => {
+      const options: DeployFollowOptions = { onEvent: () => undefined, onDeploy: (event) => onDeploy(event.data) };
+      const followed = followEvents(client, options);
+      return () => followed.close();
+    },
+  };
+}
+
+/** Adds the Deploy section to the Opsbook sidebar. */
+export function addDeploySection({ sidebar, runs }: { sidebar: SidePanel; runs: IOpsbookRuns }): DeployPanel {
+  const panel = new DeployPanel(createDeployApi(runs.client));
+  sidebar.addWidget(panel);
+  return panel;
+}
