@@ -11,6 +11,7 @@ import { modelsCommand } from './models-command';
 import { qualityCommand } from './quality-command';
 import { explainCommand } from './explain-command';
 import { endpointsCommand, gpuCommand, serveCommand } from './serve-command';
+import { deployCommand } from './deploy-command';
 import { runsCommand, type CliOutput } from './runs-command';
 
 const processOutput: CliOutput = {
@@ -69,6 +70,12 @@ export async function runCli(argv: readonly string[], out: CliOutput = processOu
       case 'endpoints stop':
       case 'endpoints logs':
         return await endpointsCommand(parsed, out);
+      case 'deploy':
+      case 'deploy status':
+      case 'deploy promote':
+      case 'deploy rollback':
+      case 'deploy delete':
+        return await deployCommand(parsed, out);
       case 'gpu setup':
         return await gpuCommand(parsed, out);
       case 'runs import-mlflow':

@@ -1,4 +1,4 @@
-import type { ExplainProgress, MetricsEvent, QualityProgress, Run, ServeEvent } from '@opsbook/schema';
+import type { DeployProgress, ExplainProgress, MetricsEvent, QualityProgress, Run, ServeEvent } from '@opsbook/schema';
 
 /** An event of the daemon's live stream (`GET /events`) about runs, its data typed by `event.schema.json`. */
 export type LiveEvent = { type: 'run'; id: string; data: Run } | { type: 'metrics'; id: string; data: MetricsEvent };
@@ -22,6 +22,13 @@ export interface EndpointEvent {
   type: 'serve';
   id: string;
   data: ServeEvent;
+}
+
+/** `event: deploy` of the live stream: a deploy job's progress (apply, rollout). */
+export interface DeployEvent {
+  type: 'deploy';
+  id: string;
+  data: DeployProgress;
 }
 
 /** The stream ended without an error (the daemon stopped, a proxy closed it); it is opened again. */
@@ -117,6 +124,8 @@ export interface FollowEventsOptions {
   onExplain?(event: ExplainEvent): void;
   /** Endpoints' status changes and traffic (`event: serve`); without it those events are skipped. */
   onServe?(event: EndpointEvent): void;
+  /** Progress of deploy jobs (`event: deploy`); without it those events are skipped. */
+  onDeploy?(event: DeployEvent): void;
   /**
    * The stream is open (again). Events sent while it was closed are lost, so a view reads what it
    * shows afresh here (the first time too, to close the gap between its first read and the stream).
@@ -208,7 +217,8 @@ function deliver(message: ServerSentEvent, options: FollowEventsOptions): void {
     message.event === 'metrics' ||
     (message.event === 'quality' && options.onQuality !== undefined) ||
     (message.event === 'explain' && options.onExplain !== undefined) ||
-    (message.event === 'serve' && options.onServe !== undefined);
+    (message.event === 'serve' && options.onServe !== undefined) ||
+    (message.event === 'deploy' && options.onDeploy !== undefined);
   if (!wanted) return;
   let data: unknown;
   try {
@@ -221,6 +231,7 @@ function deliver(message: ServerSentEvent, options: FollowEventsOptions): void {
     if (message.event === 'quality') options.onQuality?.({ type: 'quality', id: message.lastEventId, data: data as QualityProgress });
     else if (message.event === 'explain') options.onExplain?.({ type: 'explain', id: message.lastEventId, data: data as ExplainProgress });
     else if (message.event === 'serve') options.onServe?.({ type: 'serve', id: message.lastEventId, data: data as ServeEvent });
+    else if (message.event === 'deploy') options.onDeploy?.({ type: 'deploy', id: message.lastEventId, data: data as DeployProgress });
     else options.onEvent({ type: message.event, id: message.lastEventId, data } as LiveEvent);
   } catch (error) {
     // A listener's failure must not end the stream for the listeners of later events.

@@ -13,6 +13,8 @@ import { createToken } from './auth';
 import { discoveryPath, readDiscovery, removeDiscovery, runtimeDir, writeDiscovery } from './discovery';
 import { EventHub } from './events';
 import { apiHandlers } from './handlers';
+import { deployEnvironment } from './deploy-env';
+import { DeployService } from '../deploy';
 import { ExplainJobs } from './explain-jobs';
 import { EndpointSupervisor } from './serve-endpoints';
 import { cliEntry } from './launch';
@@ -94,6 +96,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     log: options.log,
     startTimeoutMs: options.serveStartTimeoutMs,
   });
+  const deploy = new DeployService(store, deployEnvironment(workspace, store, registry, artifacts, quality, (progress) => events.deploy(progress)));
   let supervisor: RunSupervisor;
   try {
     supervisor = new RunSupervisor(runs, { timeoutMs: options.heartbeatTimeoutMs, log: options.log });
@@ -109,7 +112,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     handlers: withTrackingBackend(tracking, apiHandlers(runs, supervisor, () => {
       if (!listening.info) throw new Error('the daemon is not listening yet');
       return listening.info;
-    }, { artifacts, registry }, new SettingsStore(store), events, quality, explain, serving)),
+    }, { artifacts, registry }, new SettingsStore(store), events, quality, explain, serving, deploy)),
     token,
     port: () => (server.address() as AddressInfo | null)?.port ?? -1,
     validateResponses: options.validateResponses,

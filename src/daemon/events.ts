@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { ExplainProgress, MetricsEvent, QualityProgress, Run, ServeEvent } from '@opsbook/schema';
+import type { DeployProgress, ExplainProgress, MetricsEvent, QualityProgress, Run, ServeEvent } from '@opsbook/schema';
 import type { RunChange, RunStore } from '../tracking/run-store';
 
 /** How often a comment goes down an idle stream, so proxies and clients see it is alive. */
@@ -137,6 +137,12 @@ export class EventHub {
     this.send('explain', progress);
   }
 
+  /** Sends `event: deploy` (a deploy job's progress: apply, rollout) to every open stream. */
+  deploy(progress: DeployProgress): void {
+    if (this.clients.size === 0 || this.closed) return;
+    this.send('deploy', progress);
+  }
+
   /** Sends `event: serve` (an endpoint's status change, or a second of its traffic) to every open stream. */
   serve(event: ServeEvent): void {
     if (this.clients.size === 0 || this.closed) return;
@@ -188,8 +194,8 @@ export class EventHub {
   }
 
   private send(
-    event: 'run' | 'metrics' | 'quality' | 'explain' | 'serve',
-    data: Run | MetricsEvent | QualityProgress | ExplainProgress | ServeEvent,
+    event: 'run' | 'metrics' | 'quality' | 'explain' | 'serve' | 'deploy',
+    data: Run | MetricsEvent | QualityProgress | ExplainProgress | ServeEvent | DeployProgress,
   ): void {
     this.broadcast(`id: ${this.nextId++}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   }

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { CheckRequest, CompareRequest, DaemonInfo, DriftRequest, EndpointTestRequest, ExplainRequest, ProfileRequest, ServeConfig, SuggestRequest, Heartbeat, WorkspaceSettingPut, MetricsBatch, ModelAliasSet, ModelVersionCreate, ParamsBatch, RunCreate, RunUpdate } from '@opsbook/schema';
+import type { DeployRequest, DeploymentAction, CheckRequest, CompareRequest, DaemonInfo, DriftRequest, EndpointTestRequest, ExplainRequest, ProfileRequest, ServeConfig, SuggestRequest, Heartbeat, WorkspaceSettingPut, MetricsBatch, ModelAliasSet, ModelVersionCreate, ParamsBatch, RunCreate, RunUpdate } from '@opsbook/schema';
 import { Readable } from 'node:stream';
 import type { RunFilter, RunStore, RunStatus } from '../tracking/run-store';
 import type { RunSupervisor } from '../tracking/run-supervisor';
@@ -14,6 +14,8 @@ import type { ExplainJobs } from './explain-jobs';
 import type { QualityJobs } from './quality-jobs';
 import type { EndpointSupervisor } from './serve-endpoints';
 import { RawAnswer } from './raw';
+import { HttpError } from './errors';
+import { kubeContexts, NoClusterError, type DeployService } from '../deploy';
 
 /** What a handler gets: validated parameters (path + query) and the validated body. */
 export interface HandlerInput {
@@ -123,6 +125,7 @@ export function apiHandlers(
   quality: QualityJobs,
   explain: ExplainJobs,
   serving: EndpointSupervisor,
+  deploy: DeployService,
 ): Record<string, Handler> {
   const { artifacts, registry } = models;
   return {
@@ -170,5 +173,41 @@ export function apiHandlers(
     explainModel: ({ body }) => explain.explain(body as ExplainRequest),
     cancelExplainJob: ({ params }) => Promise.resolve(explain.cancel(params.job_id as string)),
     ...serveHandlers(serving),
+    ...deployHandlers(deploy),
+  };
+}
+
+/** The deploy operations: Kubernetes through the user's kubeconfig; no cluster answers 503 (unavailable). */
+export const DEPLOY_OPERATIONS = [
+  'planDeployment',
+  'applyDeployment',
+  'listKubeContexts',
+  'listDeployments',
+  'getDeployment',
+  'deleteDeployment',
+  'promoteDeployment',
+  'rollbackDeployment',
+] as const;
+
+/** The handlers of {@link DEPLOY_OPERATIONS}, served by `deploy`. */
+export function deployHandlers(deploy: DeployService): Record<(typeof DEPLOY_OPERATIONS)[number], Handler> {
+  const noCluster = async <T>(work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof NoClusterError) throw new HttpError(503, 'unavailable', error.message);
+      throw error;
+    }
+  };
+  const where = (params: Record<string, unknown>) => ({ namespace: params.namespace as string | undefined, context: params.context as string | undefined });
+  return {
+    planDeployment: ({ body }) => noCluster(() => deploy.plan(body as DeployRequest)),
+    applyDeployment: ({ body }) => noCluster(() => deploy.apply(body as DeployRequest)),
+    listKubeContexts: () => Promise.resolve(kubeContexts()),
+    listDeployments: ({ params }) => deploy.list({ live: params.live === true, runId: params.run_id as string | undefined }),
+    getDeployment: ({ params }) => noCluster(() => deploy.get(params.name as string, params.namespace as string | undefined)),
+    deleteDeployment: ({ params }) => noCluster(() => deploy.delete(params.name as string, where(params))),
+    promoteDeployment: ({ params, body }) => noCluster(() => deploy.promote(params.name as string, body as DeploymentAction)),
+    rollbackDeployment: ({ params, body }) => noCluster(() => deploy.rollback(params.name as string, body as DeploymentAction)),
   };
 }

@@ -147,4 +147,26 @@ export const migrations: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 5,
+    name: 'deploy: deployments applied to Kubernetes, recorded against their model\'s run',
+    statements: [
+      `CREATE TABLE deployments (
+        name VARCHAR NOT NULL,
+        namespace VARCHAR NOT NULL,
+        context VARCHAR,
+        target VARCHAR NOT NULL,
+        model VARCHAR NOT NULL,
+        run_id VARCHAR,
+        request VARCHAR NOT NULL,
+        canary VARCHAR,
+        forced BOOLEAN NOT NULL,
+        failed_gates VARCHAR NOT NULL,
+        created_ms BIGINT NOT NULL,
+        updated_ms BIGINT NOT NULL,
+        deleted_ms BIGINT,
+        PRIMARY KEY (name, namespace)
+      )`,
+    ],
+  },
 ];
