@@ -69,7 +69,8 @@ build: setup
 	@# JupyterLab builder runs jlpm install, which fails on other platforms' DuckDB binaries.
 	npm run build:prod -w jupyterlab-extension
 	@if [ ! -f $(STAMPS)/pip ] || [ kernel-bridge/python/pyproject.toml -nt $(STAMPS)/pip ]; then \
-	  $(VENV)/bin/pip install -q -e "kernel-bridge/python[test]" && touch $(STAMPS)/pip; \
+	  $(VENV)/bin/pip install -q -e "kernel-bridge/python[test]" && \
+	  $(VENV)/bin/pip install -q --no-deps "kserve==0.21.0" && touch $(STAMPS)/pip; \
 	fi
 	jupyter labextension develop --overwrite kernel-bridge/python >/dev/null
 
