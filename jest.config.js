@@ -1,10 +1,17 @@
 /** Jest runs the TypeScript tests of every package (ts-jest, CommonJS). */
+const ESM_ONLY = ['@kubernetes/client-node', 'openid-client', 'oauth4webapi', 'jose'];
 const project = (name, roots, extra = {}) => ({
   displayName: name,
   roots,
   testMatch: ['**/*.test.ts', '**/*.test.tsx'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/', '/lib/'],
-  transform: { '^.+\\.tsx?$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }] },
+  transform: {
+    '^.+\\.tsx?$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }],
+    // @kubernetes/client-node and some of its dependencies are ES modules only: Node 20 requires them
+    // natively, Jest 30 on Node 20 does not, so they are compiled to CommonJS (cached after the first run).
+    '^.+\\.js$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.esm-deps.json' }],
+  },
+  transformIgnorePatterns: [`/node_modules/(?!(${ESM_ONLY.join('|')})/)`],
   moduleNameMapper: { '^@opsbook/schema$': '<rootDir>/schema/index.ts' },
   testEnvironment: 'node',
   ...extra,

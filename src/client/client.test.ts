@@ -9,6 +9,7 @@ import { startDaemon, type RunningDaemon } from '../daemon/daemon';
 import { BUILT_CLI } from '../cli/testing';
 import { linearModelBytes } from '../explain/testing';
 import { EventStreamParser } from './events';
+import { FakeApiServer } from '../deploy/testing/fake-apiserver';
 import { OpsbookApiError, OpsbookClient, type ApiRequestBody, type FetchLike, type OperationId } from './client';
 
 /** One operation of openapi.json as the document states it. */
@@ -98,7 +99,11 @@ const CALLS: { [Op in OperationId]: (client: OpsbookClient) => Promise<unknown> 
     await unrecorded!.applyDeployment({ ...DEPLOY, canary: 25, wait: false });
     return client.promoteDeployment(MODEL, { wait: false });
   },
-  rollbackDeployment: (client) => client.rollbackDeployment(MODEL, { wait: false }),
+  rollbackDeployment: async (client) => {
+    // A canary to roll back (the promoted model's previous revision may not be rolled out yet).
+    await unrecorded!.applyDeployment({ ...DEPLOY, canary: 50, wait: false });
+    return client.rollbackDeployment(MODEL, { wait: false });
+  },
   getDeployment: (client) => client.getDeployment(MODEL),
   deleteDeployment: (client) => client.deleteDeployment(MODEL),
 };
@@ -133,6 +138,10 @@ const RAW_ANSWERS: Partial<Record<OperationId, (answer: unknown) => void>> = {
   getArtifactContent: (answer) => expect(answer).toBeInstanceOf(Blob),
   streamEvents: (answer) => expect(new SchemaValidator().check('event.schema.json', answer)).toBeNull(),
 };
+
+/** The stand-in Kubernetes API server of the deploy calls, and the KUBECONFIG it replaces for the test. */
+let fake: FakeApiServer | undefined;
+const savedKubeconfig = process.env.KUBECONFIG;
 
 /** A client whose requests are not recorded, to make changes that a call under test watches for. */
 let unrecorded: OpsbookClient | undefined;
@@ -174,6 +183,11 @@ describe('OpsbookClient against a real daemon', () => {
     mkdirSync(join(workspace, 'models'));
     writeFileSync(join(workspace, LINEAR_MODEL), linearModelBytes([1, -2, 0.5, 3], 0.25));
     writeFileSync(join(workspace, NUMBERS_FILE), 'a,b,c,d\n1,2,3,4\n0,1,0,1\n5,5,5,5\n');
+    // The deploy calls apply to the fake Kubernetes API server (no real one can be installed here),
+    // named by the kubeconfig the daemon reads from its environment.
+    fake = await FakeApiServer.start({ tickMs: 20 });
+    fake.writeKubeconfig(join(workspace, 'kubeconfig'));
+    process.env.KUBECONFIG = join(workspace, 'kubeconfig');
     daemon = await startDaemon({ workspace, port: 0, runtimeDir: runtime, validateResponses: true, cliEntry: BUILT_CLI });
     const recording: FetchLike = (request) => {
       const url = new URL(request.url);
@@ -190,6 +204,9 @@ describe('OpsbookClient against a real daemon', () => {
   });
   afterAll(async () => {
     await daemon?.close();
+    await fake?.stop();
+    if (savedKubeconfig === undefined) delete process.env.KUBECONFIG;
+    else process.env.KUBECONFIG = savedKubeconfig;
     rmSync(workspace, { recursive: true, force: true });
     rmSync(runtime, { recursive: true, force: true });
   });

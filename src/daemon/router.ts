@@ -156,6 +156,10 @@ function coerce(parameter: OpenApiParameter, raw: string): unknown {
     if (!/^-?\d+$/.test(raw)) throw paramError(parameter.name, raw, `${parameter.name} must be an integer: ${JSON.stringify(raw)}`);
     return Number(raw);
   }
+  if (parameter.schema.type === 'boolean') {
+    if (raw !== 'true' && raw !== 'false') throw paramError(parameter.name, raw, `${parameter.name} must be true or false: ${JSON.stringify(raw)}`);
+    return raw === 'true';
+  }
   return raw;
 }
 

@@ -75,11 +75,11 @@ export class DeployService {
    * @throws BadInputError, NotFoundError for the model or the gate's suite and data.
    */
   async plan(request: DeployRequest): Promise<DeployPlan> {
-    const { plan } = await this.prepare(request, true);
+    const { plan } = await this.prepare(request, 'plan');
     return plan;
   }
 
-  private async prepare(request: DeployRequest, compare: boolean): Promise<{ plan: DeployPlan; settings: DeploySettings; model: DeployModel; cluster: Cluster | null; record: Row | null }> {
+  private async prepare(request: DeployRequest, mode: 'plan' | 'apply'): Promise<{ plan: DeployPlan; settings: DeploySettings; model: DeployModel; cluster: Cluster | null; record: Row | null }> {
     const resolution = await this.env.resolveModel(request.model);
     const model = await describeModel(resolution);
     const settings = settingsOf(request, model);
@@ -101,15 +101,13 @@ export class DeployService {
     try {
       cluster = this.cluster(request.context);
       info = { reachable: false, context: cluster.context, server: cluster.server, message: null };
-      if (compare) {
-        await cluster.ensureReachable();
-        changes = await cluster.plan(manifests, request.force_conflicts === true);
-      }
-      info.reachable = compare;
+      await cluster.ensureReachable();
+      info.reachable = true;
+      changes = await cluster.plan(manifests, request.force_conflicts === true);
     } catch (error) {
-      if (!(error instanceof NoClusterError)) throw asApiError(error);
+      // A plan works without a cluster (it says why none was compared); an apply cannot.
+      if (!(error instanceof NoClusterError) || mode === 'apply') throw asApiError(error);
       info.message = error.message;
-      if (!compare) throw error;
       cluster = null;
     }
     const plan: DeployPlan = {
@@ -184,7 +182,7 @@ export class DeployService {
     };
     try {
       step('gates', 0, 1);
-      const { plan, settings, model, cluster, record } = await this.prepare(request, true);
+      const { plan, settings, model, cluster, record } = await this.prepare(request, 'apply');
       if (plan.refused) {
         const failing = plan.gates.filter((gate) => gate.status === 'fail');
         step('failed', 1, 1, `refused: ${failing.map((gate) => gate.message).join('; ')}`);
