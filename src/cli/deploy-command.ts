@@ -183,7 +183,8 @@ function followProgress(client: OpsbookClient, jobId: string, out: CliOutput): {
         for (const message of parser.push(decoder.decode(value, { stream: true }))) {
           if (message.event !== 'deploy') continue;
           const progress = JSON.parse(message.data) as DeployProgress;
-          if (progress.job_id !== jobId) continue;
+          // Gates and failures are in the answer, printed once at the end.
+          if (progress.job_id !== jobId || progress.phase === 'gates' || progress.phase === 'failed' || progress.phase === 'plan') continue;
           const line = `${progress.phase}${progress.phase === 'rollout' ? ` ${progress.done}/${progress.total} ready` : ''}${progress.message && progress.phase !== 'rollout' ? `: ${progress.message}` : ''}`;
           if (line !== last) out.stderr(`${line}\n`);
           last = line;
