@@ -10,7 +10,8 @@ functions below record runs in the workspace's core daemon without ever making t
 ``opsbook.check(df, suite="orders.yaml")``, ``opsbook.profile(df)`` and ``opsbook.drift(a, b)`` run
 data-quality checks on a frame or a file in that daemon; ``opsbook.explain(model, X)`` explains a
 model's output (TreeSHAP, KernelSHAP or LIME) there; ``opsbook.serve(model)`` serves it over the
-Open Inference Protocol (V2) from a server that daemon supervises.
+Open Inference Protocol (V2) from a server that daemon supervises; ``opsbook.deploy(model, name, image)``
+deploys it to Kubernetes (docs/deploy.md).
 
 Importing this package stays light: IPython, jupyter_server, pandas and friends are imported
 only by the modules that need them.
@@ -23,6 +24,7 @@ from typing import Any, Dict, List
 from ._artifacts import OpsbookApiError, log_artifact, log_figure
 from ._models import ParityError, log_model
 from ._autolog import autolog
+from ._deploy import DeployError, deploy, deployments
 from ._explain import Explanation, ExplainError, explain
 from ._optuna import optuna_callback
 from ._quality import QualityError, check, drift, profile
@@ -70,6 +72,9 @@ __all__ = [
     "endpoints",
     "Endpoint",
     "ServeError",
+    "deploy",
+    "deployments",
+    "DeployError",
     "run",
     "start_run",
     "load_ipython_extension",

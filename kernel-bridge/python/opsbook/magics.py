@@ -1,6 +1,7 @@
 """``%load_ext opsbook``: the ``%%track`` cell magic, the ``%opsbook`` / ``%%opsbook`` command magic,
 the data-quality magics ``%check``, ``%%check`` (the suite as the cell body) and ``%drift``,
-``%explain`` (model explanations) and ``%serve`` (endpoints, :mod:`opsbook._serve`).
+``%explain`` (model explanations), ``%serve`` (endpoints, :mod:`opsbook._serve`) and ``%deploy``
+(Kubernetes, :mod:`opsbook._deploy`).
 
 Options are parsed with the CLI's own option table (``commands.json``), so a magic is the CLI
 with kernel variables as arguments.
@@ -24,7 +25,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 from IPython.display import display
 
-from . import _cli, _client, _commands, _display, _handoff, _quality, _serve, _tracking
+from . import _cli, _client, _commands, _deploy, _display, _handoff, _quality, _serve, _tracking
 
 TRACK_FLUSH_TIMEOUT_S = 5.0
 OUTAGE_FLUSH_TIMEOUT_S = 0.5
@@ -235,6 +236,12 @@ class OpsbookMagics(Magics):
         if command in ("endpoints list", "endpoints show", "endpoints stop", "endpoints logs"):
             _serve.magic_endpoints(self, command, rest)
             return None
+        if command == "deploy":
+            _deploy.magic_deploy(self, rest, "%opsbook deploy")
+            return None
+        if command in ("deploy status", "deploy promote", "deploy rollback", "deploy delete"):
+            _deploy.magic_action(self, command, rest)
+            return None
         raise UsageError(f"%opsbook {command} is not available in the notebook yet")
 
     @line_cell_magic
@@ -268,6 +275,16 @@ class OpsbookMagics(Magics):
         variable (registered through log_model first, under the variable's name), a registry reference
         or an .onnx file. Stop it with %opsbook endpoints stop NAME."""
         _serve.magic_serve(self, _split(line, "%serve"), "%serve")
+
+    @line_magic
+    def deploy(self, line: str) -> None:
+        """%deploy MODEL --name N --image IMG [--namespace NS] [--replicas R] [--gpu G] [--cpu C --memory M]
+        [--target deployment|kserve] [--canary PERCENT] [--model-url URL | --model-pvc CLAIM[/PATH]]
+        [--gate SUITE [--gate-data DATA]] [--force] [--context CTX] [--dry-run [-o yaml|json]]: deploy a model
+        to Kubernetes through the workspace daemon (docs/deploy.md). MODEL is a fitted model variable
+        (registered through log_model first, under the variable's name), a registry reference or an .onnx
+        file; DATA a dataframe variable or a file. %deploy status [NAME], %deploy promote|rollback|delete NAME."""
+        _deploy.magic_deploy(self, _split(line, "%deploy"), "%deploy")
 
     def _explain(self, words: List[str], prog: str) -> None:
         """``opsbook.explain`` with the ``explain`` command's options; the explanation is displayed.
