@@ -523,3 +523,74 @@ def test_the_pods_commands_fetch_the_model_and_answer_the_probes(registered: Dic
     finally:
         os.killpg(process.pid, 15)
         process.wait(15)
+
+
+# ---- a canary: it stands beside a deployment the cluster has ----
+
+FAKE_APISERVER = CLI.parents[1] / "deploy" / "testing" / "fake-apiserver-main.js"
+
+
+@contextlib.contextmanager
+def fake_cluster(kubeconfig: Path) -> Iterator[None]:
+    """The fake API server, its kubeconfig written where the daemon's $KUBECONFIG points (and removed
+    afterwards, so the other tests stay offline)."""
+    if not FAKE_APISERVER.is_file():
+        pytest.fail(f"{FAKE_APISERVER} is missing: run `npx tsc -b`", pytrace=False)
+    fake = subprocess.Popen(["node", str(FAKE_APISERVER), "--kubeconfig", str(kubeconfig), "--tick-ms", "40"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = fake.stdout.readline() if fake.stdout else ""
+        assert json.loads(line)["event"] == "ready", line
+        yield
+    finally:
+        fake.terminate()
+        fake.wait(10)
+        kubeconfig.unlink(missing_ok=True)
+
+
+def test_canary_manifests_validate_and_split_the_replicas_fake_kubernetes_api(registered: Dict[str, Any]) -> None:
+    """(fake Kubernetes API)"""
+    with fake_cluster(Path(registered["env"]["KUBECONFIG"])):
+        name = "canaried"
+        applied = run_cli(registered, "deploy", registered["ref"], "--name", name, "--image", IMAGE_BY_DIGEST, "--replicas", "5", "--gpu", "1", "--timeout", "60", "--json")
+        assert applied.returncode == 0, applied.stderr
+        assert json.loads(applied.stdout)["rollout"]["state"] == "available"
+        done = run_cli(registered, "deploy", registered["ref"], "--name", name, "--image", IMAGE_BY_DIGEST, "--canary", "20", "--gpu", "1", "--dry-run", "-o", "json")
+        assert done.returncode == 0, done.stderr
+        objects = json.loads(done.stdout)["items"]
+    for obj in objects:
+        validate_kubernetes(obj)
+    deployments = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Deployment"}
+    assert set(deployments) == {name, f"{name}-canary"}
+    main, canary = deployments[name], deployments[f"{name}-canary"]
+    # 20% of 5 replicas: one canary pod beside four.
+    assert (main["spec"]["replicas"], canary["spec"]["replicas"]) == (4, 1)
+    for deployment, component in ((main, "predictor"), (canary, "canary")):
+        pod = pod_of(deployment)
+        assert_restricted(pod)
+        init, server = containers_of(pod)
+        assert_resources(server, "1", "1Gi", 1)
+        assert server["image"] == IMAGE_BY_DIGEST and pod["nodeSelector"]["nvidia.com/gpu.present"] == "true"
+        assert_probes(server)
+        assert_prometheus(deployment)
+        assert deployment["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] == component
+    # One Service in front of both; the budget and the autoscaler keep to the main Deployment.
+    (service,) = [o for o in objects if o["kind"] == "Service"]
+    for deployment in (main, canary):
+        assert service["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    (pdb,) = [o for o in objects if o["kind"] == "PodDisruptionBudget"]
+    assert not pdb["spec"]["selector"]["matchLabels"].items() <= canary["spec"]["template"]["metadata"]["labels"].items()
+    (hpa,) = [o for o in objects if o["kind"] == "HorizontalPodAutoscaler"]
+    assert hpa["spec"]["scaleTargetRef"]["name"] == name and hpa["spec"]["minReplicas"] == 4
+
+
+def test_kserve_canary_sets_canary_traffic_percent_fake_kubernetes_api(registered: Dict[str, Any]) -> None:
+    """(fake Kubernetes API)"""
+    with fake_cluster(Path(registered["env"]["KUBECONFIG"])):
+        name = "isvc"
+        applied = run_cli(registered, "deploy", registered["ref"], "--name", name, "--image", IMAGE_BY_DIGEST, "--target", "kserve", "--model-url", MODEL_URL, "--timeout", "60", "--json")
+        assert applied.returncode == 0, applied.stderr
+        done = run_cli(registered, "deploy", registered["ref"], "--name", name, "--image", IMAGE_BY_DIGEST, "--target", "kserve", "--model-url", MODEL_URL, "--canary", "20", "--dry-run", "-o", "json")
+        assert done.returncode == 0, done.stderr
+    (service,) = json.loads(done.stdout)["items"]
+    validate_inference_service(service)
+    assert service["spec"]["predictor"]["canaryTrafficPercent"] == 20
