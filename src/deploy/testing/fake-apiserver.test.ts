@@ -178,7 +178,7 @@ test('server-side apply creates, records ownership, and re-applying the same man
   expect(svcAgain.metadata?.resourceVersion).toBe(svc.metadata?.resourceVersion);
 });
 
-test('a field another manager set is a Conflict named like the real one; the same value is shared; force takes it (fake Kubernetes API)', async () => {
+test('a field another manager set is a Conflict worded like the real one; the same value is shared; force takes it (fake Kubernetes API)', async () => {
   await apply(deployment('conflicts', 'model', 'opsbook/serve:1'));
   fake.seed({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'model', namespace: 'conflicts' }, spec: { replicas: 5 } }, 'kubectl');
 
@@ -188,13 +188,23 @@ test('a field another manager set is a Conflict named like the real one; the sam
     status: 'Failure',
     reason: 'Conflict',
     code: 409,
-    message: 'Apply failed with 1 conflict: conflict with "kubectl": .spec.replicas',
-    details: { causes: [{ reason: 'FieldManagerConflict', message: 'conflict with "kubectl"', field: '.spec.replicas' }] },
+    message: 'Apply failed with 1 conflict: conflict with "kubectl" using apps/v1: .spec.replicas',
+    details: { causes: [{ reason: 'FieldManagerConflict', message: 'conflict with "kubectl" using apps/v1', field: '.spec.replicas' }] },
   });
   expect((fake.get('apps/v1', 'Deployment', 'conflicts', 'model') as Obj).spec?.replicas).toBe(5);
 
-  // Applying the value kubectl set is no conflict: both own it.
-  const shared = await apply(deployment('conflicts', 'model', 'opsbook/serve:1', 5));
+  // A second field (inside the containers list, keyed by name) under the same manager: one line per field.
+  fake.seed({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'model', namespace: 'conflicts' }, spec: { template: { spec: { containers: [{ name: 'server', image: 'opsbook/serve:hotfix' }] } } } }, 'kubectl');
+  const two = await failure(apply(deployment('conflicts', 'model', 'opsbook/serve:1')));
+  expect(two.message).toBe('Apply failed with 2 conflicts: conflicts with "kubectl" using apps/v1:\n- .spec.replicas\n- .spec.template.spec.containers[name="server"].image');
+  expect(two.details?.causes).toHaveLength(2);
+  // The seed merged into the list by key: the container kept its ports and env.
+  const live = fake.get('apps/v1', 'Deployment', 'conflicts', 'model') as { spec: { template: { spec: { containers: { ports?: unknown[]; env?: unknown[] }[] } } } };
+  expect(live.spec.template.spec.containers[0].ports).toHaveLength(1);
+
+  // Applying the values kubectl set is no conflict: both own them.
+  const same = deployment('conflicts', 'model', 'opsbook/serve:hotfix', 5);
+  const shared = await apply(same);
   const owners = (shared.metadata?.managedFields ?? []).filter((m) => JSON.stringify(m.fieldsV1).includes('"f:replicas"')).map((m) => m.manager);
   expect(owners.sort()).toEqual(['kubectl', 'opsbook']);
 
@@ -202,6 +212,7 @@ test('a field another manager set is a Conflict named like the real one; the sam
   expect(forced.spec?.replicas).toBe(3);
   const kubectl = (forced.metadata?.managedFields ?? []).find((m) => m.manager === 'kubectl');
   expect(JSON.stringify(kubectl?.fieldsV1 ?? {})).not.toContain('f:replicas');
+  expect(JSON.stringify(kubectl?.fieldsV1 ?? {})).not.toContain('f:image');
   expect(fake.requests.filter((r) => r.path.endsWith('/conflicts/deployments/model') && r.query.force === 'true')).toHaveLength(1);
 });
 

@@ -539,7 +539,10 @@ export class FakeApiServer {
     fs.writeFileSync(path, this.kubeconfig(context), { mode: 0o600 });
   }
 
-  /** Puts an object in as another field manager (an Update, as kubectl edit/patch would), creating or merging. */
+  /**
+   * Puts an object in as another field manager (an Update, as kubectl patch would: a strategic merge, so lists of
+   * containers, env, ports... merge by key), creating it when absent. The manager owns the fields it changed.
+   */
   seed(object: object, manager = 'kubectl'): void {
     const input = clone(object) as KObject;
     const type = this.typeOf(String(input.apiVersion), String(input.kind));
@@ -548,7 +551,7 @@ export class FakeApiServer {
     if (!name) throw new Error('seed: metadata.name is required');
     const write: Write = { manager, operation: 'Update', dryRun: false };
     const existing = this.store.get(this.key(type, namespace, name));
-    if (existing) this.update(existing, mergeValues(existing.object, input, [], false) as KObject, write);
+    if (existing) this.update(existing, mergeValues(existing.object, input, [], true) as KObject, write);
     else this.create(type, namespace, input, write);
   }
 
@@ -1099,16 +1102,12 @@ export class FakeApiServer {
       if (path.value === undefined) continue;
       for (const [ownerId, owner] of owners) {
         if (ownerId === mine || !owner.fields.has(key)) continue;
-        if (!deepEqual(valueAt(live, path.path), path.value)) conflicts.push({ manager: owner.manager, path: path.path, key });
+        // The real message names an Update manager with the API version it wrote through.
+        const who = owner.operation === 'Update' ? `"${owner.manager}" using ${owner.apiVersion}` : `"${owner.manager}"`;
+        if (!deepEqual(valueAt(live, path.path), path.value)) conflicts.push({ manager: who, path: path.path, key });
       }
     }
-    if (conflicts.length > 0 && !force) {
-      const lines = conflicts.map((c) => `conflict with "${c.manager}": ${pathText(c.path)}`);
-      const message = conflicts.length === 1 ? `Apply failed with 1 conflict: ${lines[0]}` : `Apply failed with ${conflicts.length} conflicts: ${lines.join('\n')}`;
-      throw new ApiError(409, 'Conflict', message, {
-        causes: conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with "${c.manager}"`, field: pathText(c.path) })),
-      });
-    }
+    if (conflicts.length > 0 && !force) throw this.applyConflict(conflicts);
     for (const c of conflicts) for (const [ownerId, owner] of owners) if (ownerId !== mine) owner.fields.delete(c.key);
 
     // Merge, then drop what this manager applied before and no longer does, unless someone else owns it too.
@@ -1126,6 +1125,21 @@ export class FakeApiServer {
     if (!entry) return { code: 201, body: this.create(type, namespace, merged, write, owners) };
     const result = this.update(entry, merged, write, { owners });
     return { code: 200, body: result };
+  }
+
+  /** A 409 Conflict worded as the real API words it (k8s.io/apiserver fieldmanager getConflictMessage). */
+  private applyConflict(conflicts: { manager: string; path: FieldPath }[]): ApiError {
+    let message: string;
+    if (conflicts.length === 1) {
+      message = `Apply failed with 1 conflict: conflict with ${conflicts[0].manager}: ${pathText(conflicts[0].path)}`;
+    } else {
+      const managers = [...new Set(conflicts.map((c) => c.manager))].sort();
+      const lines = managers.flatMap((m) => [`conflicts with ${m}:`, ...conflicts.filter((c) => c.manager === m).map((c) => `- ${pathText(c.path)}`)]);
+      message = `Apply failed with ${conflicts.length} conflicts: ${lines.join('\n')}`;
+    }
+    return new ApiError(409, 'Conflict', message, {
+      causes: conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with ${c.manager}`, field: pathText(c.path) })),
+    });
   }
 
   private deleteOne(type: ResourceType, namespace: string | undefined, name: string, query: Record<string, string>, body: string, dryRun: boolean): JsonObject {
