@@ -245,3 +245,46 @@ def test_a_rollout_that_cannot_pull_its_image_fails_with_the_pod_events_fake_kub
     assert "Failed to pull image" in shown(failed, "DeployResult")["text/plain"]
     status = shown(ok(kernel, "%deploy status broken"), "Deployment")[DEPLOY_MIMETYPE]
     assert status["live"]["state"] in ("failed", "progressing") and status["live"]["ready"] == 0
+
+
+def _api(kubeconfig: Path, method: str, path: str, body: Any = None, manager: str = "") -> Dict[str, Any]:
+    """One call straight to the API server the kubeconfig names; a body is a merge patch by ``manager``
+    (another field manager, as `kubectl edit` is)."""
+    import http.client
+    from urllib.parse import urlparse
+
+    config = yaml.safe_load(kubeconfig.read_text(encoding="utf-8"))
+    server = urlparse(config["clusters"][0]["cluster"]["server"])
+    token = (config["users"][0].get("user") or {}).get("token")
+    connection = http.client.HTTPConnection(server.hostname, server.port, timeout=10)
+    headers = {"Content-Type": "application/merge-patch+json", **({"Authorization": f"Bearer {token}"} if token else {})}
+    try:
+        connection.request(method, path + (f"?fieldManager={manager}" if manager else ""), body=None if body is None else json.dumps(body), headers=headers)
+        response = connection.getresponse()
+        answer = json.loads(response.read())
+        assert response.status == 200, answer
+        return answer
+    finally:
+        connection.close()
+
+
+def test_a_field_another_manager_owns_stops_the_apply_until_force_conflicts_fake_kubernetes_api(cluster: Tuple[Any, Path, Daemon]) -> None:
+    """(fake Kubernetes API)"""
+    kernel, _, daemon = cluster
+    ok(kernel, f"%deploy clf --name clf --image {IMAGE} --model-url {MODEL_URL} --timeout 60")
+    kubeconfig = Path(daemon.env["KUBECONFIG"])
+    deployment = "/apis/apps/v1/namespaces/default/deployments/clf"
+    edited = _api(kubeconfig, "PATCH", deployment, {"spec": {"progressDeadlineSeconds": 900}}, "kubectl-edit")
+    assert edited["spec"]["progressDeadlineSeconds"] == 900
+    stopped = run_cell(kernel, f"%deploy clf --name clf --image {IMAGE} --model-url {MODEL_URL} --timeout 60")
+    message = usage_error(stopped, "%deploy: conflict: Deployment/clf ")
+    assert "progressDeadlineSeconds" in message and "kubectl-edit" in message and "--force-conflicts" in message
+    result = shown(stopped, "DeployResult")[DEPLOY_MIMETYPE]
+    assert result["status"] == "conflict" and result["rollout"] is None
+    (change,) = [c for c in result["plan"]["changes"] if c["action"] == "conflict"]
+    assert change["kind"] == "Deployment" and change["conflicts"][0]["manager"] == "kubectl-edit"
+    # Nothing was applied: the other manager's value stands until the user takes the field over.
+    assert _api(kubeconfig, "GET", deployment)["spec"]["progressDeadlineSeconds"] == 900
+    taken = shown(ok(kernel, f"%deploy clf --name clf --image {IMAGE} --model-url {MODEL_URL} --force-conflicts --timeout 60"), "DeployResult")[DEPLOY_MIMETYPE]
+    assert taken["status"] == "applied"
+    assert _api(kubeconfig, "GET", deployment)["spec"]["progressDeadlineSeconds"] == 600
