@@ -341,6 +341,8 @@ test('errors are Status objects as the real API sends them (fake Kubernetes API)
   expect(await failure(objects.create(clone(cm)))).toMatchObject({ reason: 'AlreadyExists', code: 409, message: 'configmaps "x" already exists' });
   const noManager = await failure(objects.patch(clone(cm), undefined, undefined, undefined, undefined, k8s.PatchStrategy.ServerSideApply));
   expect(noManager).toMatchObject({ reason: 'BadRequest', code: 400 });
+  const stale = await failure(apply({ ...cm, metadata: { ...cm.metadata, resourceVersion: '1' } }));
+  expect(stale).toMatchObject({ reason: 'Conflict', code: 409, message: 'Operation cannot be fulfilled on configmaps "x": the object has been modified; please apply your changes to the latest version and try again' });
   const badField = await rawGet('/api/v1/namespaces/errors/configmaps?fieldSelector=spec.nothing%3Dx');
   expect(badField).toMatchObject({ code: 400, body: { message: 'field label not supported: spec.nothing' } });
   const immutable = await failure(apply({ ...deployment('errors', 'model', 'opsbook/serve:1') }).then(() => {

@@ -14,7 +14,8 @@
  * What it does not: validate against the OpenAPI schemas, run admission (Pod Security included), run containers,
  * step a rollout by maxSurge/maxUnavailable (the new ReplicaSet gets every replica at once; old ones go to 0 once it
  * is available), default more than a few fields, JSON patch, protobuf, tables, authorization, HPA or PDB status,
- * watch history (a watch from an old resourceVersion starts now), status subresource writes, persistence.
+ * watch history (a watch from an old resourceVersion starts now), status subresource writes, finalizers and graceful
+ * deletion (a delete, Foreground included, removes the object and its dependents at once), persistence.
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -196,6 +197,8 @@ function listKeys(chain: string[]): string[] | undefined {
   }
 }
 const KEY_DEFAULTS: Record<string, JsonValue> = { protocol: 'TCP' };
+/** Maps the real schemas mark atomic (+structType=atomic LabelSelector, +mapType=atomic selectors): owned and replaced whole. */
+const ATOMIC_MAPS = new Set(['selector', 'nodeSelector']);
 
 function itemKey(item: JsonValue, keys: string[], chain: string[]): JsonObject {
   const key: JsonObject = {};
@@ -232,7 +235,7 @@ function managedView(object: JsonObject): JsonObject {
 }
 
 function collectPaths(value: JsonValue, prefix: FieldPath, chain: string[], out: PathEntry[]): void {
-  if (isObject(value)) {
+  if (isObject(value) && !ATOMIC_MAPS.has(chain[chain.length - 1])) {
     const keys = Object.keys(value).filter((k) => value[k] !== undefined);
     if (keys.length === 0 && prefix.length > 0) {
       out.push({ path: prefix, value });
@@ -358,7 +361,7 @@ function ownerKey(manager: string, operation: string): string {
  */
 function mergeValues(dst: JsonValue | undefined, src: JsonValue, chain: string[], byKey: boolean): JsonValue | undefined {
   if (src === null) return undefined;
-  if (isObject(src)) {
+  if (isObject(src) && !(byKey && ATOMIC_MAPS.has(chain[chain.length - 1]))) {
     const result: JsonObject = isObject(dst) ? clone(dst) : {};
     for (const [key, value] of Object.entries(src)) {
       if (value === undefined) continue;
@@ -478,6 +481,8 @@ interface Write {
 export class FakeApiServer {
   readonly requests: RecordedRequest[] = [];
   private readonly store = new Map<string, Entry>();
+  /** The same entries per resource type, so that a controller tick does not scan every event ever made. */
+  private readonly byType = new Map<ResourceType, Map<string, Entry>>();
   private readonly watchers = new Set<Watcher>();
   private readonly openResponses = new Set<http.ServerResponse>();
   private readonly token = crypto.randomBytes(16).toString('hex');
@@ -767,8 +772,8 @@ export class FakeApiServer {
     return `${type.group}/${type.plural}/${namespace ?? ''}/${name}`;
   }
   private entries(type: ResourceType, namespace?: string): Entry[] {
-    return [...this.store.values()]
-      .filter((e) => e.type === type && (namespace === undefined || e.object.metadata.namespace === namespace))
+    return [...(this.byType.get(type)?.values() ?? [])]
+      .filter((e) => namespace === undefined || e.object.metadata.namespace === namespace)
       .sort((a, b) => `${String(a.object.metadata.namespace)}/${String(a.object.metadata.name)}`.localeCompare(`${String(b.object.metadata.namespace)}/${String(b.object.metadata.name)}`));
   }
   private getEntry(type: ResourceType, namespace: string | undefined, name: string): Entry {
@@ -990,6 +995,8 @@ export class FakeApiServer {
     if (type.namespaced && namespace) this.ensureNamespace(namespace);
     const entry: Entry = { type, object: stamped, owners: ownership };
     this.store.set(this.key(type, namespace, name), entry);
+    if (!this.byType.has(type)) this.byType.set(type, new Map());
+    this.byType.get(type)?.set(this.key(type, namespace, name), entry);
     this.emit('ADDED', entry);
     return clone(stamped);
   }
@@ -1095,6 +1102,10 @@ export class FakeApiServer {
     const appliedPaths = pathsOf(applied);
     const owners = entry ? this.cloneOwners(entry.owners) : new Map<string, Ownership>();
     const live = entry?.object;
+    // A resourceVersion in the applied object is a precondition, as on the real API.
+    const expected = str(applied.metadata.resourceVersion);
+    if (expected !== undefined && expected !== live?.metadata.resourceVersion) throw this.modifiedConflict(type, name);
+    delete applied.metadata.resourceVersion;
 
     // Conflicts: a field another manager owns, applied with a different value than it has.
     const conflicts: { manager: string; path: FieldPath; key: string }[] = [];
@@ -1172,6 +1183,7 @@ export class FakeApiServer {
   private remove(entry: Entry, policy: string): void {
     const { name, namespace, uid } = entry.object.metadata;
     if (!this.store.delete(this.key(entry.type, str(namespace), String(name)))) return;
+    this.byType.get(entry.type)?.delete(this.key(entry.type, str(namespace), String(name)));
     this.podAges.delete(String(uid));
     this.rollouts.delete(String(uid));
     this.isvcRevisions.delete(String(uid));
