@@ -216,6 +216,36 @@ test('a field another manager set is a Conflict worded like the real one; the sa
   expect(fake.requests.filter((r) => r.path.endsWith('/conflicts/deployments/model') && r.query.force === 'true')).toHaveLength(1);
 });
 
+test('with the controller stepped by hand: re-applying a rolled-out Deployment keeps its resourceVersion; a merge patch is an Update that takes the field (fake Kubernetes API)', async () => {
+  const manual = await FakeApiServer.start({ tickMs: 0, readyAfterTicks: 1 });
+  try {
+    const config = new k8s.KubeConfig();
+    config.loadFromString(manual.kubeconfig());
+    const api = k8s.KubernetesObjectApi.makeApiClient(config);
+    const manifest = deployment('default', 'steady', 'opsbook/serve:1');
+    const ssa = (o: object) => api.patch(clone(o) as K8s.KubernetesObject, undefined, undefined, 'opsbook', undefined, k8s.PatchStrategy.ServerSideApply) as Promise<Obj>;
+    await ssa(manifest);
+    for (let i = 0; i < 5; i++) manual.tick();
+    const live = manual.get('apps/v1', 'Deployment', 'default', 'steady') as Obj;
+    expect(condition(live as never, 'Available')?.status).toBe('True');
+    // The deployment controller owns the revision annotation it wrote, as kube-controller-manager does.
+    const controller = live.metadata?.managedFields?.find((m) => m.manager === 'kube-controller-manager');
+    expect(controller?.fieldsV1).toEqual({ 'f:metadata': { 'f:annotations': { 'f:deployment.kubernetes.io/revision': {} } } });
+
+    const again = await ssa(manifest);
+    expect(again.metadata?.resourceVersion).toBe(live.metadata?.resourceVersion);
+    expect(again.metadata?.generation).toBe(1);
+
+    const patched = (await api.patch({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'steady', namespace: 'default' }, spec: { replicas: 4 } } as K8s.KubernetesObject, undefined, undefined, 'kubectl', undefined, k8s.PatchStrategy.MergePatch)) as Obj;
+    expect(patched.spec?.replicas).toBe(4);
+    expect(patched.metadata?.generation).toBe(2);
+    expect(patched.metadata?.managedFields?.find((m) => m.manager === 'kubectl')).toMatchObject({ operation: 'Update', apiVersion: 'apps/v1', fieldsV1: { 'f:spec': { 'f:replicas': {} } } });
+    expect(JSON.stringify(patched.metadata?.managedFields?.find((m) => m.manager === 'opsbook')?.fieldsV1)).not.toContain('f:replicas');
+  } finally {
+    await manual.stop();
+  }
+});
+
 test('fields the manager stops applying are removed, unless another manager owns them too (fake Kubernetes API)', async () => {
   const first = deployment('prune', 'model', 'opsbook/serve:1');
   const containers = (first.spec as { template: { spec: { containers: { env: { name: string; value: string }[] }[] } } }).template.spec.containers;
