@@ -49,7 +49,10 @@ export async function attachDaemon(workspace: string, env: NodeJS.ProcessEnv = p
   }
   if (typeof announced.url !== 'string' || typeof announced.token !== 'string') return null;
   const found = await announcedDaemon({ url: announced.url, token: announced.token }, workspace);
-  return found ? { client: found.client, url: announced.url, token: announced.token } : null;
+  if (!found) return null;
+  // Not found.client: its fetch gives every call the health check's 2 s, which a deploy's rollout, a
+  // promote or a long check outlasts (aborted as "The operation was aborted due to timeout").
+  return { client: new OpsbookClient({ baseUrl: announced.url, token: announced.token }), url: announced.url, token: announced.token };
 }
 
 /** What starts a daemon: the setting's command, else the core bundled with the extension (or a checkout's build). */
@@ -156,6 +159,7 @@ export class OpsbookDaemon implements WorkspaceDaemon {
       onQuality: (event) => this.events.fire({ name: 'quality', data: event.data } as DaemonEvent),
       onExplain: (event) => this.events.fire({ name: 'explain', data: event.data } as DaemonEvent),
       onServe: (event) => this.events.fire({ name: 'serve', data: event.data } as DaemonEvent),
+      onDeploy: (event) => this.events.fire({ name: 'deploy', data: event.data } as DaemonEvent),
       onOpen: () => this.connected.fire(),
       onError: (error, retryMs) => {
         this.connection = undefined;
