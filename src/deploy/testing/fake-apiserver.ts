@@ -15,7 +15,8 @@
  * step a rollout by maxSurge/maxUnavailable (the new ReplicaSet gets every replica at once; old ones go to 0 once it
  * is available), default more than a few fields, JSON patch, protobuf, tables, authorization, HPA or PDB status,
  * watch history (a watch from an old resourceVersion starts now), status subresource writes, finalizers and graceful
- * deletion (a delete, Foreground included, removes the object and its dependents at once), persistence.
+ * deletion (a delete, Foreground included, removes the object and its dependents at once), persistence; an Update
+ * without fieldManager is recorded as 'kubectl' (the real API names it after the User-Agent).
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
