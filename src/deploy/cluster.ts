@@ -44,12 +44,12 @@ export function kubeconfigFiles(env: NodeJS.ProcessEnv = process.env): string[] 
 
 function loadConfig(env: NodeJS.ProcessEnv = process.env): { kc: KubeConfig; files: string[] } {
   const files = kubeconfigFiles(env);
-  const kc = new k8s.KubeConfig();
+  const kc = new (k8s().KubeConfig)();
   if (files.length === 0) return { kc, files };
   // Merged as kubectl merges them: the first file's current-context wins.
   kc.loadFromFile(files[0]);
   for (const file of files.slice(1)) {
-    const more = new k8s.KubeConfig();
+    const more = new (k8s().KubeConfig)();
     more.loadFromFile(file);
     kc.mergeConfig(more, true);
   }
@@ -123,8 +123,8 @@ export class Cluster {
     readonly context: string,
     readonly server: string,
   ) {
-    this.objects = k8s.KubernetesObjectApi.makeApiClient(kc);
-    this.core = kc.makeApiClient(k8s.CoreV1Api);
+    this.objects = k8s().KubernetesObjectApi.makeApiClient(kc);
+    this.core = kc.makeApiClient(k8s().CoreV1Api);
   }
 
   /**
@@ -132,7 +132,7 @@ export class Cluster {
    * @throws NoClusterError naming the server and context when it does not.
    */
   async ensureReachable(timeoutMs = 5000): Promise<void> {
-    const version = this.kc.makeApiClient(k8s.VersionApi);
+    const version = this.kc.makeApiClient(k8s().VersionApi);
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
@@ -205,7 +205,7 @@ export class Cluster {
         FIELD_MANAGER,
         // Never forced by default: a field another manager owns is the user's to decide about.
         options.force ? true : undefined,
-        k8s.PatchStrategy.ServerSideApply,
+        k8s().PatchStrategy.ServerSideApply,
       )) as Obj;
     } catch (error) {
       if (isApiException(error) && error.code === 409) {
@@ -431,7 +431,7 @@ export class Cluster {
 const STUCK = new Set(['ErrImagePull', 'ImagePullBackOff', 'CrashLoopBackOff', 'CreateContainerConfigError', 'InvalidImageName', 'CreateContainerError']);
 
 function isApiException(error: unknown): error is ApiException<unknown> {
-  return error instanceof k8s.ApiException;
+  return error instanceof k8s().ApiException;
 }
 
 function header(object: KubeObject): KubernetesObject {

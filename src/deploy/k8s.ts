@@ -8,5 +8,14 @@ export type K8s = typeof ClientNode;
  * jest.config.js compiles it to CommonJS. TypeScript takes only its types, through an import-mode type
  * import (a value import would be TS1479 in CommonJS output).
  */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-export const k8s = require('@kubernetes/client-node') as K8s;
+let loaded: K8s | undefined;
+
+/**
+ * The module, loaded on first use: it takes seconds to load on a busy machine, and the daemon must
+ * announce itself quickly whether or not anyone deploys.
+ */
+export function k8s(): K8s {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  loaded ??= require('@kubernetes/client-node') as K8s;
+  return loaded;
+}

@@ -1,10 +1,22 @@
 import type { DeployModel, DeployRequest, KubeObject } from '@opsbook/schema';
-import { Deployment } from 'kubernetes-models/apps/v1';
-import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
-import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
-import { Service } from 'kubernetes-models/v1';
-import type { IContainer, IPodSpec, IVolume } from 'kubernetes-models/v1';
+import type { Deployment } from 'kubernetes-models/apps/v1';
+import type { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
+import type { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import type { IContainer, IPodSpec, IVolume, Service } from 'kubernetes-models/v1';
 import { BadInputError } from '../store/errors';
+
+/**
+ * kubernetes-models' classes, loaded on first render: with their schemas they take seconds to load on
+ * a busy machine, and the daemon that imports this must start quickly.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports */
+const models = {
+  apps: () => require('kubernetes-models/apps/v1') as typeof import('kubernetes-models/apps/v1'),
+  autoscaling: () => require('kubernetes-models/autoscaling/v2') as typeof import('kubernetes-models/autoscaling/v2'),
+  policy: () => require('kubernetes-models/policy/v1') as typeof import('kubernetes-models/policy/v1'),
+  core: () => require('kubernetes-models/v1') as typeof import('kubernetes-models/v1'),
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 /** The field manager of every apply: what `kubectl get -o yaml --show-managed-fields` shows as Opsbook's. */
 export const FIELD_MANAGER = 'opsbook';
@@ -297,7 +309,7 @@ function podSpec(settings: DeploySettings, model: DeployModel): IPodSpec {
 function deployment(settings: DeploySettings, model: DeployModel, component: 'predictor' | 'canary'): Deployment {
   const name = component === 'canary' ? deploymentNames(settings.name).canary : settings.name;
   const podLabels = labels(settings, model, component);
-  return new Deployment({
+  return new (models.apps().Deployment)({
     metadata: { name, namespace: settings.namespace, labels: podLabels, annotations: modelAnnotations(model) },
     spec: {
       replicas: settings.replicas,
@@ -324,7 +336,7 @@ function deployment(settings: DeploySettings, model: DeployModel, component: 'pr
 }
 
 function service(settings: DeploySettings): Service {
-  return new Service({
+  return new (models.core().Service)({
     metadata: { name: settings.name, namespace: settings.namespace, labels: labels(settings, {} as DeployModel, 'service') },
     spec: {
       type: 'ClusterIP',
@@ -336,7 +348,7 @@ function service(settings: DeploySettings): Service {
 }
 
 function hpa(settings: DeploySettings, minReplicas: number): HorizontalPodAutoscaler {
-  return new HorizontalPodAutoscaler({
+  return new (models.autoscaling().HorizontalPodAutoscaler)({
     metadata: { name: settings.name, namespace: settings.namespace, labels: labels(settings, {} as DeployModel, 'service') },
     spec: {
       scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: settings.name },
@@ -348,7 +360,7 @@ function hpa(settings: DeploySettings, minReplicas: number): HorizontalPodAutosc
 }
 
 function pdb(settings: DeploySettings): PodDisruptionBudget {
-  return new PodDisruptionBudget({
+  return new (models.policy().PodDisruptionBudget)({
     metadata: { name: settings.name, namespace: settings.namespace, labels: labels(settings, {} as DeployModel, 'service') },
     spec: {
       maxUnavailable: 1,
