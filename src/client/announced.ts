@@ -7,21 +7,23 @@ const HEALTH_TIMEOUT_MS = 2000;
 /**
  * A client of the daemon a discovery file announces, when that daemon answers `/health` for
  * `workspace` (a real path). Browser-safe: the host reads the file, this asks the daemon.
- * @returns the client and the daemon's info, or `null` when it does not answer, answers with an
+ * @returns a client (without a deadline) and the daemon's info, or `null` when it does not answer, answers with an
  *   error, or serves another workspace.
  */
 export async function announcedDaemon(
   announced: { url: string; token: string },
   workspace: string,
 ): Promise<{ client: OpsbookClient; info: DaemonInfo } | null> {
-  const client = new OpsbookClient({
+  const probe = new OpsbookClient({
     baseUrl: announced.url,
     token: announced.token,
     fetch: (request) => fetch(request, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) }),
   });
   try {
-    const info = await client.health();
-    return info.workspace === workspace ? { client, info } : null;
+    const info = await probe.health();
+    // The client handed out has no deadline of its own: a deploy that watches a rollout, or a long
+    // check, takes minutes; only the health probe is bounded.
+    return info.workspace === workspace ? { client: new OpsbookClient({ baseUrl: announced.url, token: announced.token }), info } : null;
   } catch {
     return null;
   }
