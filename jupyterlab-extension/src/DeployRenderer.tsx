@@ -6,7 +6,7 @@ import { useState } from 'react';
 import { createLabClient } from './client';
 import { OpsbookRenderer } from './OpsbookRenderer';
 
-/** The mimetype of `%deploy` (a DeployPlan, DeployResult, DeploymentList or DeploymentActionResult of `schema/deploy.schema.json`). */
+/** The mimetype of `%deploy` (a DeployPlan, DeployResult, DeploymentList, Deployment or DeploymentActionResult of `schema/deploy.schema.json`). */
 export const DEPLOY_MIME_TYPE = 'application/vnd.opsbook.deploy+json';
 
 let labClient: OpsbookClient | undefined;
@@ -17,7 +17,7 @@ function client(): OpsbookClient {
 }
 
 /**
- * A `%deploy` output. Deployments in it (a list, or the one an action answered) keep their
+ * A `%deploy` output. Deployments in it (a list, one, or the one an action answered) keep their
  * Promote / Rollback / Delete buttons, through this Jupyter server's Opsbook API; after one, the
  * deployments are read again with their live status and shown in place of the output's.
  */
@@ -25,9 +25,10 @@ function DeployOutput({ value }: { value: unknown }): JSX.Element {
   const [deployments, setDeployments] = useState<Deployment[] | undefined>(undefined);
   const kind = classifyDeployOutput(value).kind;
   const reread = async (): Promise<void> => {
-    if (kind !== 'list') return;
-    const list = await client().listDeployments({ live: true });
-    setDeployments(list.deployments as Deployment[]);
+    if (kind !== 'list' && kind !== 'deployment') return;
+    const list = (await client().listDeployments({ live: true })).deployments as Deployment[];
+    const one = value as Deployment;
+    setDeployments(kind === 'list' ? list : list.filter((d) => d.name === one.name && d.namespace === one.namespace));
   };
   const where = (d: Deployment): { namespace: string; context?: string } => ({ namespace: d.namespace, ...(d.context ? { context: d.context } : {}) });
   const after = async <T,>(done: Promise<T>): Promise<T> => {

@@ -1,11 +1,8 @@
 import type { SidePanel } from '@jupyterlab/ui-components';
-import { followEvents, type FollowEventsOptions, type OpsbookClient } from '@opsbook/core/client';
-import type { Deployment, DeploymentActionResult, DeployPlan, DeployProgress, DeployResult, Endpoint, KubeContexts } from '@opsbook/schema';
+import { followEvents, type OpsbookClient } from '@opsbook/core/client';
+import type { Deployment, DeploymentActionResult, DeployPlan, DeployResult, Endpoint, KubeContexts } from '@opsbook/schema';
 import { DeployPanel, type DeployApi } from './DeployPanel';
 import type { IOpsbookRuns } from './tokens';
-
-/** `event: deploy` as the stream delivers it (the progress of a job that named a job_id). */
-type DeployFollowOptions = FollowEventsOptions & { onDeploy?(event: { data: DeployProgress }): void };
 
 /** The deploy operations over the lab's API client; `event: deploy` on a stream of the section's own. */
 export function createDeployApi(client: OpsbookClient): DeployApi {
@@ -20,8 +17,7 @@ export function createDeployApi(client: OpsbookClient): DeployApi {
     listModels: () => client.listModels(),
     listEndpoints: async () => (await client.listEndpoints()).endpoints as Endpoint[],
     follow: (onDeploy) => {
-      const options: DeployFollowOptions = { onEvent: () => undefined, onDeploy: (event) => onDeploy(event.data) };
-      const followed = followEvents(client, options);
+      const followed = followEvents(client, { onEvent: () => undefined, onDeploy: (event) => onDeploy(event.data) });
       return () => followed.close();
     },
   };

@@ -6,7 +6,7 @@ import { DeployResultView } from './DeployResultView';
 import { DeploymentActionView, DeploymentsView, type DeploymentActions, type DeploymentsViewProps } from './DeploymentsView';
 
 export interface DeployOutputViewProps extends DeploymentActions {
-  /** A DeployPlan, DeployResult, DeploymentList or DeploymentActionResult (the `%deploy` output). */
+  /** A DeployPlan, DeployResult, DeploymentList, Deployment or DeploymentActionResult (the `%deploy` outputs). */
   value: unknown;
   /** The deployments as read again (e.g. after an action), in place of the output's own list. */
   deployments?: DeploymentsViewProps['deployments'];
@@ -14,7 +14,7 @@ export interface DeployOutputViewProps extends DeploymentActions {
 
 
 
-/** A `%deploy` output with the view of what it holds: a plan, an apply's result, the deployments, or an action's result. */
+/** A `%deploy` output with the view of what it holds: a plan, an apply's result, the deployments (or one), or an action's result. */
 export function DeployOutputView({ value, deployments, ...actions }: DeployOutputViewProps): JSX.Element {
   useEffect(() => ensureDeployStyles(), []);
   const output = classifyDeployOutput(value);
@@ -23,6 +23,7 @@ export function DeployOutputView({ value, deployments, ...actions }: DeployOutpu
       {output.kind === 'plan' && <DeployPlanView plan={output.value} />}
       {output.kind === 'result' && <DeployResultView result={output.value} planOpen={output.value.status !== 'applied'} />}
       {output.kind === 'list' && <DeploymentsView deployments={deployments ?? output.value.deployments} {...actions} />}
+      {output.kind === 'deployment' && <DeploymentsView deployments={deployments ?? [output.value]} empty={`${output.value.name} is deleted.`} {...actions} />}
       {output.kind === 'action' && <DeploymentActionView result={output.value} {...actions} />}
       {output.kind === 'unknown' && <p className="opsbook-Deploy-error">This output holds no deploy document Opsbook knows.</p>}
     </div>

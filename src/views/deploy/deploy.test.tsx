@@ -194,6 +194,7 @@ describe('deploy data', () => {
     expect(diffLines(changes![1].diff).map((l) => l.kind)).toEqual(['header', 'header', 'hunk', 'context', 'remove', 'add']);
     expect(diffStat(changes![0].diff)).toEqual({ added: 3, removed: 0 });
     expect(diffLines('')).toEqual([]);
+    expect(diffLines(`${'='.repeat(67)}\n--- live/Service/churn\n+++ applied/Service/churn\n`).map((l) => l.text)).toEqual(['--- live/Service/churn', '+++ applied/Service/churn']);
   });
 
   it('tells the deploy documents apart and says a progress event in one line', () => {
@@ -203,6 +204,7 @@ describe('deploy data', () => {
     expect(classifyDeployOutput(result).kind).toBe('result');
     expect(classifyDeployOutput({ deployments: [] }).kind).toBe('list');
     expect(classifyDeployOutput({ action: 'delete', deployment: deployment(), rollout: null, deleted: [] }).kind).toBe('action');
+    expect(classifyDeployOutput(deployment()).kind).toBe('deployment');
     expect(classifyDeployOutput({ hello: 1 }).kind).toBe('unknown');
     const progress = validator.assert<DeployProgress>('deploy.schema.json#/$defs/DeployProgress', { job_id: 'j1', name: 'churn', phase: 'rollout', done: 1, total: 2, message: 'churn: 1 of 2 pods ready' });
     expect(progressText(progress)).toBe('Rolling out 1/2: churn: 1 of 2 pods ready');
@@ -449,6 +451,11 @@ describe('DeployOutputView', () => {
     await dom.render(<DeployOutputView value={deleted} />);
     expect(dom.container.querySelector('section')?.getAttribute('aria-label')).toBe('Deleted churn');
     expect(Array.from(dom.container.querySelectorAll('ul[aria-label="Deleted"] li'), (li) => li.textContent)).toEqual(['Deployment/churn', 'Service/churn']);
+    // `deploy status NAME`: one deployment; after it is deleted, the re-read list is empty.
+    await dom.render(<DeployOutputView value={deployment()} />);
+    expect(dom.container.querySelector('article[aria-label="Deployment churn"] .opsbook-DeployState')?.textContent).toBe('Available');
+    await dom.render(<DeployOutputView value={deployment()} deployments={[]} />);
+    expect(dom.container.textContent).toBe('churn is deleted.');
     await dom.render(<DeployOutputView value={{ what: 1 }} />);
     expect(dom.container.textContent).toBe('This output holds no deploy document Opsbook knows.');
   });

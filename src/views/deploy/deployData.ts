@@ -162,13 +162,13 @@ export interface DiffLine {
   text: string;
 }
 
-/** The lines of a unified diff, each classified. */
+/** The lines of a unified diff, each classified; a rule of `=` (jsdiff's file separator) says nothing and is left out. */
 export function diffLines(diff: string): DiffLine[] {
   const lines = diff.replace(/\n$/, '').split('\n');
   return lines
-    .filter((text, i) => !(text === '' && i === lines.length - 1))
+    .filter((text, i) => !(text === '' && i === lines.length - 1) && !/^=+$/.test(text))
     .map((text) => {
-      if (text.startsWith('+++') || text.startsWith('---') || text.startsWith('Index:') || text.startsWith('====')) return { kind: 'header', text };
+      if (text.startsWith('+++') || text.startsWith('---') || text.startsWith('Index:')) return { kind: 'header', text };
       if (text.startsWith('@@')) return { kind: 'hunk', text };
       if (text.startsWith('+')) return { kind: 'add', text };
       if (text.startsWith('-')) return { kind: 'remove', text };
@@ -222,12 +222,13 @@ export function formatSeconds(seconds: number): string {
   return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
 }
 
-/** What a `%deploy` output holds: which of the deploy documents it is. */
+/** What a `%deploy` output holds: which of the deploy documents it is (`deploy status NAME` answers one Deployment). */
 export type DeployOutput =
   | { kind: 'plan'; value: DeployPlan }
   | { kind: 'result'; value: DeployResult }
   | { kind: 'list'; value: DeploymentList }
   | { kind: 'action'; value: DeploymentActionResult }
+  | { kind: 'deployment'; value: Deployment }
   | { kind: 'unknown' };
 
 /** Tells the deploy documents apart by their required fields. */
@@ -238,5 +239,6 @@ export function classifyDeployOutput(value: unknown): DeployOutput {
   if (typeof v.action === 'string' && v.deployment) return { kind: 'action', value: value as DeploymentActionResult };
   if (typeof v.status === 'string' && v.plan) return { kind: 'result', value: value as DeployResult };
   if (Array.isArray(v.manifests) && Array.isArray(v.gates)) return { kind: 'plan', value: value as DeployPlan };
+  if (typeof v.name === 'string' && typeof v.model_ref === 'string' && 'live' in v) return { kind: 'deployment', value: value as Deployment };
   return { kind: 'unknown' };
 }
