@@ -46,6 +46,34 @@ if (spawnSync(python, ['-c', 'import opsbook'], { env }).status !== 0) {
   env.PYTHONPATH = [join(repo, 'kernel-bridge', 'python'), process.env.PYTHONPATH].filter(Boolean).join(':');
 }
 
+// A Kubernetes API for the deploy tests: no real API server can be installed here, so the fake of
+// src/deploy/testing stands in (the tests say so in their names). It starts before JupyterLab, whose
+// daemon inherits KUBECONFIG; pods of an image tagged :broken never start, so a failed rollout is tested.
+const fakeApiMain = join(repo, 'src', 'dist', 'deploy', 'testing', 'fake-apiserver-main.js');
+let fakeApi = null;
+if (existsSync(fakeApiMain)) {
+  const kubeconfig = join(scratch, 'kubeconfig');
+  fakeApi = spawn(process.execPath, [fakeApiMain, '--kubeconfig', kubeconfig, '--context', 'fake', '--fail-image', ':broken$'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const ready = await new Promise((resolveReady) => {
+    let text = '';
+    fakeApi.stdout.on('data', (chunk) => {
+      text += chunk;
+      const line = text.split('\n').find((l) => l.includes('"ready"'));
+      if (line) resolveReady(JSON.parse(line));
+    });
+    fakeApi.on('exit', () => resolveReady(null));
+  });
+  if (!ready) {
+    console.error('start-lab: the fake Kubernetes API server did not start.');
+    process.exit(3);
+  }
+  fakeApi.stdout.resume();
+  env.KUBECONFIG = kubeconfig;
+  console.log(`start-lab: fake Kubernetes API at ${ready.url} (KUBECONFIG=${kubeconfig})`);
+} else {
+  console.warn(`start-lab: no ${fakeApiMain} (build src first); the deploy tests will find no cluster.`);
+}
+
 const lab = spawn(join(venvBin, 'jupyter'), ['lab', '--config', join(here, 'jupyter_server_test_config.py')], {
   cwd: workspace,
   env,
@@ -63,6 +91,7 @@ process.on('SIGINT', () => stop('SIGINT'));
 
 lab.on('exit', (code) => {
   stopDaemons();
+  fakeApi?.kill('SIGTERM');
   rmSync(scratch, { recursive: true, force: true });
   process.exit(code ?? 0);
 });
