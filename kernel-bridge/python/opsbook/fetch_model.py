@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import BinaryIO, Callable, List, Optional, Tuple
 
@@ -58,7 +59,8 @@ def https_url(url: str) -> str:
             bucket, _, key = url[len(scheme):].partition("/")
             if not bucket or not key:
                 raise ValueError(f"--url: {url} names no bucket and key ({scheme}BUCKET/KEY)")
-            return template.format(bucket=bucket, key=key)
+            # An object key may hold spaces, '?' or '#': escaped, as the providers' URLs need (an escape already there stays).
+            return template.format(bucket=bucket, key=urllib.parse.quote(key, safe="/%~!$&'()*+,;=:@"))
     if url.startswith(("https://", "http://")):
         return url
     raise ValueError(f"--url: {url} is not an https, http, s3 or gs URL")

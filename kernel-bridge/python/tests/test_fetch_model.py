@@ -186,6 +186,8 @@ def test_bad_arguments_exit_2(args: List[str], tmp_path: Path) -> None:
 def test_cloud_urls_map_to_public_https_endpoints() -> None:
     assert fetch_model.https_url("s3://bucket/models/m/1/model.onnx") == "https://bucket.s3.amazonaws.com/models/m/1/model.onnx"
     assert fetch_model.https_url("gs://bucket/a/b.onnx") == "https://storage.googleapis.com/bucket/a/b.onnx"
+    assert fetch_model.https_url("s3://bucket/my models/v?1#a.onnx") == "https://bucket.s3.amazonaws.com/my%20models/v%3F1%23a.onnx"
+    assert fetch_model.https_url("gs://bucket/a%20b.onnx") == "https://storage.googleapis.com/bucket/a%20b.onnx"
     assert fetch_model.https_url("https://h/x?sig=1") == "https://h/x?sig=1"
     with pytest.raises(ValueError):
         fetch_model.https_url("s3://bucket-only")
