@@ -288,3 +288,21 @@ def test_a_field_another_manager_owns_stops_the_apply_until_force_conflicts_fake
     taken = shown(ok(kernel, f"%deploy clf --name clf --image {IMAGE} --model-url {MODEL_URL} --force-conflicts --timeout 60"), "DeployResult")[DEPLOY_MIMETYPE]
     assert taken["status"] == "applied"
     assert _api(kubeconfig, "GET", deployment)["spec"]["progressDeadlineSeconds"] == 600
+
+
+def test_a_refused_deploy_applies_nothing_and_force_records_the_failed_gate_fake_kubernetes_api(cluster: Tuple[Any, Path, Daemon]) -> None:
+    """(fake Kubernetes API)"""
+    kernel, workspace, daemon = cluster
+    (workspace / "customers.yaml").write_text(SUITE, encoding="utf-8")
+    refused = run_cell(kernel, f"%deploy clf --name gated --image {IMAGE} --model-url {MODEL_URL} --gate customers.yaml --gate-data holes")
+    assert "not_null" in usage_error(refused, "%deploy: refused by a gate: quality customers")
+    result = shown(refused, "DeployResult")[DEPLOY_MIMETYPE]
+    assert result["status"] == "refused" and result["deployment"] is None and result["rollout"] is None
+    # Nothing reached the cluster, and nothing was recorded.
+    assert "gated" not in [d["name"] for d in shown(ok(kernel, "%deploy status"), "DeploymentList")[DEPLOY_MIMETYPE]["deployments"]]
+    forced = shown(ok(kernel, f"%deploy clf --name gated --image {IMAGE} --model-url {MODEL_URL} --gate customers.yaml --gate-data holes --force --timeout 60"), "DeployResult")
+    deployment = forced[DEPLOY_MIMETYPE]["deployment"]
+    assert forced[DEPLOY_MIMETYPE]["status"] == "applied" and deployment["forced"] is True
+    assert [g["gate"] for g in deployment["failed_gates"]] == ["quality"]
+    status = shown(ok(kernel, "%deploy status gated"), "Deployment")
+    assert status[DEPLOY_MIMETYPE]["forced"] is True and "deployed with --force over: quality customers" in status["text/plain"]
