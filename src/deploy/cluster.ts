@@ -293,7 +293,10 @@ export class Cluster {
     const main = await this.read({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace } });
     if (!main) return { state: 'absent', ready: 0, desired: 0, revision: null, canary: null, url: null, message: `Deployment ${name} is not in namespace ${namespace}`, events: [] };
     const canary = canaryName ? await this.read({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: canaryName, namespace } }) : null;
-    const states = [deploymentState(main), ...(canary ? [deploymentState(canary)] : [])];
+    // The main Deployment's replicas come from its autoscaler: it is not up until it has the minimum.
+    const autoscaler = await this.read({ apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name, namespace } });
+    const minimum = Number((autoscaler?.spec as { minReplicas?: number } | undefined)?.minReplicas ?? 0);
+    const states = [deploymentState(main, minimum), ...(canary ? [deploymentState(canary, 0)] : [])];
     const failed = states.find((s) => s.state === 'failed');
     const state = failed ? 'failed' : states.every((s) => s.state === 'available') ? 'available' : 'progressing';
     const events = state === 'available' ? [] : await this.podEvents(namespace, name);
@@ -457,7 +460,7 @@ function describe(error: unknown): string {
   return cause?.code ? `${base} (${cause.code})` : base;
 }
 
-function deploymentState(object: Obj): { state: 'available' | 'progressing' | 'failed'; ready: number; desired: number; message: string | null } {
+function deploymentState(object: Obj, minimum: number): { state: 'available' | 'progressing' | 'failed'; ready: number; desired: number; message: string | null } {
   const spec = (object.spec ?? {}) as { replicas?: number };
   const status = (object.status ?? {}) as {
     observedGeneration?: number;
@@ -467,7 +470,7 @@ function deploymentState(object: Obj): { state: 'available' | 'progressing' | 'f
     availableReplicas?: number;
     conditions?: { type: string; status: string; reason?: string; message?: string }[];
   };
-  const desired = spec.replicas ?? 1;
+  const desired = Math.max(spec.replicas ?? 1, minimum);
   const ready = status.readyReplicas ?? 0;
   const progressing = status.conditions?.find((c) => c.type === 'Progressing');
   if (progressing?.status === 'False' && progressing.reason === 'ProgressDeadlineExceeded') {

@@ -96,7 +96,7 @@ describe('opsbook deploy on a real daemon (fake Kubernetes API)', () => {
     const plan = await client.planDeployment(request());
     expect(plan.cluster.reachable).toBe(true);
     expect(plan.changes!.map((c) => c.action)).toEqual(['create', 'create', 'create', 'create']);
-    expect(plan.changes![0].diff).toMatch(/\+\s+replicas: 4/);
+    expect(plan.changes![0].diff).toMatch(/\+\s+image: registry\.example\/opsbook@sha256:b+/);
     expect(fake.get('apps/v1', 'Deployment', 'default', 'linear')).toBeUndefined();
 
     const progress: string[] = [];
@@ -117,27 +117,37 @@ describe('opsbook deploy on a real daemon (fake Kubernetes API)', () => {
     expect(listed.deployments.map((d) => [d.name, d.model_ref, d.run_id, d.live?.state])).toEqual([['linear', 'linear:1', runId, 'available']]);
   });
 
+  test('replicas belong to the autoscaler: a later deploy does not fight the HPA controller over them (fake Kubernetes API)', async () => {
+    expect(live('linear')!.spec.replicas).toBe(4);
+    expect(live('linear')!.metadata.managedFields!.find((f) => f.manager === 'kube-controller-manager')).toBeDefined();
+    const again = await client.applyDeployment(request({ replicas: 5 }));
+    expect(again.status).toBe('applied');
+    expect(live('linear')!.spec.replicas).toBe(5);
+    await client.applyDeployment(request());
+  });
+
   test('a field another manager owns is a conflict that stops the apply, until force_conflicts takes it (fake Kubernetes API)', async () => {
-    // kubectl scale: the replicas now belong to kubectl as well as to opsbook, with another value.
+    // kubectl annotate --overwrite: the annotation now belongs to kubectl as well, with another value.
+    const token = (parse(fake.kubeconfig()) as { users: { user: { token: string } }[] }).users[0].user.token;
     const response = await fetch(`${fake.url}/apis/apps/v1/namespaces/default/deployments/linear?fieldManager=kubectl`, {
       method: 'PATCH',
-      headers: { 'Content-Type': 'application/merge-patch+json', Authorization: `Bearer ${(parse(fake.kubeconfig()) as { users: { user: { token: string } }[] }).users[0].user.token}` },
-      body: JSON.stringify({ spec: { replicas: 7 } }),
+      headers: { 'Content-Type': 'application/merge-patch+json', Authorization: `Bearer ${token}` },
+      body: JSON.stringify({ metadata: { annotations: { 'opsbook.dev/model': 'edited by hand' } } }),
     });
     expect(response.status).toBe(200);
-    const conflict = await client.applyDeployment(request({ replicas: 3 }));
+    const conflict = await client.applyDeployment(request());
     expect(conflict.status).toBe('conflict');
     const change = conflict.plan.changes!.find((c) => c.kind === 'Deployment')!;
     expect(change.action).toBe('conflict');
-    expect(change.conflicts).toEqual([{ field: '.spec.replicas', manager: 'kubectl' }]);
-    expect(live('linear')!.spec.replicas).toBe(7);
-    const cli = await runBuiltCli(['deploy', 'linear:1', '--name', 'linear', '--image', IMAGE, '--replicas', '3'], env());
+    expect(change.conflicts).toEqual([{ field: '.metadata.annotations.opsbook.dev/model', manager: 'kubectl' }]);
+    expect(live('linear')!.metadata.annotations!['opsbook.dev/model']).toBe('edited by hand');
+    const cli = await runBuiltCli(['deploy', 'linear:1', '--name', 'linear', '--image', IMAGE, '--replicas', '4'], env());
     expect(cli.code).toBe(1);
-    expect(cli.stderr).toMatch(/\.spec\.replicas is owned by kubectl/);
+    expect(cli.stderr).toMatch(/opsbook\.dev\/model is owned by kubectl/);
 
-    const forced = await client.applyDeployment(request({ replicas: 4, force_conflicts: true }));
+    const forced = await client.applyDeployment(request({ force_conflicts: true }));
     expect(forced.status).toBe('applied');
-    expect(live('linear')!.spec.replicas).toBe(4);
+    expect(live('linear')!.metadata.annotations!['opsbook.dev/model']).toBe('linear:1');
   });
 
   test('canary: a second Deployment behind the same Service with the replicas split, promoted, then rolled back to the previous revision (fake Kubernetes API)', async () => {

@@ -69,6 +69,8 @@ describe('deploy manifests', () => {
     ]);
     const pod = template(objects, 'churn');
     expectRestricted(pod);
+    expect((objects[0] as unknown as { spec: { replicas?: number } }).spec.replicas).toBeUndefined();
+    expect(objects[2]).toMatchObject({ spec: { minReplicas: 2, maxReplicas: 8, scaleTargetRef: { kind: 'Deployment', name: 'churn' } } });
     const server = pod.spec.containers[0];
     expect(server.image).toBe(DIGEST);
     expect(server.resources.limits).toEqual({ cpu: '500m', memory: '512Mi' });
@@ -104,8 +106,10 @@ describe('deploy manifests', () => {
     const mainSettings = settingsOf({ model: 'churn:3', name: 'churn', image: DIGEST, replicas: 4 }, MODEL);
     const next: DeployModel = { ...MODEL, ref: 'churn:4', version: 4, sha256: 'cd'.repeat(32) };
     const objects = renderManifests(settingsOf({ model: 'churn:4', name: 'churn', image: DIGEST, canary: 25 }, next), next, { model: MODEL, settings: mainSettings });
-    const replicas = (name: string) => (objects.find((o) => o.metadata.name === name && o.kind === 'Deployment') as unknown as { spec: { replicas: number } }).spec.replicas;
-    expect([replicas('churn'), replicas('churn-canary')]).toEqual([3, 1]);
+    const replicas = (name: string) => (objects.find((o) => o.metadata.name === name && o.kind === 'Deployment') as unknown as { spec: { replicas?: number } }).spec.replicas;
+    // The main Deployment's replicas are its autoscaler's, held at the main share while the canary runs.
+    expect([replicas('churn'), replicas('churn-canary')]).toEqual([undefined, 1]);
+    expect(objects.find((o) => o.kind === 'HorizontalPodAutoscaler')).toMatchObject({ spec: { minReplicas: 3, maxReplicas: 3 } });
     expect(template(objects, 'churn').metadata.annotations['opsbook.dev/model']).toBe('churn:3');
     expect(template(objects, 'churn-canary').metadata.annotations['opsbook.dev/model']).toBe('churn:4');
     const service = objects.find((o) => o.kind === 'Service') as unknown as { spec: { selector: Record<string, string> } };

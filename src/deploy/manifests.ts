@@ -156,14 +156,15 @@ export function renderManifests(settings: DeploySettings, model: DeployModel, ma
     }
     const split = splitReplicas(main.settings.replicas, settings.canary);
     return [
-      deployment({ ...main.settings, replicas: split.main }, main.model, 'predictor'),
+      deployment(main.settings, main.model, 'predictor'),
       deployment({ ...settings, replicas: split.canary }, model, 'canary'),
-      hpa(main.settings, split.main),
+      // While the canary runs, the autoscaler holds the main Deployment at its share of the split.
+      hpa(main.settings, split.main, split.main),
       pdb(main.settings),
       service(main.settings),
     ].map(validated);
   }
-  return [deployment(settings, model, 'predictor'), service(settings), hpa(settings, settings.replicas), pdb(settings)].map(validated);
+  return [deployment(settings, model, 'predictor'), service(settings), hpa(settings, settings.replicas, settings.maxReplicas), pdb(settings)].map(validated);
 }
 
 /** The manifests' own names: what `delete` and the status read expect to find. */
@@ -312,7 +313,10 @@ function deployment(settings: DeploySettings, model: DeployModel, component: 'pr
   return new (models.apps().Deployment)({
     metadata: { name, namespace: settings.namespace, labels: podLabels, annotations: modelAnnotations(model) },
     spec: {
-      replicas: settings.replicas,
+      // The main Deployment's replicas belong to its autoscaler (minReplicas raises them): applying them
+      // too would conflict with the HPA controller's writes on every later deploy. The canary has no
+      // autoscaler and carries its share of the split.
+      ...(component === 'canary' ? { replicas: settings.replicas } : {}),
       revisionHistoryLimit: 10,
       progressDeadlineSeconds: 600,
       selector: {
@@ -347,13 +351,13 @@ function service(settings: DeploySettings): Service {
   });
 }
 
-function hpa(settings: DeploySettings, minReplicas: number): HorizontalPodAutoscaler {
+function hpa(settings: DeploySettings, minReplicas: number, maxReplicas: number): HorizontalPodAutoscaler {
   return new (models.autoscaling().HorizontalPodAutoscaler)({
     metadata: { name: settings.name, namespace: settings.namespace, labels: labels(settings, {} as DeployModel, 'service') },
     spec: {
       scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: settings.name },
       minReplicas,
-      maxReplicas: Math.max(minReplicas, settings.maxReplicas),
+      maxReplicas: Math.max(minReplicas, maxReplicas),
       metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }],
     },
   });

@@ -574,6 +574,7 @@ export class FakeApiServer {
   /** One controller step (the timer calls it; tests with tickMs 0 call it themselves). */
   tick(): void {
     this.ticks++;
+    for (const entry of this.entries(this.resource('autoscaling', 'horizontalpodautoscalers'))) this.reconcileAutoscaler(entry);
     for (const entry of this.entries(this.resource('apps', 'deployments'))) this.reconcileDeployment(entry);
     for (const entry of this.entries(this.resource('apps', 'replicasets'))) this.reconcileReplicaSet(entry);
     for (const entry of this.entries(this.resource('', 'pods'))) this.reconcilePod(entry);
@@ -1306,6 +1307,22 @@ export class FakeApiServer {
 
   private revisionOf(object: KObject): number {
     return Number(obj(object.metadata.annotations)[REVISION] ?? 0);
+  }
+
+  /**
+   * The HPA controller without metrics: it keeps its Deployment's replicas within [minReplicas,
+   * maxReplicas], writing spec.replicas as kube-controller-manager the way the real one does (through
+   * the scale subresource), so an applier that also sets replicas meets a conflict as it would there.
+   */
+  private reconcileAutoscaler(entry: Entry): void {
+    const spec = obj(entry.object.spec);
+    const target = obj(spec.scaleTargetRef);
+    if (target.kind !== 'Deployment') return;
+    const deployment = this.store.get(this.key(this.resource('apps', 'deployments'), str(entry.object.metadata.namespace), String(target.name)));
+    if (!deployment) return;
+    const current = num(obj(deployment.object.spec).replicas) ?? 1;
+    const wanted = Math.min(Math.max(current, num(spec.minReplicas) ?? 1), num(spec.maxReplicas) ?? current);
+    if (wanted !== current) this.controllerWrite(deployment, (next) => (obj(next.spec).replicas = wanted));
   }
 
   private reconcileDeployment(entry: Entry): void {
