@@ -3,6 +3,7 @@ import { registerCommands } from './commands';
 import { OpsbookKernels } from './kernels/kernels';
 import { listenToRenderer } from './kernels/rendererMessaging';
 import { EndpointsStatus } from './statusBar';
+import { DeploymentsTree } from './trees/deployments';
 import { EndpointsTree } from './trees/endpoints';
 import { ModelsTree } from './trees/models';
 import { QualityTree } from './trees/quality';
@@ -11,7 +12,7 @@ import { OpsbookPanels } from './webviews/panels';
 import { OpsbookDaemon } from './workspaceDaemon';
 
 /**
- * Opsbook in VS Code: the activity-bar container's trees (Runs, Models, Data Quality, Endpoints),
+ * Opsbook in VS Code: the activity-bar container's trees (Runs, Models, Data Quality, Endpoints, Deployments),
  * the commands, the webview panels, the notebook renderer's host side and the "Opsbook: Python
  * (ipykernel)" controller, all on the workspace's daemon. Activation is cheap: the daemon is looked
  * for (and started if none runs) only when a view or a command needs it.
@@ -25,8 +26,10 @@ export function activate(context: vscode.ExtensionContext): void {
   const models = new ModelsTree(daemon);
   const quality = new QualityTree(daemon);
   const endpoints = new EndpointsTree(daemon);
+  const deployments = new DeploymentsTree(daemon);
   const status = new EndpointsStatus();
   const runsView = vscode.window.createTreeView('opsbook.runs', { treeDataProvider: runs, canSelectMany: true, showCollapseAll: true });
+  const deploymentsView = vscode.window.createTreeView('opsbook.deployments', { treeDataProvider: deployments });
   context.subscriptions.push(
     log,
     daemon,
@@ -36,8 +39,11 @@ export function activate(context: vscode.ExtensionContext): void {
     models,
     quality,
     endpoints,
+    deployments,
     status,
     runsView,
+    deploymentsView,
+    deployments.followVisibility(deploymentsView),
     vscode.window.createTreeView('opsbook.models', { treeDataProvider: models, showCollapseAll: true }),
     vscode.window.createTreeView('opsbook.quality', { treeDataProvider: quality }),
     vscode.window.createTreeView('opsbook.endpoints', { treeDataProvider: endpoints }),
@@ -50,8 +56,9 @@ export function activate(context: vscode.ExtensionContext): void {
       log,
       runsView: runsView as vscode.TreeView<vscode.TreeItem>,
       endpoints,
+      deployments,
       refresh: () => {
-        for (const tree of [runs, models, quality, endpoints]) tree.refresh();
+        for (const tree of [runs, models, quality, endpoints, deployments]) tree.refresh();
       },
     }),
   );

@@ -8,6 +8,7 @@ import * as vscode from 'vscode';
 import { registerCommands } from './commands';
 import type { ApiAnswer, NotebookKernels, WebviewPanels, WorkspaceDaemon } from './services';
 import { EndpointsStatus } from './statusBar';
+import { DeploymentsTree } from './trees/deployments';
 import { EndpointsTree } from './trees/endpoints';
 import { QualityTree } from './trees/quality';
 import { ExperimentItem, RunItem, RunsTree } from './trees/runs';
@@ -187,6 +188,7 @@ describe('commands', () => {
       log: log as unknown as vscode.LogOutputChannel,
       runsView: runsView as unknown as vscode.TreeView<vscode.TreeItem>,
       endpoints: new EndpointsTree(daemon),
+      deployments: new DeploymentsTree(daemon),
       refresh: () => undefined,
     });
   });

@@ -49,10 +49,7 @@ export async function attachDaemon(workspace: string, env: NodeJS.ProcessEnv = p
   }
   if (typeof announced.url !== 'string' || typeof announced.token !== 'string') return null;
   const found = await announcedDaemon({ url: announced.url, token: announced.token }, workspace);
-  if (!found) return null;
-  // Not found.client: its fetch gives every call the health check's 2 s, which a deploy's rollout, a
-  // promote or a long check outlasts (aborted as "The operation was aborted due to timeout").
-  return { client: new OpsbookClient({ baseUrl: announced.url, token: announced.token }), url: announced.url, token: announced.token };
+  return found ? { client: found.client, url: announced.url, token: announced.token } : null;
 }
 
 /** What starts a daemon: the setting's command, else the core bundled with the extension (or a checkout's build). */

@@ -6,12 +6,14 @@ import { dirname } from 'node:path';
 import * as vscode from 'vscode';
 import { parse as parseYaml } from 'yaml';
 import type { NotebookKernels, WebviewPanels, WorkspaceDaemon } from '../services';
+import type { DeploymentItem, DeploymentsTree } from '../trees/deployments';
 import type { EndpointItem, EndpointsTree } from '../trees/endpoints';
 import { isRunning } from '../trees/endpoints';
-import type { ModelVersionItem } from '../trees/models';
+import type { ModelItem, ModelVersionItem } from '../trees/models';
 import { suiteFiles, suiteName } from '../trees/quality';
 import type { RunItem } from '../trees/runs';
 import { describeError } from '../errors';
+import { actOnDeployment, deleteDeployment, deployModel, showDeployment } from './deploy';
 import { pickData } from './sources';
 
 /** What the commands act on: the services and the trees whose selection some commands read. */
@@ -22,6 +24,7 @@ export interface CommandContext {
   log: vscode.LogOutputChannel;
   runsView: vscode.TreeView<vscode.TreeItem>;
   endpoints: EndpointsTree;
+  deployments: DeploymentsTree;
   refresh(): void;
 }
 
@@ -50,6 +53,11 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     register('opsbook.explainModel', (target?: vscode.Uri | ModelVersionItem) => explainModel(ctx, target)),
     register('opsbook.serveModel', (target?: vscode.Uri | ModelVersionItem) => serveModel(ctx, target)),
     register('opsbook.stopEndpoint', (item?: EndpointItem) => stopEndpoint(ctx, item)),
+    register('opsbook.deployModel', (target?: vscode.Uri | ModelItem | ModelVersionItem) => deployModel(ctx, target)),
+    register('opsbook.showDeployment', (item?: DeploymentItem) => showDeployment(ctx, item)),
+    register('opsbook.promoteDeployment', (item?: DeploymentItem) => actOnDeployment(ctx, 'promote', item)),
+    register('opsbook.rollbackDeployment', (item?: DeploymentItem) => actOnDeployment(ctx, 'rollback', item)),
+    register('opsbook.deleteDeployment', (item?: DeploymentItem) => deleteDeployment(ctx, item)),
     register('opsbook.openSettings', () => vscode.commands.executeCommand('workbench.action.openSettings', '@ext:opsbook.opsbook-vscode')),
     register('opsbook.showLog', () => ctx.log.show()),
     register('opsbook.refresh', () => ctx.refresh()),

@@ -35,6 +35,8 @@ export function panelTitle(view: WebviewView): string {
       return 'Opsbook: Endpoints';
     case 'model':
       return `Opsbook: Model ${view.name}`;
+    case 'deploy':
+      return view.name ? `Opsbook: Deployment ${view.name}` : 'Opsbook: Deploy';
   }
 }
 

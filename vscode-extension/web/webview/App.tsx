@@ -17,6 +17,7 @@ import {
 } from '@opsbook/core/views';
 import type { Endpoint, EndpointStats, HostToWebview, ServeEvent, WebviewView } from '@opsbook/schema';
 import { useCallback, useEffect, useMemo, useState } from 'react';
+import { DeployPanelView } from './DeployView';
 
 /** How many of the listed runs the experiments view charts (the newest, or the ones selected). */
 const CHARTED_RUNS = 5;
@@ -247,5 +248,8 @@ export function OpsbookView({ ctx, view }: { ctx: ViewContext; view: WebviewView
       return <EndpointsPanelView ctx={ctx} name={view.name} />;
     case 'model':
       return <ModelView key={view.name} ctx={ctx} name={view.name} />;
+    case 'deploy':
+      // Keyed by what the panel was opened for: a new model or deployment starts the form afresh.
+      return <DeployPanelView key={`${view.model ?? ''}\n${view.name ?? ''}`} ctx={ctx} model={view.model} name={view.name} />;
   }
 }

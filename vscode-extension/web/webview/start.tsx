@@ -17,6 +17,13 @@ body { padding: 0 12px 12px; background: var(--vscode-editor-background); color:
 .opsbook-webview-loading { color: var(--vscode-descriptionForeground); }
 .opsbook-webview-table { height: 45vh; min-height: 240px; display: flex; flex-direction: column; }
 .opsbook-webview-chart h2 { font-size: 1em; font-weight: 600; margin: 16px 0 4px; }
+.opsbook-webview-deploy { display: flex; flex-direction: column; gap: 10px; max-width: 1100px; }
+.opsbook-webview-deploy-head { display: flex; align-items: center; justify-content: space-between; }
+.opsbook-webview-deploy-head h1 { font-size: 1.2em; font-weight: 600; margin: 12px 0 0; }
+.opsbook-webview-deploy-head button { font: inherit; color: var(--vscode-button-secondaryForeground); background: var(--vscode-button-secondaryBackground); border: none; padding: 2px 10px; cursor: pointer; }
+.opsbook-webview-deploy-head button:focus-visible { outline: 1px solid var(--vscode-focusBorder); }
+.opsbook-webview-deploy-form { max-width: 640px; }
+.opsbook-webview-deployments h2 { font-size: 1em; font-weight: 600; margin: 8px 0 4px; }
 `;
 
 /**

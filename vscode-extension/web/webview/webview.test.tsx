@@ -38,6 +38,8 @@ class Host {
   unreachable = false;
   /** Calls forwarded and not yet answered. */
   readonly inFlight = new Set<Promise<void>>();
+  /** When set, calls wait for it before reaching the daemon (a long call still under way). */
+  hold: Promise<void> | null = null;
 
   readonly api = {
     postMessage: (message: unknown): void => {
@@ -64,6 +66,7 @@ class Host {
 
   private async forward(request: Extract<WebviewToHost, { type: 'request' }>): Promise<void> {
     this.requests.push(`${request.method} ${request.path}`);
+    if (this.hold) await this.hold;
     const refused = refuseApiCall(request.method, request.path);
     let answer: { status: number; body: unknown; content?: { media_type: string; base64: string } };
     if (refused) answer = { status: 400, body: { error: { code: 'bad_request', message: refused } } };
@@ -280,5 +283,96 @@ describe('the webview app', () => {
     await act(async () => window.dispatchEvent(new MessageEvent('message', { data: { type: 'init', view: { kind: 'nope' }, theme: 'dark' } })));
     expect(root().textContent).toBe('');
     expect(host.sent('log')).toEqual([{ type: 'log', level: 'error', message: expect.stringMatching(/webview dropped an invalid message/) }]);
+  });
+});
+
+describe('the deploy panel (no cluster configured)', () => {
+  // A registered version whose parity was checked (its bytes are only hashed: the plan renders, nothing runs it).
+  // The daemon of this test has no kubeconfig: its HOME has no ~/.kube and KUBECONFIG is not set.
+  const model = 'iris:1';
+
+  beforeAll(async () => {
+    await direct.uploadArtifact(runIds[0], 'iris.onnx', new TextEncoder().encode('not really ONNX\n'), { kind: 'model' });
+    await direct.registerModelVersion('iris', {
+      run_id: runIds[0],
+      artifact: 'iris.onnx',
+      flavor: 'onnx',
+      signature: { inputs: [{ name: 'X', dtype: 'float32', shape: [null, 4] }], outputs: [{ name: 'y', dtype: 'float32', shape: [null, 1] }], feature_names: null },
+      parity_max_abs_diff: 0,
+    });
+  });
+
+  /** Sets a form field as typing does (React listens to the native input event). */
+  function type(label: string, value: string): void {
+    const field = [...root().querySelectorAll('label')].find((element) => element.textContent === label)!;
+    // React's useId ids hold colons: look the field up by id, not by a CSS selector.
+    const input = document.getElementById(field.htmlFor) as HTMLInputElement;
+    Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!.call(input, value);
+    input.dispatchEvent(new Event('input', { bubbles: true }));
+  }
+
+  function button(text: string): HTMLButtonElement {
+    return [...root().querySelectorAll<HTMLButtonElement>('button')].find((element) => element.textContent === text)!;
+  }
+
+  it('starts the form with the model it was opened for; Preview shows the manifests with why no cluster was compared', async () => {
+    await init({ kind: 'deploy', model });
+    await until(() => root().textContent!.includes('No kubeconfig found'), 'the kubeconfig contexts');
+    await until(() => root().textContent!.includes('No deployment yet'), 'the deployments');
+    expect(host.requests).toEqual(expect.arrayContaining(['GET /models', 'GET /serve/endpoints', 'GET /deploy/contexts', 'GET /deployments?live=true']));
+    const form = root().querySelector('form[aria-label="Deploy a model"]')!;
+    await until(() => form.querySelector('option[value="iris:1"]') !== null, 'the registered models');
+    expect(form.querySelector('select')!.value).toBe(model);
+    expect([...form.querySelectorAll('option')].map((option) => option.textContent)).toEqual(expect.arrayContaining(['iris (latest)', 'iris:1']));
+    expect([...form.querySelectorAll<HTMLInputElement>('input')].map((input) => input.value)).toContain('iris');
+    await act(async () => type('Image', 'registry.example/opsbook-runtime@sha256:' + 'a'.repeat(64)));
+    await act(async () => button('Preview').click());
+    await until(() => root().querySelector('[aria-label="Plan of iris"]') !== null, 'the plan');
+    expect(host.sent('request').at(-1)).toMatchObject({ method: 'POST', path: '/deploy/plan', body: { model, name: 'iris', namespace: 'default', replicas: 2, gpu: 0, target: 'deployment' } });
+    const plan = root().querySelector('[aria-label="Plan of iris"]')!;
+    expect(plan.querySelector('[aria-label="Parity gate: Pass"]')).not.toBeNull();
+    expect(plan.querySelector('[role="status"]')!.textContent).toMatch(/^Not compared with a cluster: .*(KUBECONFIG|kubeconfig)/);
+    expect([...plan.querySelectorAll('.opsbook-Change-name')].map((element) => element.textContent)).toEqual([
+      'Deployment/iris',
+      'Service/iris',
+      'HorizontalPodAutoscaler/iris',
+      'PodDisruptionBudget/iris',
+    ]);
+    const yaml = plan.querySelector('[aria-label="Manifests YAML"]')!.textContent!;
+    expect(yaml).toContain('kind: Deployment');
+    // Quoted: the YAML keeps a string with ':' a string.
+    expect(yaml).toContain(`image: "registry.example/opsbook-runtime@sha256:${'a'.repeat(64)}"`);
+    expect(yaml).toContain('app.kubernetes.io/managed-by: opsbook');
+  });
+
+  it("Deploy shows its job's deploy events as progress while under way; without a cluster it then says how to point at one", async () => {
+    await init({ kind: 'deploy', model });
+    await until(() => root().textContent!.includes('No kubeconfig found'), 'the kubeconfig contexts');
+    await act(async () => type('Image', 'registry.example/opsbook-runtime:1.0'));
+    let release!: () => void;
+    host.hold = new Promise((resolve) => (release = resolve));
+    await act(async () => button('Deploy').click());
+    const sent = host.sent('request').at(-1) as Extract<WebviewToHost, { type: 'request' }>;
+    expect(sent).toMatchObject({ method: 'POST', path: '/deploy', body: { model, name: 'iris', wait: true, timeout_s: 240 } });
+    const jobId = (sent.body as { job_id: string }).job_id;
+    expect(jobId).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
+    expect(root().textContent).toContain('Deploying iris…');
+    expect(button('Deploying…').disabled).toBe(true);
+    // The host forwards the daemon's `event: deploy` (checked against the schema on the way); another job's is not shown.
+    await act(async () => host.send({ type: 'event', name: 'deploy', data: { job_id: 'someone-else', name: 'other', phase: 'rollout', done: 3, total: 4 } }));
+    expect(root().querySelector('[aria-label="Deploying other"]')).toBeNull();
+    await act(async () => host.send({ type: 'event', name: 'deploy', data: { job_id: jobId, name: 'iris', phase: 'apply', done: 1, total: 4, message: 'applying 4 objects' } }));
+    expect(root().querySelector('[aria-label="Deploying iris"]')!.textContent).toContain('applying 4 objects');
+    host.hold = null;
+    release();
+    await until(() => root().querySelector('[role="alert"]') !== null, 'the answer');
+    expect(root().querySelector('[role="alert"]')!.textContent).toMatch(/KUBECONFIG|kubeconfig|--context/);
+  });
+
+  it('Show Status puts the deployments first', async () => {
+    await init({ kind: 'deploy', name: 'iris' });
+    await until(() => root().textContent!.includes('No deployment yet'), 'the deployments');
+    const sections = [...root().querySelectorAll('section')].map((section) => section.getAttribute('aria-label'));
+    expect(sections.indexOf('Deployments')).toBeLessThan(sections.indexOf('New deployment'));
   });
 });
