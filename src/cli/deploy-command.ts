@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import type { DataSource, DeployPlan, DeployProgress, DeployRequest, DeployResult, Deployment, DeploymentActionResult, DeploymentList, GateOutcome, KubeObject, Rollout } from '@opsbook/schema';
 import { stringify } from 'yaml';
 import type { OpsbookClient } from '../client/client';
 import { EventStreamParser } from '../client/events';
+import { localModel } from './explain-command';
 import { describedHandoff, resolveSource } from '../quality/source';
-import { BadInputError } from '../store/errors';
 import type { ParsedCommand } from './args';
 import { connectDaemon, fromApiError } from './daemon-client';
 import { EnvironmentError, UsageError } from './errors';
@@ -195,19 +194,6 @@ function followProgress(client: OpsbookClient, jobId: string, out: CliOutput): {
     }
   })();
   return { stop: () => controller.abort() };
-}
-
-function localModel(ref: string, cwd: string): string {
-  if (!ref.includes('/') && !ref.includes('\\') && !ref.toLowerCase().endsWith('.onnx')) return ref;
-  const path = resolve(cwd, ref);
-  let isFile = false;
-  try {
-    isFile = statSync(path).isFile();
-  } catch {
-    isFile = false;
-  }
-  if (!isFile) throw new BadInputError('model', ref, `model ${JSON.stringify(ref)}: no such file`);
-  return path;
 }
 
 async function localSource(path: string, cwd: string, workspace: string): Promise<DataSource> {

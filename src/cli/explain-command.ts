@@ -76,7 +76,7 @@ function optional<K extends string, V>(key: K, value: V | undefined): Partial<Re
  * absolute and checked to be a file here; a registry reference as given.
  * @throws BadInputError (field model) when the path is not a readable file.
  */
-function localModel(ref: string, cwd: string): string {
+export function localModel(ref: string, cwd: string): string {
   if (!ref.includes('/') && !ref.includes('\\') && !ref.toLowerCase().endsWith('.onnx')) return ref;
   const path = resolve(cwd, ref);
   let isFile = false;
