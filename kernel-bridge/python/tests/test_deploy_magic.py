@@ -164,7 +164,8 @@ def test_bad_input_is_one_line(session: Tuple[Any, Path, Daemon]) -> None:
 # ---- against the fake Kubernetes API ----
 
 
-@pytest.fixture
+# Every test using the fake says so in its name: the fixture's id puts "(fake Kubernetes API)" in each test id.
+@pytest.fixture(params=["fake"], ids=["(fake Kubernetes API)"])
 def cluster(daemon_env: Tuple[Path, Dict[str, str], Daemon], tmp_path: Path) -> Iterator[Tuple[Any, Path, Daemon]]:
     """The fake API server (fast rollouts; pods of FAILING_IMAGE never pull), its kubeconfig given to
     the daemon, and a kernel with the model."""
@@ -190,8 +191,7 @@ def cluster(daemon_env: Tuple[Path, Dict[str, str], Daemon], tmp_path: Path) -> 
         fake.wait(10)
 
 
-def test_apply_status_canary_promote_rollback_delete_fake_kubernetes_api(cluster: Tuple[Any, Path, Daemon]) -> None:
-    """(fake Kubernetes API)"""
+def test_apply_status_canary_promote_rollback_delete(cluster: Tuple[Any, Path, Daemon]) -> None:
     kernel, _, _ = cluster
     cell = ok(kernel, f"%deploy clf --name clf --image {IMAGE} --model-url {MODEL_URL} --replicas 4 --timeout 60")
     applied = shown(cell, "DeployResult")
@@ -231,8 +231,7 @@ def test_apply_status_canary_promote_rollback_delete_fake_kubernetes_api(cluster
     assert "deleted: " in deleted["text/plain"]
 
 
-def test_a_rollout_that_cannot_pull_its_image_fails_with_the_pod_events_fake_kubernetes_api(cluster: Tuple[Any, Path, Daemon]) -> None:
-    """(fake Kubernetes API)"""
+def test_a_rollout_that_cannot_pull_its_image_fails_with_the_pod_events(cluster: Tuple[Any, Path, Daemon]) -> None:
     kernel, _, _ = cluster
     failed = run_cell(kernel, f"%deploy clf --name broken --image {FAILING_IMAGE} --model-url {MODEL_URL} --timeout 30", timeout=120)
     message = usage_error(failed, "%deploy: rollout ")
@@ -268,8 +267,7 @@ def _api(kubeconfig: Path, method: str, path: str, body: Any = None, manager: st
         connection.close()
 
 
-def test_a_field_another_manager_owns_stops_the_apply_until_force_conflicts_fake_kubernetes_api(cluster: Tuple[Any, Path, Daemon]) -> None:
-    """(fake Kubernetes API)"""
+def test_a_field_another_manager_owns_stops_the_apply_until_force_conflicts(cluster: Tuple[Any, Path, Daemon]) -> None:
     kernel, _, daemon = cluster
     ok(kernel, f"%deploy clf --name clf --image {IMAGE} --model-url {MODEL_URL} --timeout 60")
     kubeconfig = Path(daemon.env["KUBECONFIG"])
@@ -290,8 +288,7 @@ def test_a_field_another_manager_owns_stops_the_apply_until_force_conflicts_fake
     assert _api(kubeconfig, "GET", deployment)["spec"]["progressDeadlineSeconds"] == 600
 
 
-def test_a_refused_deploy_applies_nothing_and_force_records_the_failed_gate_fake_kubernetes_api(cluster: Tuple[Any, Path, Daemon]) -> None:
-    """(fake Kubernetes API)"""
+def test_a_refused_deploy_applies_nothing_and_force_records_the_failed_gate(cluster: Tuple[Any, Path, Daemon]) -> None:
     kernel, workspace, daemon = cluster
     (workspace / "customers.yaml").write_text(SUITE, encoding="utf-8")
     refused = run_cell(kernel, f"%deploy clf --name gated --image {IMAGE} --model-url {MODEL_URL} --gate customers.yaml --gate-data holes")

@@ -549,16 +549,21 @@ def fake_cluster(kubeconfig: Path) -> Iterator[None]:
         kubeconfig.unlink(missing_ok=True)
 
 
-def test_canary_manifests_validate_and_split_the_replicas_fake_kubernetes_api(registered: Dict[str, Any]) -> None:
-    """(fake Kubernetes API)"""
+@pytest.fixture(params=["fake"], ids=["(fake Kubernetes API)"])
+def fake_api(registered: Dict[str, Any]) -> Iterator[None]:
+    """The fake API server for one test; its id puts "(fake Kubernetes API)" in the test's name."""
     with fake_cluster(Path(registered["env"]["KUBECONFIG"])):
-        name = "canaried"
-        applied = run_cli(registered, "deploy", registered["ref"], "--name", name, "--image", IMAGE_BY_DIGEST, "--replicas", "5", "--gpu", "1", "--timeout", "60", "--json")
-        assert applied.returncode == 0, applied.stderr
-        assert json.loads(applied.stdout)["rollout"]["state"] == "available"
-        done = run_cli(registered, "deploy", registered["ref"], "--name", name, "--image", IMAGE_BY_DIGEST, "--canary", "20", "--gpu", "1", "--dry-run", "-o", "json")
-        assert done.returncode == 0, done.stderr
-        objects = json.loads(done.stdout)["items"]
+        yield
+
+
+def test_canary_manifests_validate_and_split_the_replicas(registered: Dict[str, Any], fake_api: None) -> None:
+    name = "canaried"
+    applied = run_cli(registered, "deploy", registered["ref"], "--name", name, "--image", IMAGE_BY_DIGEST, "--replicas", "5", "--gpu", "1", "--timeout", "60", "--json")
+    assert applied.returncode == 0, applied.stderr
+    assert json.loads(applied.stdout)["rollout"]["state"] == "available"
+    done = run_cli(registered, "deploy", registered["ref"], "--name", name, "--image", IMAGE_BY_DIGEST, "--canary", "20", "--gpu", "1", "--dry-run", "-o", "json")
+    assert done.returncode == 0, done.stderr
+    objects = json.loads(done.stdout)["items"]
     for obj in objects:
         validate_kubernetes(obj)
     deployments = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Deployment"}
@@ -586,14 +591,12 @@ def test_canary_manifests_validate_and_split_the_replicas_fake_kubernetes_api(re
     assert hpa["spec"]["scaleTargetRef"]["name"] == name
 
 
-def test_kserve_canary_sets_canary_traffic_percent_fake_kubernetes_api(registered: Dict[str, Any]) -> None:
-    """(fake Kubernetes API)"""
-    with fake_cluster(Path(registered["env"]["KUBECONFIG"])):
-        name = "isvc"
-        applied = run_cli(registered, "deploy", registered["ref"], "--name", name, "--image", IMAGE_BY_DIGEST, "--target", "kserve", "--model-url", MODEL_URL, "--timeout", "60", "--json")
-        assert applied.returncode == 0, applied.stderr
-        done = run_cli(registered, "deploy", registered["ref"], "--name", name, "--image", IMAGE_BY_DIGEST, "--target", "kserve", "--model-url", MODEL_URL, "--canary", "20", "--dry-run", "-o", "json")
-        assert done.returncode == 0, done.stderr
+def test_kserve_canary_sets_canary_traffic_percent(registered: Dict[str, Any], fake_api: None) -> None:
+    name = "isvc"
+    applied = run_cli(registered, "deploy", registered["ref"], "--name", name, "--image", IMAGE_BY_DIGEST, "--target", "kserve", "--model-url", MODEL_URL, "--timeout", "60", "--json")
+    assert applied.returncode == 0, applied.stderr
+    done = run_cli(registered, "deploy", registered["ref"], "--name", name, "--image", IMAGE_BY_DIGEST, "--target", "kserve", "--model-url", MODEL_URL, "--canary", "20", "--dry-run", "-o", "json")
+    assert done.returncode == 0, done.stderr
     (service,) = json.loads(done.stdout)["items"]
     validate_inference_service(service)
     assert service["spec"]["predictor"]["canaryTrafficPercent"] == 20
