@@ -99,10 +99,22 @@ test.describe('Opsbook deploy', () => {
     await expect(yaml).toContainText(`app.kubernetes.io/instance: ${name}`);
 
     // Deploy: applied, the rollout watched until available; the list shows it with its pods ready.
+    // The answer is held until the progress the daemon sent as event: deploy for this job has shown.
+    let progressSeen = '';
+    await page.route('**/opsbook/api/v1/deploy', async (route) => {
+      const response = await route.fetch();
+      const progress = panel.locator('.opsbook-DeployProgress');
+      await progress.waitFor({ timeout: 20_000 }).catch(() => undefined);
+      progressSeen = (await progress.count()) > 0 ? await progress.innerText() : '';
+      await route.fulfill({ response });
+    });
     await form.getByRole('button', { name: 'Deploy', exact: true }).click();
     const result = panel.getByRole('region', { name: `Deploy result of ${name}` });
     await expect(result.locator('.opsbook-Rollout .opsbook-badge')).toHaveText('Available', { timeout: 90_000 });
     await expect(result).toContainText('Applied 4 manifests');
+    await page.unroute('**/opsbook/api/v1/deploy');
+    expect(progressSeen).toMatch(/^(Checking gates|Planning|Applying|Rolling out|Done)\b/);
+    await expect(panel.locator('.opsbook-DeployProgress')).toHaveCount(0);
     const card = panel.getByRole('article', { name: `Deployment ${name}` });
     await expect(card.locator('.opsbook-DeployState')).toHaveText('Available', { timeout: 30_000 });
     await expect(card.locator('.opsbook-Deployment-ready')).toHaveText('2/2');
