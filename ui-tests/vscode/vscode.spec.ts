@@ -250,6 +250,44 @@ nbformat.write(nb, sys.argv[3])`, join(root, 'check-source.ipynb'), workspace, j
     await shot(page, 'vscode-renderer');
   });
 
+  test('Deploy Model… opens the deploy panel, whose Preview shows the manifests of a registered model without a cluster', async () => {
+    // A model registered as a notebook registers one (log_model, which checks parity), through the daemon the extension started.
+    execFileSync(
+      PYTHON,
+      ['-c', `import numpy as np, opsbook
+from sklearn.linear_model import LogisticRegression
+X = np.random.default_rng(0).normal(size=(60, 3)).astype("float32")
+y = (X[:, 0] > 0).astype(int)
+print(opsbook.log_model(LogisticRegression().fit(X, y), "churn", X[:10])["version"])`],
+      { env, cwd: workspace, stdio: 'inherit' },
+    );
+    await runCommand(page, 'View: Close All Editors');
+    const deployments = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Deployments' }) }).first();
+    await expect(deployments.getByText('Nothing deployed to Kubernetes yet.')).toBeVisible();
+    await runCommand(page, 'Opsbook: Deploy Model…');
+    const frame = webviewFrame(page, 'Opsbook: Deploy');
+    const form = frame.getByRole('form', { name: 'Deploy a model' });
+    // The registered model is offered and picked; the daemon's kubeconfig has no cluster (HOME is the test's own).
+    await expect(form.getByLabel('Model', { exact: true })).toHaveValue('churn');
+    await expect(form.getByText(/No kubeconfig found/)).toBeVisible();
+    await expect(form.getByLabel('Name', { exact: true })).toHaveValue('churn');
+    await form.getByLabel('Image', { exact: true }).fill(`registry.example/opsbook-runtime@sha256:${'0'.repeat(64)}`);
+    await form.getByRole('button', { name: 'Preview' }).click();
+    const plan = frame.getByRole('region', { name: 'Plan of churn' });
+    await expect(plan.getByRole('status')).toContainText('Not compared with a cluster:');
+    await expect(plan.getByLabel('Parity gate: Pass')).toBeVisible();
+    for (const manifest of ['Deployment/churn', 'Service/churn', 'HorizontalPodAutoscaler/churn', 'PodDisruptionBudget/churn']) {
+      await expect(plan.locator('.opsbook-Change-name', { hasText: manifest })).toBeVisible();
+    }
+    await plan.getByText('YAML of the 4 manifests').click();
+    const yaml = plan.getByLabel('Manifests YAML');
+    await expect(yaml).toContainText(`image: "registry.example/opsbook-runtime@sha256:${'0'.repeat(64)}"`);
+    await expect(yaml).toContainText('runAsNonRoot: true');
+    await shot(page, 'vscode-deploy');
+    // A preview applies and records nothing, as --dry-run.
+    await expect(deployments.getByText('Nothing deployed to Kubernetes yet.')).toBeVisible();
+  });
+
   test('webviews follow a switch to the dark theme', async () => {
     await runCommand(page, 'View: Close All Editors');
     await runCommand(page, 'Opsbook: Show Experiments');
