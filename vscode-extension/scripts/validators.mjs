@@ -23,6 +23,17 @@ export const VALIDATED = {
   QualityOutput: 'quality-output.schema.json',
   Explanation: 'explanation.schema.json',
   Endpoint: 'endpoint.schema.json',
+  DeployOutput: 'vscode-deploy-output.json',
+};
+
+/**
+ * What an `application/vnd.opsbook.deploy+json` output holds (the `%deploy` answers): a plan, an apply's
+ * result, the deployments, one deployment, or an action's result. Each is closed (no additional
+ * properties), so at most one matches.
+ */
+const DEPLOY_OUTPUT = {
+  $id: `https://opsbook.dev/schema/vscode-deploy-output.json`,
+  oneOf: ['DeployPlan', 'DeployResult', 'DeploymentList', 'Deployment', 'DeploymentActionResult'].map((name) => ({ $ref: `deploy.schema.json#/$defs/${name}` })),
 };
 
 const ajv = new Ajv2020({ allErrors: false, strict: false, useDefaults: false, code: { source: true, esm: true } });
@@ -34,6 +45,7 @@ ajv.addFormat('date-time', /^\d\d\d\d-[0-1]\d-[0-3]\d[t\s](?:[0-2]\d:[0-5]\d:[0-
 for (const file of readdirSync(schemaDir).filter((name) => name.endsWith('.schema.json')).sort()) {
   ajv.addSchema(JSON.parse(readFileSync(join(schemaDir, file), 'utf8')));
 }
+ajv.addSchema(DEPLOY_OUTPUT);
 const refs = Object.fromEntries(Object.entries(VALIDATED).map(([name, schema]) => [name, ID + schema]));
 const code = standaloneCode(ajv, refs);
 const out = join(here, '..', 'web', 'generated', 'validators.ts');

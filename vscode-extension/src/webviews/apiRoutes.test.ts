@@ -33,6 +33,23 @@ describe('refuseApiCall', () => {
     expect(refuseApiCall('GET', '/models/resolve?ref=models%3A%2Firis%40prod')).toBeNull();
   });
 
+  it('allows the deploy operations the deploy panel and outputs call', () => {
+    for (const [method, path] of [
+      ['POST', '/deploy/plan'],
+      ['POST', '/deploy'],
+      ['GET', '/deploy/contexts'],
+      ['GET', '/deployments?live=true'],
+      ['GET', '/deployments/churn?namespace=ml&context=kind-ml'],
+      ['POST', '/deployments/churn/promote'],
+      ['POST', '/deployments/churn/rollback'],
+      ['DELETE', '/deployments/churn?namespace=ml'],
+    ]) {
+      expect([method, path, refuseApiCall(method, path)]).toEqual([method, path, null]);
+    }
+    expect(refuseApiCall('PUT', '/deployments/churn')).toMatch(/not an operation/);
+    expect(refuseApiCall('POST', '/deployments/churn/scale')).toMatch(/not an operation/);
+  });
+
   it('refuses the event stream: events reach webviews as event messages', () => {
     expect(refuseApiCall('GET', '/events')).toMatch(/not an operation/);
   });

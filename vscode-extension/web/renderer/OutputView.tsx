@@ -2,6 +2,7 @@ import type { OpsbookClient } from '@opsbook/core/client';
 import {
   CompareView,
   DEFAULT_RUNS_TABLE_QUERY,
+  DeployOutputView,
   EndpointCard,
   ExplanationView,
   filterRuns,
@@ -14,7 +15,7 @@ import {
   type SeriesLoader,
   type TableRun,
 } from '@opsbook/core/views';
-import type { Endpoint, Explanation, QualityOutput, RunComparison, RunDetail as RunDetailData, RunList, TrackOutput, WebviewView } from '@opsbook/schema';
+import type { Deployment, Endpoint, Explanation, QualityOutput, RunComparison, RunDetail as RunDetailData, RunList, TrackOutput, WebviewView } from '@opsbook/schema';
 import { useState } from 'react';
 import type { ValidatedSchema } from '../shared';
 
@@ -27,6 +28,7 @@ export const OUTPUT_SCHEMAS: Readonly<Record<string, ValidatedSchema>> = {
   'application/vnd.opsbook.quality+json': 'QualityOutput',
   'application/vnd.opsbook.explanation+json': 'Explanation',
   'application/vnd.opsbook.endpoint+json': 'Endpoint',
+  'application/vnd.opsbook.deploy+json': 'DeployOutput',
 };
 
 /** What an output may do beyond drawing itself: open views in the editor, read series (when the host answers). */
@@ -43,6 +45,27 @@ function RunListOutput({ list, open }: { list: RunList; open?: (runId: string) =
     <div style={{ height: `${Math.min(420, 80 + 30 * Math.max(runs.length, 4))}px`, display: 'flex', flexDirection: 'column' }}>
       <RunsTable runs={shown} total={runs.length} query={query} onQueryChange={setQuery} onOpen={open} label="Runs in this output" />
     </div>
+  );
+}
+
+/** How long an output's Promote or Rollback lets the rollout take: under the 300 s the host's fetch waits for an answer. */
+const ACTION_TIMEOUT_S = 240;
+
+/**
+ * A `%deploy` output: its plan, result, deployments or action's result. With the extension's messaging
+ * the deployments' Promote, Rollback and Delete go through it (the same forwarding rule as webviews);
+ * without it they are not offered.
+ */
+function DeployOutput({ value, client }: { value: unknown; client?: OpsbookClient }): JSX.Element {
+  if (!client) return <DeployOutputView value={value} />;
+  const where = (d: Deployment) => ({ namespace: d.namespace, ...(d.context ? { context: d.context } : {}) });
+  return (
+    <DeployOutputView
+      value={value}
+      onPromote={(d) => client.promoteDeployment(d.name, { ...where(d), wait: true, timeout_s: ACTION_TIMEOUT_S })}
+      onRollback={(d) => client.rollbackDeployment(d.name, { ...where(d), wait: true, timeout_s: ACTION_TIMEOUT_S })}
+      onDelete={(d) => client.deleteDeployment(d.name, where(d))}
+    />
   );
 }
 
@@ -101,6 +124,8 @@ export function OutputView({
       return <ExplanationOutput explanation={data as Explanation} />;
     case 'application/vnd.opsbook.endpoint+json':
       return <EndpointCard endpoint={data as Endpoint} />;
+    case 'application/vnd.opsbook.deploy+json':
+      return <DeployOutput value={data} client={actions.client} />;
     default:
       return <p>Opsbook cannot draw {mime}.</p>;
   }

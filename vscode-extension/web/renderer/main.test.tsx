@@ -74,6 +74,37 @@ describe('the notebook renderer (jsdom)', () => {
     expect(element.textContent).toBe('');
   });
 
+  it('draws a %deploy plan with the shared deploy view: gates, manifests not compared and why', async () => {
+    const sha = 'b'.repeat(64);
+    const plan = {
+      name: 'churn',
+      namespace: 'default',
+      target: 'deployment',
+      model: { ref: 'churn:1', name: 'churn', version: 1, run_id: RUN_ID, sha256: sha, bytes: 812, path: '/w/.opsbook/artifacts/r/churn.onnx' },
+      manifests: [
+        { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'churn', namespace: 'default' }, spec: { replicas: 2 } },
+        { apiVersion: 'v1', kind: 'Service', metadata: { name: 'churn', namespace: 'default' }, spec: { ports: [{ port: 80 }] } },
+      ],
+      gates: [{ gate: 'parity', status: 'pass', message: 'parity max |diff| 6.7e-8 <= 0.0001' }],
+      refused: false,
+      changes: null,
+      cluster: { reachable: false, context: null, server: null, message: 'no Kubernetes cluster configured' },
+    };
+    const api = activate(context(true).context) as RendererApi;
+    const element = await render(api, item('application/vnd.opsbook.deploy+json', plan));
+    expect(element.querySelector('[role="alert"]')).toBeNull();
+    expect(element.querySelector('[aria-label="Plan of churn"]')).not.toBeNull();
+    expect(element.querySelector('[aria-label="Parity gate: Pass"]')).not.toBeNull();
+    expect([...element.querySelectorAll('.opsbook-Change-name')].map((name) => name.textContent)).toEqual(['Deployment/churn', 'Service/churn']);
+    expect(element.textContent).toContain('Not compared with a cluster: no Kubernetes cluster configured');
+  });
+
+  it('says why a deploy output is not one of the deploy documents', async () => {
+    const api = activate(context(false).context) as RendererApi;
+    const element = await render(api, item('application/vnd.opsbook.deploy+json', { name: 'churn', status: 'applied' }));
+    expect(element.querySelector('[role="alert"]')!.textContent).toMatch(/^Opsbook cannot draw this application\/vnd\.opsbook\.deploy\+json output: /);
+  });
+
   it('hides Open when the extension gives no messaging', async () => {
     const api = activate(context(false).context) as RendererApi;
     const element = await render(api, item('application/vnd.opsbook.run+json', RUN));
