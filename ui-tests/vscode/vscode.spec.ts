@@ -203,9 +203,9 @@ nbformat.write(nb, sys.argv[3])`, join(root, 'check-source.ipynb'), workspace, j
     rmSync(root, { recursive: true, force: true });
   });
 
-  test('the Opsbook container shows its four views', async () => {
+  test('the Opsbook container shows its five views', async () => {
     await page.locator('.activitybar [aria-label^="Opsbook"]').first().click();
-    for (const name of ['Runs', 'Models', 'Data Quality', 'Endpoints']) {
+    for (const name of ['Runs', 'Models', 'Data Quality', 'Endpoints', 'Deployments']) {
       await expect(page.locator('.pane-header', { hasText: name }).first()).toBeVisible();
     }
     // The trees have read the daemon (the extension started it): the suite file of the workspace is listed.
