@@ -68,9 +68,9 @@ async function fillForm(panel: Locator, ref: string, image: string): Promise<Loc
 test.describe('Opsbook deploy', () => {
   test.use({ viewport: { width: 1400, height: 1100 } });
 
-  test('previews, deploys, lists, rolls back and deletes a model (fake Kubernetes API)', { tag: '@screenshots' }, async ({ page }, testInfo) => {
-    // A registration in the kernel, three previews, two rollouts and a rollback: more than the default 90 s on a busy machine.
-    test.setTimeout(240_000);
+  test('previews, deploys, lists, rolls back, promotes a canary and deletes a model (fake Kubernetes API)', { tag: '@screenshots' }, async ({ page }, testInfo) => {
+    // Two registrations in the kernel, three previews, three rollouts, a rollback and a promotion: more than the default 90 s on a busy machine.
+    test.setTimeout(300_000);
     const model = `churn_${Date.now().toString(36)}`;
     const name = model.replace(/_/g, '-');
     const panel = await openDeploySection(page, model);
@@ -157,6 +157,25 @@ test.describe('Opsbook deploy', () => {
     await expect(card.locator('.opsbook-Deployment-facts').first()).toContainText('revision 3', { timeout: 60_000 });
     await expect(card.locator('.opsbook-DeployState')).toHaveText('Available', { timeout: 30_000 });
 
+    // A second version of the model as a canary beside the first, then promoted to take all traffic.
+    await page.notebook.addCell('code', `version = opsbook.log_model(model, ${JSON.stringify(model)}, X.head(20))\nprint("registered", version["version"])`);
+    expect(await page.notebook.runCell((await page.notebook.getCellCount()) - 1)).toBe(true);
+    await expect(page.locator('.jp-OutputArea-output', { hasText: 'registered 2' })).toBeVisible({ timeout: 120_000 });
+    await panel.getByRole('button', { name: 'Refresh' }).click();
+    await expect(form.getByLabel('Model', { exact: true })).toContainText(`${model}:2`, { timeout: 30_000 });
+    await form.getByLabel('Model', { exact: true }).selectOption(`${model}:2`);
+    await expect(form.getByLabel('Name', { exact: true })).toHaveValue(name);
+    await form.getByLabel('Canary %', { exact: true }).fill('25');
+    await form.getByRole('button', { name: 'Deploy', exact: true }).click();
+    await expect(result.locator('.opsbook-Rollout .opsbook-badge')).toHaveText('Available', { timeout: 90_000 });
+    // 25% of 3 replicas: one canary pod of three, a third of the requests.
+    await expect(card.locator('.opsbook-Deployment-canary')).toHaveText(`Canary 25% → ${model}:2 (1/1 ready, 33% of the pods)`, { timeout: 30_000 });
+    await card.getByRole('button', { name: `Promote ${name}` }).click();
+    await expect(card.locator('.opsbook-Deployment-canary')).toHaveCount(0, { timeout: 60_000 });
+    await expect(card.locator('[role="alert"]')).toHaveCount(0);
+    await expect(card.locator('.opsbook-Deployment-facts').first()).toContainText(`${model}:2 · default`);
+    await expect(card.getByRole('button', { name: `Promote ${name}` })).toHaveCount(0);
+
     // Delete asks first; then the deployment leaves the list.
     await card.getByRole('button', { name: `Delete ${name}` }).click();
     const question = card.getByRole('group', { name: `Delete ${name} and everything Opsbook created for it in default?` });
@@ -204,7 +223,7 @@ test.describe('Opsbook deploy', () => {
     await expect(page.locator('.jp-OutputArea-output').first()).toContainText('registered 1', { timeout: 120_000 });
 
     // The dry run: the plan, compared with the fake cluster, every manifest a create.
-    expect(await page.notebook.runCell(1)).toBe(true);
+    expect(await page.notebook.runCell((await page.notebook.getCellCount()) - 1)).toBe(true);
     const plan = page.locator('.opsbook-DeployRenderer').getByRole('region', { name: `Plan of ${name}` });
     await expect(plan.locator('details.opsbook-Change .opsbook-badge')).toHaveText(['create', 'create', 'create', 'create'], { timeout: 60_000 });
     await expect(plan.getByLabel(`Diff of Service/${name}`)).toContainText(`+kind: Service`);

@@ -34,7 +34,7 @@ export function DeploymentCard({ deployment: d, onPromote, onRollback, onDelete 
   const [problem, setProblem] = useState<string | null>(null);
   const state = deploymentState(d);
   const live = d.live;
-  const canary = live?.canary ?? (d.canary ? { ...d.canary, ready: null, desired: null } : null);
+  const canary = canaryLine(d);
 
   const run = async (what: string, action: ((deployment: Deployment) => Promise<unknown>) | undefined): Promise<void> => {
     if (!action || busy) return;
@@ -69,12 +69,7 @@ export function DeploymentCard({ deployment: d, onPromote, onRollback, onDelete 
       <p className="opsbook-Deployment-facts" title="Image">
         {d.image}
       </p>
-      {canary && (
-        <p className="opsbook-Deployment-canary">
-          Canary {canary.percent}% → {canary.model_ref}
-          {canary.ready !== null ? ` (${canary.ready}/${canary.desired} ready)` : ''}
-        </p>
-      )}
+      {canary && <p className="opsbook-Deployment-canary">{canary}</p>}
       {live?.url && <p className="opsbook-Deployment-facts">{live.url}</p>}
       {d.forced && <p className="opsbook-Deployment-forced">Deployed with force over {d.failed_gates.length} failed gate{d.failed_gates.length === 1 ? '' : 's'}.</p>}
       {live?.message && state !== 'available' && <p className={state === 'failed' ? 'opsbook-Deploy-error' : 'opsbook-Deploy-hint'}>{live.message}</p>}
@@ -113,6 +108,22 @@ export function DeploymentCard({ deployment: d, onPromote, onRollback, onDelete 
       )}
     </article>
   );
+}
+
+/**
+ * The canary as one line: the percent asked for, its model and pods; and, for a Deployment canary
+ * (replicas split, the Service spreading requests over all pods), the share of pods it actually got
+ * when rounding to whole replicas made that differ.
+ */
+export function canaryLine(d: Pick<Deployment, 'canary' | 'live'>): string | null {
+  const live = d.live?.canary ?? null;
+  const percent = d.canary?.percent ?? live?.percent;
+  const model = d.canary?.model_ref ?? live?.model_ref;
+  if (percent === undefined || model === undefined) return null;
+  const parts: string[] = [];
+  if (live && live.desired > 0) parts.push(`${live.ready}/${live.desired} ready`);
+  if (live && d.canary && live.percent !== d.canary.percent) parts.push(`${live.percent}% of the pods`);
+  return `Canary ${percent}% → ${model}${parts.length ? ` (${parts.join(', ')})` : ''}`;
 }
 
 export interface DeploymentsViewProps extends DeploymentActions {

@@ -21,6 +21,7 @@ import {
   DeployResultView,
   DeploymentsView,
   EMPTY_DEPLOY_FORM,
+  canaryLine,
   NO_CLUSTER_HINT,
   classifyDeployOutput,
   deployRequest,
@@ -305,7 +306,7 @@ describe('DeploymentsView', () => {
     const canary = deployment({
       name: 'fraud',
       canary: { percent: 20, model_ref: 'fraud:2' },
-      live: { state: 'progressing', ready: 2, desired: 4, revision: 2, canary: { ready: 0, desired: 1, percent: 20, model_ref: 'fraud:2' }, url: null, message: 'waiting for the canary', events: [] },
+      live: { state: 'progressing', ready: 2, desired: 3, revision: 2, canary: { ready: 0, desired: 1, percent: 25, model_ref: 'fraud:2' }, url: null, message: 'waiting for the canary', events: [] },
     });
     const failing = deployment({
       name: 'broken',
@@ -324,16 +325,21 @@ describe('DeploymentsView', () => {
       },
     });
     const unreachable = deployment({ name: 'away', live: null, live_error: 'cluster kind-ml unreachable: ECONNREFUSED' });
+    // KServe splits traffic itself: the percent is what it was asked for; a canary not read live has no pod counts.
+    expect(canaryLine({ canary: { percent: 10, model_ref: 'm:2' }, live: { state: 'available', ready: 1, desired: 1, canary: { ready: 0, desired: 0, percent: 10, model_ref: 'm:2' }, message: null } })).toBe('Canary 10% → m:2');
+    expect(canaryLine({ canary: { percent: 10, model_ref: 'm:2' }, live: null })).toBe('Canary 10% → m:2');
+    expect(canaryLine({ canary: null, live: null })).toBeNull();
     await dom.render(<DeploymentsView deployments={[deployment(), canary, failing, unreachable]} />);
     const cards = Array.from(dom.container.querySelectorAll('article.opsbook-Deployment'));
     expect(cards.map((c) => [c.getAttribute('aria-label'), c.querySelector('.opsbook-DeployState')?.textContent, c.querySelector('.opsbook-Deployment-ready')?.textContent ?? null])).toEqual([
       ['Deployment churn', 'Available', '2/2'],
-      ['Deployment fraud', 'Progressing', '2/4'],
+      ['Deployment fraud', 'Progressing', '2/3'],
       ['Deployment broken', 'Failed', '0/2'],
       ['Deployment away', 'Unknown', null],
     ]);
     expect(cards[0].querySelector('.opsbook-Deployment-facts')?.textContent).toBe('churn:3 · ml @ kind-ml · Deployment · revision 1');
-    expect(cards[1].querySelector('.opsbook-Deployment-canary')?.textContent).toBe('Canary 20% → fraud:2 (0/1 ready)');
+    // 20% of 4 replicas rounds to 1 canary pod: a quarter of the pods get the requests.
+    expect(cards[1].querySelector('.opsbook-Deployment-canary')?.textContent).toBe('Canary 20% → fraud:2 (0/1 ready, 25% of the pods)');
     expect(cards[2].querySelector('.opsbook-PodEvent')?.textContent).toBe('ErrImagePull Pod/broken-1: pull access denied');
     expect(cards[2].textContent).toContain('Deployed with force over 1 failed gate.');
     expect(cards[2].textContent).toContain('1 GPU');

@@ -7,6 +7,7 @@ export {
   DeploymentCard,
   DeploymentState,
   DeploymentActionView,
+  canaryLine,
   type DeploymentActions,
   type DeploymentCardProps,
   type DeploymentsViewProps,
