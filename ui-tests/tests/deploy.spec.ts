@@ -185,26 +185,44 @@ test.describe('Opsbook deploy', () => {
     await expect(card).toHaveCount(0, { timeout: 30_000 });
   });
 
-  test('a rollout of an image whose pods never start fails with the pod’s warning event (fake Kubernetes API)', async ({ page }) => {
+  test('a refused gate deploys anyway after a confirm, and an image whose pods never start fails its rollout with the pod’s warning event (fake Kubernetes API)', async ({ page, tmpPath }) => {
+    test.setTimeout(180_000);
     const model = `fraud_${Date.now().toString(36)}`;
     const name = model.replace(/_/g, '-');
+    // A data-quality suite that was never checked on the model's training data: the gate fails.
+    await page.contents.uploadContent('suite: fraud\nchecks:\n  - {check: not_null, column: age}\n', 'text', `${tmpPath}/fraud.yaml`);
     const panel = await openDeploySection(page, model);
     const form = await fillForm(panel, `${model}:1`, 'registry.example/opsbook-runtime:broken');
     await form.getByLabel('Replicas', { exact: true }).fill('1');
-    // Keyboard only: Tab to Deploy and press Enter.
-    await form.getByLabel('Gate suite', { exact: true }).focus();
+    await form.getByLabel('Gate suite', { exact: true }).fill(`${tmpPath}/fraud.yaml`);
+    // Keyboard only: Tab from the last field to Deploy, and Enter.
     await page.keyboard.press('Tab');
     await page.keyboard.press('Tab');
     await expect(form.getByRole('button', { name: 'Deploy', exact: true })).toBeFocused();
     await page.keyboard.press('Enter');
+
+    // Refused, naming the failing check; nothing applied, so nothing listed.
     const result = panel.getByRole('region', { name: `Deploy result of ${name}` });
+    const refused = result.locator('.opsbook-Refused');
+    await expect(refused.getByRole('alert')).toContainText('Refused: suite fraud has no result recorded on the training data', { timeout: 60_000 });
+    await expect(refused.getByLabel('Failing checks')).toHaveText('no result on the training data');
+    const card = panel.getByRole('article', { name: `Deployment ${name}` });
+    await expect(card).toHaveCount(0);
+    // Deploy anyway asks first (Cancel focused), then sends force.
+    await refused.getByRole('button', { name: 'Deploy anyway' }).click();
+    const confirm = refused.getByRole('group', { name: `Deploy ${name} although its gates failed? This is recorded.` });
+    await expect(confirm.getByRole('button', { name: 'Cancel' })).toBeFocused();
+    await confirm.getByRole('button', { name: 'Deploy with force' }).click();
+
+    // Applied with force; the broken image never starts, and the rollout says why.
     await expect(result.locator('.opsbook-Rollout .opsbook-badge')).toHaveText(/^(Failed|Timed out)$/, { timeout: 110_000 });
+    await expect(result).toContainText('with force (the failed gates are recorded)');
     const event = result.locator('.opsbook-PodEvent').first();
     await expect(event).toContainText(`Pod/${name}-`);
     await expect(event).toContainText('registry.example/opsbook-runtime:broken');
-    const card = panel.getByRole('article', { name: `Deployment ${name}` });
     await expect(card.locator('.opsbook-DeployState')).toHaveText('Failed', { timeout: 30_000 });
     await expect(card.locator('.opsbook-Deployment-ready')).toHaveText('0/1');
+    await expect(card.locator('.opsbook-Deployment-forced')).toHaveText('Deployed with force over 1 failed gate.');
     await expect(card.locator('.opsbook-PodEvent').first()).toContainText('registry.example/opsbook-runtime:broken');
     await card.getByRole('button', { name: `Delete ${name}` }).click();
     await card.getByRole('group').getByRole('button', { name: 'Delete' }).click();
