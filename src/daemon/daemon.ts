@@ -96,7 +96,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     log: options.log,
     startTimeoutMs: options.serveStartTimeoutMs,
   });
-  const deploy = new DeployService(store, deployEnvironment(workspace, store, registry, artifacts, quality, (progress) => events.deploy(progress)));
+  const deploy = new DeployService(store, deployEnvironment(workspace, store, registry, artifacts, quality, (progress) => events.deploy(progress), (line) => options.log?.(line)));
   let supervisor: RunSupervisor;
   try {
     supervisor = new RunSupervisor(runs, { timeoutMs: options.heartbeatTimeoutMs, log: options.log });

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
+import { Readable } from 'node:stream';
 import type { CheckResult, DataSource, DeployProgress } from '@opsbook/schema';
 import type { DeployEnvironment } from '../deploy';
 import { parseSuiteText } from '../quality';
@@ -11,7 +12,8 @@ import type { QualityJobs } from './quality-jobs';
 
 /**
  * Where the deploy capability meets the others: models through the registry, the gate's suite run by
- * the quality jobs, and results recorded before found among the runs' `quality/<suite>.json` artifacts.
+ * the quality jobs, results recorded before found among the runs' `quality/<suite>.json` artifacts, and
+ * each applied deployment written onto its model's run as `deployments/<namespace>/<name>.json`.
  */
 export function deployEnvironment(
   workspace: string,
@@ -20,6 +22,7 @@ export function deployEnvironment(
   artifacts: ArtifactStore,
   quality: QualityJobs,
   progress: (event: DeployProgress) => void,
+  log: (line: string) => void = () => undefined,
 ): DeployEnvironment {
   return {
     resolveModel: (ref) => registry.resolve(ref),
@@ -56,5 +59,14 @@ export function deployEnvironment(
       };
     },
     progress,
+    async recordOnRun(runId, deployment) {
+      const bytes = Buffer.from(JSON.stringify(deployment), 'utf8');
+      try {
+        await artifacts.upload(runId, { name: `deployments/${deployment.namespace}/${deployment.name}.json`, kind: 'file', mediaType: 'application/json', declaredBytes: bytes.length }, Readable.from([bytes]));
+      } catch (error) {
+        // The run may have been deleted since: the deployment stands, the daemon log says why it is not on the run.
+        log(`opsbook daemon: could not record deployment ${deployment.name} on run ${runId}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    },
   };
 }

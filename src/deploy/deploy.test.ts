@@ -113,6 +113,8 @@ describe('opsbook deploy on a real daemon (fake Kubernetes API)', () => {
     const again = await client.planDeployment(request());
     expect(again.changes!.map((c) => c.action)).toEqual(['unchanged', 'unchanged', 'unchanged', 'unchanged']);
 
+    // Recorded against the model's run: the deployment is one of the run's artifacts.
+    expect((await client.listArtifacts(runId)).artifacts.map((a) => a.name)).toContain('deployments/default/linear.json');
     const listed = await client.listDeployments({ live: true, run_id: runId });
     expect(listed.deployments.map((d) => [d.name, d.model_ref, d.run_id, d.live?.state])).toEqual([['linear', 'linear:1', runId, 'available']]);
   });

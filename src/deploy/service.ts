@@ -38,6 +38,8 @@ export interface DeployEnvironment {
   loadSuite(path: string): Promise<{ name: string; run: (data: DataSource) => Promise<CheckResult> }>;
   /** Sends `event: deploy`. */
   progress(event: DeployProgress): void;
+  /** Writes the deployment as artifact `deployments/<namespace>/<name>.json` on the model's run (best effort). */
+  recordOnRun?(runId: string, deployment: Deployment): Promise<void>;
   /** The kubeconfig's cluster for a context (tests give a fake API server's). */
   openCluster?(context?: string): Cluster;
 }
@@ -206,7 +208,9 @@ export class DeployService {
       const failedGates = plan.gates.filter((gate) => gate.status === 'fail');
       await this.record(settings, model, request, cluster!.context, record, failedGates);
       const rollout = await this.watch(request, settings, cluster!, step);
-      return { status: 'applied', plan, deployment: await this.describe(settings.name, settings.namespace, null), rollout };
+      const deployment = await this.describe(settings.name, settings.namespace, null);
+      if (model.run_id) await this.env.recordOnRun?.(model.run_id, deployment);
+      return { status: 'applied', plan, deployment, rollout };
     } catch (error) {
       step('failed', 1, 1, error instanceof Error ? error.message : String(error));
       throw asApiError(error);
