@@ -38,14 +38,20 @@ export interface DeployApi {
   /** `GET /serve/endpoints`. @throws OpsbookApiError */
   listEndpoints(): Promise<Endpoint[]>;
   /**
-   * Follows `event: deploy`.
+   * Follows `event: deploy`; `onOpen` once the stream is open.
    * @returns a function that stops following
    */
-  follow(onDeploy: (progress: DeployProgress) => void): () => void;
+  follow(onDeploy: (progress: DeployProgress) => void, onOpen?: () => void): () => void;
 }
 
-/** How often the deployments are read while the section is visible: their pods change on their own. */
+/**
+ * How often the deployments are read while the section is visible and lists some: their pods change
+ * on their own, and no event says so. With none listed nothing is read until the section is shown
+ * again or refreshed, so a page at rest makes no request.
+ */
 export const POLL_MS = 4000;
+/** How long a deploy waits for its progress stream to open before it is sent anyway (its first events may then be missed). */
+const STREAM_OPEN_WAIT_MS = 3000;
 /**
  * How long the section lets a rollout take before answering: under the 120 s the Jupyter server's
  * proxy allows one request; a slower rollout goes on, and the deployments list keeps showing it.
@@ -60,9 +66,10 @@ type Outcome = { kind: 'none' } | { kind: 'plan'; plan: DeployPlan } | { kind: '
 /**
  * The "Deploy" section of the Opsbook sidebar: pick a registered or served model, a kubeconfig
  * context and the deployment's shape; Preview shows the gates, the manifests and their diff against
- * the cluster; Deploy applies and watches the rollout (progress from `event: deploy`); a refused gate
+ * the cluster; Deploy applies and watches the rollout (progress from `event: deploy`, on a stream
+ * open only while the deploy runs); a refused gate
  * can be overridden after a confirm. Below, the recorded deployments with live status, read every
- * few seconds while the section is visible and after each action.
+ * few seconds while the section is visible and lists some, and after each action.
  */
 export class DeployPanel extends ReactWidget {
   private modelsState: Listing<ModelChoice[]> = { kind: 'loading' };
@@ -74,7 +81,6 @@ export class DeployPanel extends ReactWidget {
   private lastProblem: string | null = null;
   private lastRequest: DeployRequest | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
-  private unfollow: (() => void) | null = null;
   private readonly signal = new Signal<DeployPanel, void>(this);
   private readonly deploymentsReading = new RepeatingTask(
     () => this.readDeployments(),
@@ -151,13 +157,19 @@ export class DeployPanel extends ReactWidget {
     this.progressState = null;
     this.outcomeState = { kind: 'deploying', jobId, name: request.name };
     this.emit();
+    // A stream of its own only while a deploy runs: the page's one stream stays the runs' at rest.
+    let opened: () => void = () => undefined;
+    const open = new Promise<void>((resolve) => (opened = resolve));
+    const unfollow = this.api.follow((progress) => this.onProgress(progress), opened);
     try {
+      await Promise.race([open, new Promise((resolve) => setTimeout(resolve, STREAM_OPEN_WAIT_MS))]);
       const result = await this.api.apply({ ...request, wait: true, timeout_s: ROLLOUT_TIMEOUT_S, job_id: jobId });
       this.outcomeState = { kind: 'result', result };
     } catch (reason) {
       this.lastProblem = describeError(reason);
       this.outcomeState = { kind: 'none' };
     } finally {
+      unfollow();
       this.progressState = null;
       this.finish();
       void this.deploymentsReading.run();
@@ -181,35 +193,29 @@ export class DeployPanel extends ReactWidget {
     }
   }
 
-  protected override onAfterAttach(msg: Message): void {
-    super.onAfterAttach(msg);
-    this.unfollow ??= this.api.follow((progress) => this.onProgress(progress));
-  }
-
   protected override onBeforeDetach(msg: Message): void {
-    this.unfollow?.();
-    this.unfollow = null;
+    this.stopWatching();
     super.onBeforeDetach(msg);
   }
 
+  // Reads only while shown: nothing for a folded section.
   protected override onAfterShow(msg: Message): void {
     super.onAfterShow(msg);
     void this.refresh();
     this.timer ??= setInterval(() => {
-      if (this.isVisible) void this.deploymentsReading.run();
+      const listed = this.deploymentsState.kind === 'ready' && this.deploymentsState.value.length > 0;
+      if (this.isVisible && listed) void this.deploymentsReading.run();
     }, POLL_MS);
   }
 
   protected override onAfterHide(msg: Message): void {
     super.onAfterHide(msg);
-    this.stopPolling();
+    this.stopWatching();
   }
 
   override dispose(): void {
     if (this.isDisposed) return;
-    this.stopPolling();
-    this.unfollow?.();
-    this.unfollow = null;
+    this.stopWatching();
     super.dispose();
   }
 
@@ -235,7 +241,7 @@ export class DeployPanel extends ReactWidget {
     this.emit();
   }
 
-  private stopPolling(): void {
+  private stopWatching(): void {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
   }

@@ -4,7 +4,7 @@ import type { Deployment, DeploymentActionResult, DeployPlan, DeployResult, Endp
 import { DeployPanel, type DeployApi } from './DeployPanel';
 import type { IOpsbookRuns } from './tokens';
 
-/** The deploy operations over the lab's API client; `event: deploy` on a stream of the section's own. */
+/** The deploy operations over the lab's API client; `event: deploy` on a stream of the section's own, open while a deploy runs. */
 export function createDeployApi(client: OpsbookClient): DeployApi {
   return {
     plan: (request) => client.planDeployment(request) as Promise<DeployPlan>,
@@ -16,8 +16,8 @@ export function createDeployApi(client: OpsbookClient): DeployApi {
     remove: (name, where) => client.deleteDeployment(name, where) as Promise<DeploymentActionResult>,
     listModels: () => client.listModels(),
     listEndpoints: async () => (await client.listEndpoints()).endpoints as Endpoint[],
-    follow: (onDeploy) => {
-      const followed = followEvents(client, { onEvent: () => undefined, onDeploy: (event) => onDeploy(event.data) });
+    follow: (onDeploy, onOpen) => {
+      const followed = followEvents(client, { onEvent: () => undefined, onDeploy: (event) => onDeploy(event.data), onOpen });
       return () => followed.close();
     },
   };
