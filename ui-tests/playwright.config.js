@@ -7,12 +7,20 @@ const path = require('node:path');
 const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
 
 // Workers load this file again; the port is chosen once and handed down through the environment.
+// It is taken below Linux's ephemeral range (32768-60999): a port the kernel hands out for listen(0)
+// can be handed out again, to an outgoing connection or another server, in the seconds before
+// JupyterLab binds it (start-lab.mjs starts the fake Kubernetes API first), which happened once.
+const FREE_PORT = `
+const net = require('net');
+const tryPort = (left) => {
+  const port = 20000 + Math.floor(Math.random() * 12000);
+  const s = net.createServer();
+  s.once('error', () => (left > 0 ? tryPort(left - 1) : process.exit(1)));
+  s.listen(port, '127.0.0.1', () => { process.stdout.write(String(port)); s.close(); });
+};
+tryPort(50);`;
 if (!process.env.OPSBOOK_UI_PORT) {
-  process.env.OPSBOOK_UI_PORT = execFileSync(
-    process.execPath,
-    ['-e', "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{process.stdout.write(String(s.address().port));s.close()})"],
-    { encoding: 'utf8' },
-  ).trim();
+  process.env.OPSBOOK_UI_PORT = execFileSync(process.execPath, ['-e', FREE_PORT], { encoding: 'utf8' }).trim();
 }
 const port = Number(process.env.OPSBOOK_UI_PORT);
 const baseURL = `http://127.0.0.1:${port}`;
