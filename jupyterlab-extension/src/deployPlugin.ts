@@ -1,3 +1,4 @@
+import { AccordionPanel } from '@lumino/widgets';
 import type { SidePanel } from '@jupyterlab/ui-components';
 import { followEvents, type OpsbookClient } from '@opsbook/core/client';
 import type { Deployment, DeploymentActionResult, DeployPlan, DeployResult, Endpoint, KubeContexts } from '@opsbook/schema';
@@ -27,5 +28,9 @@ export function createDeployApi(client: OpsbookClient): DeployApi {
 export function addDeploySection({ sidebar, runs }: { sidebar: SidePanel; runs: IOpsbookRuns }): DeployPanel {
   const panel = new DeployPanel(createDeployApi(runs.client));
   sidebar.addWidget(panel);
+  // Collapsed until opened: expanded, its form took the height the Experiments and Models sections
+  // share, and pushed their rows out of reach.
+  const content = sidebar.content;
+  if (content instanceof AccordionPanel) content.collapse(sidebar.widgets.indexOf(panel));
   return panel;
 }
