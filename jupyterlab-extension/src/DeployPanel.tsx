@@ -1,7 +1,7 @@
 import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
 import type { Message } from '@lumino/messaging';
 import { Signal } from '@lumino/signaling';
-import { DeployForm, DeployPlanView, DeployProgressView, DeployResultView, DeploymentsView, ensureDeployStyles, ensureStyleSheet, type ModelChoice } from '@opsbook/core/views';
+import { DeployForm, DeployPlanView, DeployProgressView, DeployResultView, DeploymentsView, ensureDeployStyles, ensureStyleSheet, modelChoices, type ModelChoice } from '@opsbook/core/views';
 import type {
   Deployment,
   DeploymentAction,
@@ -279,29 +279,6 @@ export class DeployPanel extends ReactWidget {
   }
 }
 
-/**
- * The models the form offers: each registered model (latest, its aliases, its versions newest
- * first), then the models of running endpoints as they were served.
- */
-export function modelChoices(registry: ModelList, endpoints: readonly Endpoint[]): ModelChoice[] {
-  const choices: ModelChoice[] = [];
-  for (const model of registry.models) {
-    choices.push({ ref: model.name, label: `${model.name} (latest)`, group: 'Registered' });
-    for (const alias of Object.keys(model.aliases)) choices.push({ ref: `${model.name}@${alias}`, label: `${model.name}@${alias}`, group: 'Registered' });
-    const versions = [...model.versions].sort((a, b) => b.version - a.version);
-    for (const v of versions) choices.push({ ref: `${model.name}:${v.version}`, label: `${model.name}:${v.version}`, group: 'Registered' });
-  }
-  const seen = new Set<string>();
-  for (const endpoint of endpoints) {
-    if (endpoint.status !== 'ready' && endpoint.status !== 'starting') continue;
-    for (const m of endpoint.models) {
-      if (seen.has(m.model)) continue;
-      seen.add(m.model);
-      choices.push({ ref: m.model, label: `${m.model} (served by ${endpoint.name})`, group: 'Served' });
-    }
-  }
-  return choices;
-}
 
 function DeploySection({ panel }: { panel: DeployPanel }): JSX.Element {
   const { models, contexts, deployments, outcome } = panel;

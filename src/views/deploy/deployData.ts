@@ -7,9 +7,12 @@ import {
   type DeployProgress,
   type DeployRequest,
   type DeployResult,
+  type Endpoint,
+  type ModelList,
   type KubeContexts,
   type LiveStatus,
 } from '@opsbook/schema';
+import type { ModelChoice } from './DeployForm';
 
 /** What a Deploy form holds, as the user typed it (numbers as text until they are checked). */
 export interface DeployFormValues {
@@ -241,4 +244,28 @@ export function classifyDeployOutput(value: unknown): DeployOutput {
   if (Array.isArray(v.manifests) && Array.isArray(v.gates)) return { kind: 'plan', value: value as DeployPlan };
   if (typeof v.name === 'string' && typeof v.model_ref === 'string' && 'live' in v) return { kind: 'deployment', value: value as Deployment };
   return { kind: 'unknown' };
+}
+
+/**
+ * The models the form offers: each registered model (latest, its aliases, its versions newest
+ * first), then the models of running endpoints as they were served.
+ */
+export function modelChoices(registry: ModelList, endpoints: readonly Endpoint[]): ModelChoice[] {
+  const choices: ModelChoice[] = [];
+  for (const model of registry.models) {
+    choices.push({ ref: model.name, label: `${model.name} (latest)`, group: 'Registered' });
+    for (const alias of Object.keys(model.aliases)) choices.push({ ref: `${model.name}@${alias}`, label: `${model.name}@${alias}`, group: 'Registered' });
+    const versions = [...model.versions].sort((a, b) => b.version - a.version);
+    for (const v of versions) choices.push({ ref: `${model.name}:${v.version}`, label: `${model.name}:${v.version}`, group: 'Registered' });
+  }
+  const seen = new Set<string>();
+  for (const endpoint of endpoints) {
+    if (endpoint.status !== 'ready' && endpoint.status !== 'starting') continue;
+    for (const m of endpoint.models) {
+      if (seen.has(m.model)) continue;
+      seen.add(m.model);
+      choices.push({ ref: m.model, label: `${m.model} (served by ${endpoint.name})`, group: 'Served' });
+    }
+  }
+  return choices;
 }

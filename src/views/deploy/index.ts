@@ -26,6 +26,7 @@ export {
   diffStat,
   formatSeconds,
   manifestsYaml,
+  modelChoices,
   progressText,
   suggestedName,
   toYaml,

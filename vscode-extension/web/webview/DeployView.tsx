@@ -5,10 +5,11 @@ import {
   DeployResultView,
   DeploymentsView,
   ensureDeployStyles,
+  modelChoices,
   suggestedName,
   type ModelChoice,
 } from '@opsbook/core/views';
-import type { Deployment, DeploymentAction, DeploymentActionResult, DeployPlan, DeployProgress, DeployRequest, DeployResult, Endpoint, KubeContexts, ModelList } from '@opsbook/schema';
+import type { Deployment, DeploymentAction, DeploymentActionResult, DeployPlan, DeployProgress, DeployRequest, DeployResult, Endpoint, KubeContexts } from '@opsbook/schema';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { ViewContext } from './App';
 
@@ -30,28 +31,6 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/**
- * The models the form offers: each registered model (latest, its aliases, its versions newest first),
- * then the models of running endpoints as they were served (as the JupyterLab Deploy section offers them).
- */
-export function modelChoices(registry: ModelList, endpoints: readonly Endpoint[]): ModelChoice[] {
-  const choices: ModelChoice[] = [];
-  for (const model of registry.models) {
-    choices.push({ ref: model.name, label: `${model.name} (latest)`, group: 'Registered' });
-    for (const alias of Object.keys(model.aliases)) choices.push({ ref: `${model.name}@${alias}`, label: `${model.name}@${alias}`, group: 'Registered' });
-    for (const v of [...model.versions].sort((a, b) => b.version - a.version)) choices.push({ ref: `${model.name}:${v.version}`, label: `${model.name}:${v.version}`, group: 'Registered' });
-  }
-  const seen = new Set<string>();
-  for (const endpoint of endpoints) {
-    if (endpoint.status !== 'ready' && endpoint.status !== 'starting') continue;
-    for (const m of endpoint.models) {
-      if (seen.has(m.model)) continue;
-      seen.add(m.model);
-      choices.push({ ref: m.model, label: `${m.model} (served by ${endpoint.name})`, group: 'Served' });
-    }
-  }
-  return choices;
-}
 
 /** A fresh job id for `event: deploy` (the contract's pattern: letters, digits, `_` and `-`). */
 function newJobId(): string {
