@@ -20,17 +20,15 @@ Python (see :attr:`DeployOutput.problem`); the magics show it, then raise ``Usag
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import os
-import threading
-import time
 import uuid
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Union
 from urllib.parse import quote
 
 from ._deploy_display import DEPLOY_MIMETYPE, deploy_bundle, failing_checks, kind_of, manifests_text
+from ._jobs import JobProgress, in_kernel, one_line, post_job
 
 __all__ = ["deploy", "deployments", "deployment", "promote", "rollback", "delete_deployment", "DeployOutput", "DeployError", "DEPLOY_MIMETYPE"]
 
@@ -83,14 +81,6 @@ class DeployOutput(dict):  # type: ignore[type-arg]
 # ---- the daemon ----
 
 
-def _one_line(error: Any) -> str:
-    message = " ".join(str(error).split())
-    field = getattr(error, "field", None)
-    if field and not message.startswith(field):
-        message = f"{field}: {message}"
-    return f"{message} (HTTP {error.status})"
-
-
 def _request(method: str, path: str, body: Any = None, query: Optional[Dict[str, str]] = None) -> Any:
     from ._artifacts import OpsbookApiError, api_request
     from ._daemon import DaemonUnavailable
@@ -98,136 +88,32 @@ def _request(method: str, path: str, body: Any = None, query: Optional[Dict[str,
     try:
         return api_request(method, path, json_body=body, query=query)
     except OpsbookApiError as error:
-        raise DeployError(_one_line(error)) from None
+        raise DeployError(one_line(error)) from None
     except (DaemonUnavailable, OSError) as error:
         raise DeployError(f"deploy: no opsbook daemon to ask: {error}") from None
 
 
-class _Progress:
-    """The job's ``event: deploy`` progress (DeployProgress) from the daemon's event stream, shown in one
-    output line (IPython only) and cleared at the end."""
-
-    def __init__(self, job_id: str) -> None:
-        self.job_id = job_id
-        self.handle: Any = None
-        self.shown_at = 0.0
-        self.phase: Any = None
-        self.seen: List[Dict[str, Any]] = []
-        self.connection: Optional[http.client.HTTPConnection] = None
-        self.ready = threading.Event()
-        self.ended = threading.Event()
-        self.thread = threading.Thread(target=self._follow, name="opsbook-deploy-progress", daemon=True)
-
-    def start(self) -> "_Progress":
-        self.thread.start()
-        self.ready.wait(2.0)  # the stream is open before the job starts: no early event is missed
-        return self
-
-    def _follow(self) -> None:
-        from ._artifacts import _endpoint
-        from ._daemon import API_PREFIX
-
-        try:
-            endpoint = _endpoint()
-            self.connection = http.client.HTTPConnection(endpoint.host, endpoint.port, timeout=None)
-            self.connection.request("GET", API_PREFIX + "/events", headers={"Authorization": f"Bearer {endpoint.token}", "Accept": "text/event-stream"})
-            response = self.connection.getresponse()
-            self.ready.set()
-            if response.status != 200:
-                return
-            event = ""
-            for raw in response:
-                line = raw.decode("utf-8", "replace").rstrip("\r\n")
-                if line.startswith("event:"):
-                    event = line[6:].strip()
-                elif line.startswith("data:") and event == "deploy":
-                    self._show(json.loads(line[5:]))
-                elif not line:
-                    event = ""
-        except Exception:  # noqa: BLE001 (progress is a courtesy: the request itself reports failures)
-            pass
-        finally:
-            self.ready.set()
-
-    def _show(self, progress: Mapping[str, Any]) -> None:
-        if progress.get("job_id") != self.job_id:
-            return
-        self.seen.append(dict(progress))
-        if progress.get("phase") in ("done", "failed"):
-            self.ended.set()
-            return
-        if not _in_kernel():
-            return
-        from IPython.display import display
-
-        now = time.monotonic()
-        if progress.get("phase") == self.phase and now - self.shown_at < PROGRESS_INTERVAL_S:
-            return
-        self.phase, self.shown_at = progress.get("phase"), now
-        done, total = progress.get("done", 0), progress.get("total", 0)
-        text = f"deploy {progress.get('name')}: {progress.get('phase')}" + (f" {done}/{total}" if total else "")
-        if progress.get("message"):
-            text += f" — {progress['message']}"
-        bundle = {"text/plain": text}
-        if self.handle is None:
-            self.handle = display(bundle, raw=True, display_id=True)
-        else:
-            self.handle.update(bundle, raw=True)
-
-    def stop(self) -> None:
-        self.ended.wait(ENDED_WAIT_S)
-        connection = self.connection
-        if connection is not None and connection.sock is not None:
-            with contextlib.suppress(OSError):
-                connection.sock.shutdown(2)
-        self.thread.join(2.0)
-        if self.handle is not None:
-            self.handle.update({"text/plain": ""}, raw=True)
-
-
-def _in_kernel() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    return getattr(get_ipython(), "kernel", None) is not None
+def _describe(progress: Mapping[str, Any]) -> str:
+    done, total = progress.get("done", 0), progress.get("total", 0)
+    text = f"deploy {progress.get('name')}: {progress.get('phase')}" + (f" {done}/{total}" if total else "")
+    if progress.get("message"):
+        text += f" — {progress['message']}"
+    return text
 
 
 def _post_job(path: str, body: Dict[str, Any], show_progress: bool) -> Dict[str, Any]:
-    """POST with no time limit (the daemon watches the rollout for up to timeout_s), following the job's progress.
+    """POST with no time limit (the daemon watches the rollout for up to timeout_s), following the job's
+    ``event: deploy`` progress (DeployProgress) in one output line.
 
     Raises:
         DeployError: the daemon refused the request or has no cluster (the message says how to point at one).
     """
-    from ._artifacts import OpsbookApiError, _endpoint
-    from ._daemon import API_PREFIX, DaemonUnavailable
-
-    try:
-        endpoint = _endpoint()
-    except DaemonUnavailable as error:
-        raise DeployError(f"deploy: no opsbook daemon to ask: {error}") from None
-    progress = _Progress(body["job_id"]).start() if show_progress else None
-    connection = http.client.HTTPConnection(endpoint.host, endpoint.port, timeout=None)
-    headers = {"Authorization": f"Bearer {endpoint.token}", "Accept": "application/json", "Content-Type": "application/json"}
-    try:
-        connection.request("POST", API_PREFIX + path, body=json.dumps(body).encode("utf-8"), headers=headers)
-        response = connection.getresponse()
-        data = response.read()
-    except OSError as error:
-        raise DeployError(f"deploy: the opsbook daemon did not answer: {error}") from None
-    finally:
-        connection.close()
-        if progress is not None:
-            progress.stop()
-    try:
-        parsed = json.loads(data) if data else None
-    except ValueError:
-        parsed = None
-    if response.status >= 400:
-        raise DeployError(_one_line(OpsbookApiError(response.status, parsed if isinstance(parsed, dict) else {}))) from None
-    if not isinstance(parsed, dict):
-        raise DeployError(f"deploy: the daemon answered {response.status} without a document")
-    return parsed
+    progress = (
+        JobProgress(body["job_id"], "deploy", _describe, ended_phases=("done", "failed"), interval_s=PROGRESS_INTERVAL_S, ended_wait_s=ENDED_WAIT_S)
+        if show_progress
+        else None
+    )
+    return post_job(path, body, what="deploy", error=DeployError, progress=progress)
 
 
 # ---- the request ----
@@ -371,7 +257,7 @@ def deploy(
         if not wait:
             body["wait"] = False
         body["job_id"] = f"kernel-{uuid.uuid4().hex[:24]}"
-        return DeployOutput(_post_job("/deploy", body, show_progress=_in_kernel()))
+        return DeployOutput(_post_job("/deploy", body, show_progress=in_kernel()))
 
 
 def deployments(live: bool = True) -> DeployOutput:
@@ -401,7 +287,7 @@ def _action(action: str, name: str, namespace: Optional[str], wait: bool, timeou
         body["wait"] = False
     if timeout_s is not None:
         body["timeout_s"] = timeout_s
-    return DeployOutput(_post_job(f"/deployments/{quote(name, safe='')}/{action}", body, show_progress=_in_kernel()))
+    return DeployOutput(_post_job(f"/deployments/{quote(name, safe='')}/{action}", body, show_progress=in_kernel()))
 
 
 def promote(name: str, namespace: Optional[str] = None, *, wait: bool = True, timeout_s: Optional[int] = None) -> DeployOutput:

@@ -31,8 +31,6 @@ import http.client
 import json
 import os
 import re
-import threading
-import time
 import uuid
 import weakref
 from pathlib import Path
@@ -41,6 +39,7 @@ from urllib.parse import quote
 
 from . import _handoff, _quality
 from ._explain_display import EXPLANATION_MIMETYPE, explanation_bundle
+from ._jobs import JobProgress, in_kernel, post_job
 from ._models import _MODEL_NAME as MODEL_NAME  # a registered model's name, as log_model checks it
 
 __all__ = ["explain", "Explanation", "ExplainError", "EXPLANATION_MIMETYPE"]
@@ -318,132 +317,23 @@ def _workspace() -> Path:
     return Path(_client.get_client().workspace)
 
 
-class _Progress:
-    """The job's ``event: explain`` progress from the daemon's event stream, shown in one output line
-    (IPython only) and cleared at the end."""
-
-    def __init__(self, job_id: str) -> None:
-        self.job_id = job_id
-        self.handle: Any = None
-        self.shown_at = 0.0
-        self.phase: Any = None
-        self.connection: Optional[http.client.HTTPConnection] = None
-        self.ready = threading.Event()
-        self.ended = threading.Event()
-        self.thread = threading.Thread(target=self._follow, name="opsbook-explain-progress", daemon=True)
-
-    def start(self) -> "_Progress":
-        self.thread.start()
-        self.ready.wait(2.0)  # the stream is open (or failed) before the job starts: no early event is missed
-        return self
-
-    def _follow(self) -> None:
-        from ._artifacts import _endpoint
-        from ._daemon import API_PREFIX
-
-        try:
-            endpoint = _endpoint()
-            self.connection = http.client.HTTPConnection(endpoint.host, endpoint.port, timeout=None)
-            self.connection.request("GET", API_PREFIX + "/events", headers={"Authorization": f"Bearer {endpoint.token}", "Accept": "text/event-stream"})
-            response = self.connection.getresponse()
-            self.ready.set()
-            if response.status != 200:
-                return
-            event = ""
-            for raw in response:
-                line = raw.decode("utf-8", "replace").rstrip("\r\n")
-                if line.startswith("event:"):
-                    event = line[6:].strip()
-                elif line.startswith("data:") and event == "explain":
-                    self._show(json.loads(line[5:]))
-                elif not line:
-                    event = ""
-        except Exception:  # noqa: BLE001 (progress is a courtesy: the request itself reports failures)
-            pass
-        finally:
-            self.ready.set()
-
-    def _show(self, progress: Mapping[str, Any]) -> None:
-        if progress.get("job_id") != self.job_id:
-            return
-        if progress.get("phase") in ("done", "cancelled", "failed"):
-            self.ended.set()
-            return
-        from IPython.display import display
-
-        now = time.monotonic()
-        if progress.get("phase") == self.phase and now - self.shown_at < PROGRESS_INTERVAL_S:
-            return  # a new phase shows at once; steps within one at most every PROGRESS_INTERVAL_S
-        self.phase, self.shown_at = progress.get("phase"), now
-        done, total = progress.get("done", 0), progress.get("total", 0)
-        text = f"explain: {progress.get('phase')} {done}/{total}" if total else f"explain: {progress.get('phase')}"
-        if progress.get("message"):
-            text += f" — {progress['message']}"
-        bundle = {"text/plain": text}
-        if self.handle is None:
-            self.handle = display(bundle, raw=True, display_id=True)
-        else:
-            self.handle.update(bundle, raw=True)
-
-    def stop(self) -> None:
-        self.ended.wait(ENDED_WAIT_S)  # the job's last events may still be on their way
-        connection = self.connection
-        if connection is not None and connection.sock is not None:
-            with contextlib.suppress(OSError):
-                connection.sock.shutdown(2)
-        self.thread.join(2.0)
-        if self.handle is not None:
-            self.handle.update({"text/plain": ""}, raw=True)
-
-
-def _in_kernel() -> bool:
-    """Whether this runs in a Jupyter kernel, where one output line can be updated in place."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    return getattr(get_ipython(), "kernel", None) is not None
+def _describe(progress: Mapping[str, Any]) -> str:
+    done, total = progress.get("done", 0), progress.get("total", 0)
+    text = f"explain: {progress.get('phase')} {done}/{total}" if total else f"explain: {progress.get('phase')}"
+    if progress.get("message"):
+        text += f" — {progress['message']}"
+    return text
 
 
 def _post(body: Dict[str, Any], show_progress: bool) -> Dict[str, Any]:
-    """``POST /explain`` with no time limit; an interrupt cancels the job first.
+    """``POST /explain`` with no time limit, following the job's ``event: explain`` progress in one output
+    line; an interrupt cancels the job first.
 
     Raises:
         ExplainError: the daemon refused the request (the message names the field and the value).
     """
-    from ._artifacts import OpsbookApiError, _endpoint
-    from ._daemon import API_PREFIX, DaemonUnavailable
-
-    try:
-        endpoint = _endpoint()
-    except DaemonUnavailable as error:
-        raise ExplainError(str(error)) from None
-    progress = _Progress(body["job_id"]).start() if show_progress else None
-    connection = http.client.HTTPConnection(endpoint.host, endpoint.port, timeout=None)
-    headers = {"Authorization": f"Bearer {endpoint.token}", "Accept": "application/json", "Content-Type": "application/json"}
-    try:
-        connection.request("POST", API_PREFIX + "/explain", body=json.dumps(body).encode("utf-8"), headers=headers)
-        response = connection.getresponse()
-        data = response.read()
-    except KeyboardInterrupt:
-        _cancel(endpoint, body["job_id"])
-        raise
-    except OSError as error:
-        raise ExplainError(f"explain: the opsbook daemon did not answer: {error}") from None
-    finally:
-        connection.close()
-        if progress is not None:
-            progress.stop()
-    try:
-        parsed = json.loads(data) if data else None
-    except ValueError:
-        parsed = None
-    if response.status >= 400:
-        problem = OpsbookApiError(response.status, parsed if isinstance(parsed, dict) else {})
-        raise ExplainError(_one_line(problem)) from None
-    if not isinstance(parsed, dict):
-        raise ExplainError(f"explain: the daemon answered {response.status} without an explanation")
-    return parsed
+    progress = JobProgress(body["job_id"], "explain", _describe, interval_s=PROGRESS_INTERVAL_S, ended_wait_s=ENDED_WAIT_S) if show_progress else None
+    return post_job("/explain", body, what="explain", error=ExplainError, progress=progress, on_interrupt=lambda endpoint: _cancel(endpoint, body["job_id"]))
 
 
 def _cancel(endpoint: Any, job_id: str) -> None:
@@ -459,14 +349,6 @@ def _cancel(endpoint: Any, job_id: str) -> None:
         pass  # the daemon is gone: so is the job
     finally:
         connection.close()
-
-
-def _one_line(error: Any) -> str:
-    message = " ".join(str(error).split())
-    field = getattr(error, "field", None)
-    if field and not message.startswith(field):
-        message = f"{field}: {message}"
-    return f"{message} (HTTP {error.status})"
 
 
 def explain(
@@ -544,6 +426,6 @@ def explain(
             if value is not None:
                 body[key] = value
         body["record"] = bool(record)
-        document = _post(body, show_progress=display and _in_kernel())
+        document = _post(body, show_progress=display and in_kernel())
     sources.describe(document, "data", "data")
     return Explanation(document)
