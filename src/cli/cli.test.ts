@@ -93,15 +93,24 @@ describe('opsbook BUILT_CLI', () => {
       const pending = opsbook(['runs', 'list', '--json', '--workspace', workspace], env);
       let settled = false;
       void pending.then(() => (settled = true));
-      await sleep(1500);
+      // The started daemon logs that this process holds the store; a fixed wait could end before a
+      // daemon started on a loaded machine got that far.
+      const logFile = join(workspace, '.opsbook', 'daemon.log');
+      const logged = (): boolean => {
+        try {
+          return readFileSync(logFile, 'utf8').includes(`PID ${process.pid}`);
+        } catch {
+          return false;
+        }
+      };
+      for (const started = Date.now(); !logged() && !settled && Date.now() - started < 45_000; ) await sleep(100);
       // Had the BUILT_CLI opened the store itself, it would have failed on the lock by now.
       expect(settled).toBe(false);
+      expect(logged()).toBe(true);
       await holder.close();
       const result = await pending;
       expect(result.code).toBe(0);
       expect((JSON.parse(result.stdout) as { runs: unknown[] }).runs).toHaveLength(2);
-      const log = readFileSync(join(workspace, '.opsbook', 'daemon.log'), 'utf8');
-      expect(log).toContain(`PID ${process.pid}`);
     });
 
     it('finds the workspace from a subfolder by its .opsbook folder', async () => {
