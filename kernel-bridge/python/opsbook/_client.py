@@ -681,7 +681,7 @@ class TrackingClient:
     def _begin_outage(self, error: BaseException) -> None:
         if self._outage is not None:
             return
-        self._outage = str(error) or type(error).__name__
+        reason = str(error) or type(error).__name__
         self._outage_started = time.monotonic()
         backlog = self.backlog()
         if backlog.spool_path is not None:
@@ -689,9 +689,11 @@ class TrackingClient:
         else:
             where = f"in memory; past {self._memory_points:,} they go to {self._spool_dir}{os.sep}"
         self._notice(
-            f"opsbook: tracking daemon unreachable ({self._outage}); {backlog.points:,} metric points are waiting "
+            f"opsbook: tracking daemon unreachable ({reason}); {backlog.points:,} metric points are waiting "
             f"({where}) and are sent in order once it is back"
         )
+        # Set after the notice: whoever sees in_outage (another thread) has been told why.
+        self._outage = reason
 
     def _end_outage(self) -> None:
         if self._outage is None:
