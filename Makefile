@@ -95,8 +95,10 @@ test: build
 test-jest:
 	jest --ci --json --outputFile=$(STAMPS)/results/jest.json
 
+# Two workers (pytest-xdist): the tests mostly wait on the kernels, daemons and servers they start
+# (9 → 5.5 min on two cores).
 test-pytest:
-	$(VENV)/bin/python -m pytest -q -p no:cacheprovider --junitxml=$(STAMPS)/results/pytest.xml kernel-bridge/python
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider -n 2 --junitxml=$(STAMPS)/results/pytest.xml kernel-bridge/python
 
 test-ui:
 	cd ui-tests && PLAYWRIGHT_JSON_OUTPUT_NAME=../$(STAMPS)/results/galata.json playwright test --reporter=list,json
