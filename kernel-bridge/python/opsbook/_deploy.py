@@ -28,7 +28,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Union
 from urllib.parse import quote
 
 from ._deploy_display import DEPLOY_MIMETYPE, deploy_bundle, failing_checks, kind_of, manifests_text
-from ._jobs import JobProgress, in_kernel, one_line, post_job
+from ._jobs import JobProgress, daemon_request, in_kernel, post_job
 
 __all__ = ["deploy", "deployments", "deployment", "promote", "rollback", "delete_deployment", "DeployOutput", "DeployError", "DEPLOY_MIMETYPE"]
 
@@ -82,15 +82,7 @@ class DeployOutput(dict):  # type: ignore[type-arg]
 
 
 def _request(method: str, path: str, body: Any = None, query: Optional[Dict[str, str]] = None) -> Any:
-    from ._artifacts import OpsbookApiError, api_request
-    from ._daemon import DaemonUnavailable
-
-    try:
-        return api_request(method, path, json_body=body, query=query)
-    except OpsbookApiError as error:
-        raise DeployError(one_line(error)) from None
-    except (DaemonUnavailable, OSError) as error:
-        raise DeployError(f"deploy: no opsbook daemon to ask: {error}") from None
+    return daemon_request(method, path, body, query, what="deploy", error=DeployError)
 
 
 def _describe(progress: Mapping[str, Any]) -> str:

@@ -1,7 +1,7 @@
-"""Long daemon jobs asked from the kernel (``%explain``, ``%deploy`` and their Python functions): the POST
-that waits for the answer with no time limit, and the job's progress, read from the daemon's event stream
-(``event: explain``, ``event: deploy``, …) and shown in one output line that is updated in place and
-cleared at the end.
+"""Requests from the kernel to the workspace's daemon (``%serve``, ``%deploy``, ``%explain`` and their
+Python functions): one request with the usual time limit, refusals as one line; and for long jobs the
+POST that waits with no time limit while the job's progress, read from the daemon's event stream
+(``event: explain``, ``event: deploy``, …), shows in one output line updated in place and cleared at the end.
 """
 
 from __future__ import annotations
@@ -30,6 +30,22 @@ def one_line(error: Any) -> str:
     if field and not message.startswith(field):
         message = f"{field}: {message}"
     return f"{message} (HTTP {error.status})"
+
+
+def daemon_request(
+    method: str, path: str, body: Any = None, query: Optional[Dict[str, str]] = None, *, what: str, error: Type[Exception]
+) -> Any:
+    """One request to the workspace's daemon (with the usual time limit); a refusal raises ``error`` as
+    :func:`one_line`, no daemon raises it saying so, ``what`` first."""
+    from ._artifacts import OpsbookApiError, api_request
+    from ._daemon import DaemonUnavailable
+
+    try:
+        return api_request(method, path, json_body=body, query=query)
+    except OpsbookApiError as problem:
+        raise error(one_line(problem)) from None
+    except (DaemonUnavailable, OSError) as problem:
+        raise error(f"{what}: no opsbook daemon to ask: {problem}") from None
 
 
 class JobProgress:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
 
+from ._jobs import daemon_request
 from ._serve_display import ENDPOINT_LIST_MIMETYPE, ENDPOINT_MIMETYPE, endpoint_bundle, endpoint_list_bundle
 
 __all__ = ["serve", "stop_endpoint", "endpoint", "endpoints", "endpoint_logs", "Endpoint", "EndpointList", "ServeError", "ENDPOINT_MIMETYPE", "ENDPOINT_LIST_MIMETYPE"]
@@ -66,18 +67,7 @@ class EndpointList(dict):  # type: ignore[type-arg]
 
 
 def _request(method: str, path: str, body: Any = None, query: Optional[Dict[str, str]] = None) -> Any:
-    from ._artifacts import OpsbookApiError, api_request
-    from ._daemon import DaemonUnavailable
-
-    try:
-        return api_request(method, path, json_body=body, query=query)
-    except OpsbookApiError as error:
-        message = " ".join(str(error).split())
-        if error.field and not message.startswith(error.field):
-            message = f"{error.field}: {message}"
-        raise ServeError(f"{message} (HTTP {error.status})") from None
-    except (DaemonUnavailable, OSError) as error:
-        raise ServeError(f"serve: no opsbook daemon to ask: {error}") from None
+    return daemon_request(method, path, body, query, what="serve", error=ServeError)
 
 
 # ---- the sample a model object is exported with ----
